@@ -1,0 +1,27 @@
+"""Test-session setup: the ``ci`` profile by default, and a per-notebook timing summary."""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+
+os.environ.setdefault("COURSE_PROFILE", "ci")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+_notebook_seconds: dict[str, float] = defaultdict(float)
+
+
+def pytest_runtest_logreport(report):
+    path = report.nodeid.split("::")[0]
+    if path.endswith(".ipynb"):
+        _notebook_seconds[path] += report.duration
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not _notebook_seconds:
+        return
+    terminalreporter.section("notebook run times (profile %s)" % os.environ["COURSE_PROFILE"])
+    for path, seconds in sorted(_notebook_seconds.items()):
+        terminalreporter.write_line(f"{seconds:8.1f} s  {path}")
+    total = sum(_notebook_seconds.values())
+    terminalreporter.write_line(f"{total:8.1f} s  all notebooks")

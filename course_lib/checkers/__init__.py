@@ -1,0 +1,10 @@
+"""Checkers for the course's exercises.
+
+The framework is in :mod:`course_lib.checkers.core`; each module's checkers live in a file
+named after its topic and are imported from there, e.g.
+``from course_lib.checkers.attention import check_multi_head_attention``.
+"""
+
+from course_lib.checkers.core import CheckFailed, assert_metric, checker, expect_close, expect_shape
+
+__all__ = ["CheckFailed", "assert_metric", "checker", "expect_close", "expect_shape"]

@@ -1,0 +1,98 @@
+"""The checker framework every exercise uses.
+
+A checker runs the learner's code on fresh random inputs against the reference. It prints
+"passed", or raises :class:`CheckFailed` (an AssertionError) whose message teaches: which
+shape, which property, which likely mistake. An untouched stub (it raises
+NotImplementedError) is reported as "not attempted" and the notebook carries on.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+
+import torch
+
+
+class CheckFailed(AssertionError):
+    """A learner's implementation does not match the reference; the message says why."""
+
+
+def checker(fn: Callable[..., None]) -> Callable[..., bool]:
+    """Turn ``fn`` (which asserts) into a notebook checker returning True when passed."""
+
+    @functools.wraps(fn)
+    def run(*args, **kwargs) -> bool:
+        name = fn.__name__
+        try:
+            fn(*args, **kwargs)
+        except NotImplementedError as err:
+            print(
+                f"[not attempted] {name}: {err or 'the exercise is still a stub'}. "
+                "The notebook carries on with the course's reference implementation."
+            )
+            return False
+        except AssertionError as err:
+            raise CheckFailed(f"{name} failed: {err}") from None
+        except Exception as err:  # the learner's code crashed: say so, with the cause
+            raise CheckFailed(
+                f"{name} failed: your code raised {type(err).__name__}: {err}\n"
+                "Hint: print the shapes of your intermediate tensors and compare them with "
+                "the shapes in the docstring."
+            ) from err
+        print(f"[passed] {name}")
+        return True
+
+    run.check = fn  # the raw assertions, for tests that want the exception itself
+    return run
+
+
+def expect_shape(tensor: torch.Tensor, shape: Sequence[int], what: str) -> None:
+    """Assert ``tensor`` is a tensor of ``shape``."""
+    if not isinstance(tensor, torch.Tensor):
+        raise AssertionError(f"{what} should be a torch.Tensor, got {type(tensor).__name__}.")
+    if tuple(tensor.shape) != tuple(shape):
+        raise AssertionError(
+            f"{what} has shape {tuple(tensor.shape)}, expected {tuple(shape)}."
+        )
+
+
+def expect_close(
+    actual: torch.Tensor,
+    expected: torch.Tensor,
+    what: str,
+    hint: str = "",
+    atol: float = 1e-5,
+    rtol: float = 1e-4,
+) -> None:
+    """Assert ``actual`` equals ``expected`` (same shape, values within tolerance)."""
+    expect_shape(actual, expected.shape, what)
+    try:
+        torch.testing.assert_close(
+            actual.detach().to(expected.dtype), expected.detach(), atol=atol, rtol=rtol
+        )
+    except AssertionError:
+        worst = (actual.detach().to(expected.dtype) - expected.detach()).abs().max().item()
+        raise AssertionError(
+            f"{what} differs from the reference (largest difference {worst:.3g})."
+            + (f"\nHint: {hint}" if hint else "")
+        ) from None
+
+
+def assert_metric(
+    name: str, value: float, at_least: float | None = None, at_most: float | None = None
+) -> None:
+    """Print a result and assert it is within the profile's threshold.
+
+    Notebooks call this on every claim of learning, so CI fails when a model stops learning.
+    """
+    bounds = []
+    if at_least is not None:
+        bounds.append(f">= {at_least:.4g}")
+    if at_most is not None:
+        bounds.append(f"<= {at_most:.4g}")
+    print(f"{name}: {value:.4f} (required {' and '.join(bounds) or 'nothing'})")
+    if at_least is not None and not value >= at_least:
+        raise AssertionError(f"{name} = {value:.4f} is below the required {at_least:.4g}.")
+    if at_most is not None and not value <= at_most:
+        raise AssertionError(f"{name} = {value:.4f} is above the allowed {at_most:.4g}.")

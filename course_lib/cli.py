@@ -1,0 +1,66 @@
+"""The ``course`` command: ``course build [--check]`` and ``course run MODULE``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from course_lib import paths
+
+
+def _root() -> Path:
+    root = paths.repo_root()
+    if root is None:
+        sys.exit("course: run this from a clone of the course repository.")
+    return root
+
+
+def _build(args: argparse.Namespace) -> int:
+    from course_lib.lessons import build
+
+    root = _root()
+    stale = build(root, check=args.check)
+    if args.check:
+        for path in stale:
+            print(f"stale: {path.relative_to(root)} (run `course build`)")
+        print("notebooks up to date" if not stale else f"{len(stale)} stale notebook(s)")
+        return 1 if stale else 0
+    for path in stale:
+        print(f"written: {path.relative_to(root)}")
+    print(f"{len(stale)} notebook(s) written")
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from course_lib.profiles import detect_profile
+    from course_lib.runner import NotebookFailed, find_notebook, run_notebook
+
+    path = find_notebook(args.module, solution=args.solution, root=_root())
+    print(f"running {path.relative_to(_root())} in profile {detect_profile()}")
+    try:
+        out, seconds = run_notebook(path, timeout=args.timeout)
+    except NotebookFailed as err:
+        print(err, file=sys.stderr)
+        return 1
+    print(f"{path.name}: {seconds:.1f} s; executed copy: {out}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="course", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    build = sub.add_parser("build", help="generate the notebooks from solutions/NN_*.py")
+    build.add_argument("--check", action="store_true", help="only report stale notebooks")
+    build.set_defaults(func=_build)
+    run = sub.add_parser("run", help="execute a module's notebook headless")
+    run.add_argument("module", help="module number (1, 01) or notebook name prefix")
+    run.add_argument("--solution", action="store_true", help="run the solved notebook")
+    run.add_argument("--timeout", type=int, default=1800, help="seconds allowed per cell")
+    run.set_defaults(func=_run)
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

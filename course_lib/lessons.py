@@ -1,0 +1,134 @@
+"""One source per lesson: build the notebooks from the jupytext scripts in ``solutions/``.
+
+``solutions/NN_topic.py`` (jupytext "percent" format) is the only file a maintainer edits.
+The build writes two notebooks without outputs:
+
+- ``solutions/NN_topic.ipynb``: every exercise solved (the fence markers removed);
+- ``notebooks/NN_topic.ipynb``: the learner's version, where each fenced block becomes a stub.
+
+Code fences (indentation is kept)::
+
+    # BEGIN SOLUTION
+    ...solution code...
+    # END SOLUTION
+
+become ``# YOUR CODE HERE`` and ``raise NotImplementedError(...)``. In markdown cells,
+``<!-- BEGIN SOLUTION -->`` ... ``<!-- END SOLUTION -->`` (an answer to a self-check
+question) becomes a line inviting the learner's own answer.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import jupytext
+import nbformat
+
+CODE_BEGIN = re.compile(r"^(?P<indent>\s*)# BEGIN SOLUTION\s*$")
+CODE_END = re.compile(r"^\s*# END SOLUTION\s*$")
+MD_BEGIN = re.compile(r"^\s*<!-- BEGIN SOLUTION -->\s*$")
+MD_END = re.compile(r"^\s*<!-- END SOLUTION -->\s*$")
+STUB_MESSAGE = "Exercise not attempted yet: replace this line with your code"
+MD_STUB = "*Your answer here.*"
+LESSON_GLOB = "[0-9][0-9]_*.py"
+
+KERNELSPEC = {"display_name": "Python 3", "language": "python", "name": "python3"}
+
+
+class LessonError(ValueError):
+    """A lesson source is malformed (for example an unclosed solution fence)."""
+
+
+@dataclass(frozen=True)
+class Lesson:
+    source: Path  # solutions/NN_topic.py
+
+    @property
+    def stem(self) -> str:
+        return self.source.stem
+
+    def solution_path(self) -> Path:
+        return self.source.with_suffix(".ipynb")
+
+    def learner_path(self) -> Path:
+        return self.source.parent.parent / "notebooks" / f"{self.stem}.ipynb"
+
+
+def find_lessons(root: Path) -> list[Lesson]:
+    """Every lesson source under ``root/solutions``, in module order."""
+    return [Lesson(p) for p in sorted((root / "solutions").glob(LESSON_GLOB))]
+
+
+def _strip_fences(lines: list[str], begin: re.Pattern, end: re.Pattern, stub, where: str):
+    """Lines with each fenced block kept (``stub`` None) or replaced by ``stub(indent)``."""
+    out, inside, indent = [], False, ""
+    for number, line in enumerate(lines, 1):
+        start = begin.match(line)
+        if start:
+            if inside:
+                raise LessonError(f"{where}, line {number}: BEGIN SOLUTION inside another fence.")
+            inside, indent = True, start.groupdict().get("indent", "")
+            if stub is not None:
+                out.extend(stub(indent))
+        elif end.match(line):
+            if not inside:
+                raise LessonError(f"{where}, line {number}: END SOLUTION without BEGIN.")
+            inside = False
+        elif not inside or stub is None:
+            out.append(line)
+    if inside:
+        raise LessonError(f"{where}: BEGIN SOLUTION is never closed by END SOLUTION.")
+    return out
+
+
+def _code_stub(indent: str) -> list[str]:
+    return [f"{indent}# YOUR CODE HERE", f'{indent}raise NotImplementedError("{STUB_MESSAGE}")']
+
+
+def _md_stub(indent: str) -> list[str]:
+    return [MD_STUB]
+
+
+def _variant(nb, learner: bool, stem: str):
+    out = nbformat.v4.new_notebook()
+    out.metadata = {"kernelspec": dict(KERNELSPEC), "language_info": {"name": "python"}}
+    for index, cell in enumerate(nb.cells):
+        where = f"{stem}.py, cell {index}"
+        lines = cell.source.split("\n")
+        if cell.cell_type == "code":
+            lines = _strip_fences(lines, CODE_BEGIN, CODE_END, _code_stub if learner else None, where)
+            new = nbformat.v4.new_code_cell("\n".join(lines))
+        else:
+            lines = _strip_fences(lines, MD_BEGIN, MD_END, _md_stub if learner else None, where)
+            new = nbformat.v4.new_markdown_cell("\n".join(lines))
+        new.id = f"{stem[:2]}-{index:03d}"
+        out.cells.append(new)
+    return out
+
+
+def build_notebooks(lesson: Lesson) -> dict[Path, str]:
+    """The text of both generated notebooks of ``lesson``, by output path."""
+    nb = jupytext.reads(lesson.source.read_text(encoding="utf-8"), fmt="py:percent")
+    return {
+        lesson.solution_path(): nbformat.writes(_variant(nb, False, lesson.stem)) + "\n",
+        lesson.learner_path(): nbformat.writes(_variant(nb, True, lesson.stem)) + "\n",
+    }
+
+
+def build(root: Path, check: bool = False) -> list[Path]:
+    """Write (or, with ``check``, only compare) every generated notebook.
+
+    Returns the paths that were stale (written, or found stale in check mode).
+    """
+    stale = []
+    for lesson in find_lessons(root):
+        for path, text in build_notebooks(lesson).items():
+            current = path.read_text(encoding="utf-8") if path.exists() else None
+            if current != text:
+                stale.append(path)
+                if not check:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    path.write_text(text, encoding="utf-8")
+    return stale

@@ -1,0 +1,53 @@
+"""Where the course reads data and writes outputs.
+
+Data: ``COURSE_DATA_DIR`` if set, else the cache folder ``data/`` of the repository
+(``~/.cache/course_lib/data`` when the package is installed without the repository).
+Outputs: ``COURSE_OUTPUT_DIR`` if set, else a folder on Google Drive when running on Colab
+with Drive mounted (so a disconnected runtime loses nothing), else ``outputs/`` of the
+repository.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+DRIVE_ROOT = Path("/content/drive/MyDrive")
+DRIVE_FOLDER = "transformers-course"
+
+
+def repo_root() -> Path | None:
+    """The repository checkout holding this package, or None for a plain install."""
+    root = Path(__file__).resolve().parent.parent
+    return root if (root / "pyproject.toml").is_file() else None
+
+
+def cache_dir() -> Path:
+    """The download cache for data sets (created on first download)."""
+    root = repo_root()
+    return root / "data" if root else Path.home() / ".cache" / "course_lib" / "data"
+
+
+def data_dir() -> Path | None:
+    """The folder named by ``COURSE_DATA_DIR``, or None when it is unset."""
+    value = os.environ.get("COURSE_DATA_DIR", "").strip()
+    return Path(value).expanduser().resolve() if value else None
+
+
+def drive_mounted(drive_root: Path = DRIVE_ROOT) -> bool:
+    """True on Colab once ``drive.mount('/content/drive')`` has run."""
+    return drive_root.is_dir()
+
+
+def output_dir(drive_root: Path = DRIVE_ROOT) -> Path:
+    """Where notebooks write checkpoints, executed copies and results (created if needed)."""
+    value = os.environ.get("COURSE_OUTPUT_DIR", "").strip()
+    if value:
+        path = Path(value).expanduser()
+    elif drive_mounted(drive_root):
+        path = drive_root / DRIVE_FOLDER / "outputs"
+    else:
+        root = repo_root()
+        path = root / "outputs" if root else Path.cwd() / "outputs"
+    path.mkdir(parents=True, exist_ok=True)
+    return path

@@ -1,0 +1,82 @@
+"""One call at the top of every notebook: ``cfg = setup(module=1)``.
+
+It picks the profile and the device, seeds every random number generator, finds the data and
+output folders, looks up the module's sizes, and prints a one-line banner.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from course_lib import paths
+from course_lib.profiles import detect_profile, sizes_for
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The settings of one notebook run."""
+
+    module: int  # course module number (1-5)
+    profile: str  # "ci", "cpu" or "gpu"
+    device: torch.device  # where tensors and models go
+    seed: int  # the seed every RNG was given
+    data_dir: Path  # where data sets are read from (or cached to)
+    output_dir: Path  # where checkpoints and executed notebooks go
+    sizes: dict = field(default_factory=dict)  # this module's sizes in this profile
+
+    def banner(self) -> str:
+        return (
+            f"[course] module {self.module:02d} | profile {self.profile} | "
+            f"device {self.device} | seed {self.seed} | data {self.data_dir} | "
+            f"outputs {self.output_dir}"
+        )
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and PyTorch (CPU and CUDA) so runs repeat exactly on CPU."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    if torch.cuda.is_available():
+        torch.cuda.manual_seed_all(seed)
+
+
+def pick_device(profile: str) -> torch.device:
+    """``COURSE_DEVICE`` if set; else cuda, then mps, then cpu (always cpu for ``ci``)."""
+    name = os.environ.get("COURSE_DEVICE", "").strip()
+    if name:
+        return torch.device(name)
+    if profile == "ci":
+        return torch.device("cpu")
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def setup(module: int, seed: int = 0, verbose: bool = True) -> Settings:
+    """Settings for this run of ``module``'s notebook; prints the banner when ``verbose``."""
+    profile = detect_profile()
+    seed_everything(seed)
+    from course_lib.data.registry import data_root
+
+    cfg = Settings(
+        module=module,
+        profile=profile,
+        device=pick_device(profile),
+        seed=seed,
+        data_dir=data_root(),
+        output_dir=paths.output_dir(),
+        sizes=sizes_for(module, profile),
+    )
+    if verbose:
+        print(cfg.banner())
+    return cfg
