@@ -20,7 +20,7 @@ def pytest_runtest_logreport(report):
 def pytest_terminal_summary(terminalreporter):
     if not _notebook_seconds:
         return
-    terminalreporter.section("notebook run times (profile %s)" % os.environ["COURSE_PROFILE"])
+    terminalreporter.section(f"notebook run times (profile {os.environ['COURSE_PROFILE']})")
     for path, seconds in sorted(_notebook_seconds.items()):
         terminalreporter.write_line(f"{seconds:8.1f} s  {path}")
     total = sum(_notebook_seconds.values())

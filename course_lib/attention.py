@@ -40,7 +40,9 @@ def scaled_dot_product_attention(
     if key.shape[-1] != d_k:
         raise ValueError(f"query and key must share d_k, got {query.shape[-1]} and {key.shape[-1]}")
     if key.shape[-2] != value.shape[-2]:
-        raise ValueError(f"key and value must have the same length, got {key.shape[-2]} and {value.shape[-2]}")
+        raise ValueError(
+            f"key and value must have the same length, got {key.shape[-2]} and {value.shape[-2]}"
+        )
     scale = 1.0 / math.sqrt(d_k) if scale is None else scale
     scores = query @ key.transpose(-2, -1) * scale
     if mask is not None:

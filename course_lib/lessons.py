@@ -98,7 +98,9 @@ def _variant(nb, learner: bool, stem: str):
         where = f"{stem}.py, cell {index}"
         lines = cell.source.split("\n")
         if cell.cell_type == "code":
-            lines = _strip_fences(lines, CODE_BEGIN, CODE_END, _code_stub if learner else None, where)
+            lines = _strip_fences(
+                lines, CODE_BEGIN, CODE_END, _code_stub if learner else None, where
+            )
             new = nbformat.v4.new_code_cell("\n".join(lines))
         else:
             lines = _strip_fences(lines, MD_BEGIN, MD_END, _md_stub if learner else None, where)

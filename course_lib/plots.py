@@ -14,7 +14,9 @@ import torch
 
 def _as_grid(weights) -> np.ndarray:
     """Weights as a 4-D array ``(layers, heads, queries, keys)``."""
-    array = weights.detach().float().cpu().numpy() if torch.is_tensor(weights) else np.asarray(weights)
+    array = (
+        weights.detach().float().cpu().numpy() if torch.is_tensor(weights) else np.asarray(weights)
+    )
     if array.ndim < 2 or array.ndim > 4:
         raise ValueError(
             f"attention weights must have shape (queries, keys), (heads, queries, keys) or "
@@ -47,8 +49,11 @@ def plot_attention(
         if labels is not None and len(labels) != n:
             raise ValueError(f"{len(labels)} {axis} labels for {n} {axis} positions.")
     fig, axes = plt.subplots(
-        n_layers, n_heads, figsize=(cell_size * n_heads + 1, cell_size * n_layers + 0.4),
-        squeeze=False, constrained_layout=True,
+        n_layers,
+        n_heads,
+        figsize=(cell_size * n_heads + 1, cell_size * n_layers + 0.4),
+        squeeze=False,
+        constrained_layout=True,
     )
     for layer in range(n_layers):
         for head in range(n_heads):

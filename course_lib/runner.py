@@ -34,7 +34,9 @@ def find_notebook(module: str, solution: bool = False, root: Path | None = None)
     return matches[0]
 
 
-def run_notebook(path: Path, output_dir: Path | None = None, timeout: int = 1800) -> tuple[Path, float]:
+def run_notebook(
+    path: Path, output_dir: Path | None = None, timeout: int = 1800
+) -> tuple[Path, float]:
     """Execute ``path``; returns the executed copy's path and the wall time in seconds."""
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
@@ -42,7 +44,10 @@ def run_notebook(path: Path, output_dir: Path | None = None, timeout: int = 1800
 
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(
-        nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(path.parent)}},
     )
     out_dir = (output_dir or paths.output_dir()) / "executed"
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -52,9 +52,7 @@ def expect_shape(tensor: torch.Tensor, shape: Sequence[int], what: str) -> None:
     if not isinstance(tensor, torch.Tensor):
         raise AssertionError(f"{what} should be a torch.Tensor, got {type(tensor).__name__}.")
     if tuple(tensor.shape) != tuple(shape):
-        raise AssertionError(
-            f"{what} has shape {tuple(tensor.shape)}, expected {tuple(shape)}."
-        )
+        raise AssertionError(f"{what} has shape {tuple(tensor.shape)}, expected {tuple(shape)}.")
 
 
 def expect_close(

@@ -15,7 +15,9 @@ def check_softmax(softmax) -> None:
     for dim in (-1, 1):
         out = softmax(x, dim=dim)
         expect_close(
-            out, torch.softmax(x, dim=dim), f"softmax(x, dim={dim}) on x of shape (3, 4, 5)",
+            out,
+            torch.softmax(x, dim=dim),
+            f"softmax(x, dim={dim}) on x of shape (3, 4, 5)",
             hint="normalise along `dim` only: divide by exp(x).sum(dim=dim, keepdim=True).",
         )
     sums = softmax(x, dim=-1).sum(dim=-1)

@@ -105,8 +105,12 @@ REGISTRY: dict[str, DataSet] = {
             "train.en.gz": "d79cfa999dd4c51d2cb42499b6796d5a882c3a8a961923c25a898c90f8bbd56f",
             "val.de.gz": "f0cba2f995189cf5770f29a8a9a537a3ad3f51657ad873405082ff6863a5e75a",
             "val.en.gz": "14f7d25ddd868909a9213e361768460edcacdd6ab9d1e77b92560dc10c10dc28",
-            "test_2016_flickr.de.gz": "9204244e408ccb38d2a55cfcd344df15005fc42a07a6e55ca6c52b6ababb8cc8",
-            "test_2016_flickr.en.gz": "611d361c6334bc7246101d48097c13cf5c4413c5befc793cc629934359d532d9",
+            "test_2016_flickr.de.gz": (
+                "9204244e408ccb38d2a55cfcd344df15005fc42a07a6e55ca6c52b6ababb8cc8"
+            ),
+            "test_2016_flickr.en.gz": (
+                "611d361c6334bc7246101d48097c13cf5c4413c5befc793cc629934359d532d9"
+            ),
         },
         about="Multi30k task 1: English-German image captions (29,000 / 1,014 / 1,000 pairs)",
     ),
@@ -163,9 +167,12 @@ def _fetch(url: str, dest: Path, label: str) -> None:
 
     with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as response:
         total = int(response.headers.get("Content-Length") or 0) or None
-        with open(dest, "wb") as out, tqdm(
-            total=total, unit="B", unit_scale=True, desc=f"downloading {label}", leave=False
-        ) as bar:
+        with (
+            open(dest, "wb") as out,
+            tqdm(
+                total=total, unit="B", unit_scale=True, desc=f"downloading {label}", leave=False
+            ) as bar,
+        ):
             for chunk in iter(lambda: response.read(1 << 16), b""):
                 out.write(chunk)
                 bar.update(len(chunk))

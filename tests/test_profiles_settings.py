@@ -1,0 +1,71 @@
+import pytest
+import torch
+
+from course_lib import paths
+from course_lib.profiles import PROFILES, SIZES, detect_profile, sizes_for
+from course_lib.settings import pick_device, setup
+
+
+def test_profile_from_environment(monkeypatch):
+    for name in PROFILES:
+        monkeypatch.setenv("COURSE_PROFILE", name.upper())
+        assert detect_profile() == name
+
+
+def test_unknown_profile_names_the_choices(monkeypatch):
+    monkeypatch.setenv("COURSE_PROFILE", "laptop")
+    with pytest.raises(ValueError, match="ci, cpu, gpu"):
+        detect_profile()
+
+
+def test_automatic_profile_follows_cuda(monkeypatch):
+    monkeypatch.delenv("COURSE_PROFILE", raising=False)
+    assert detect_profile(cuda_available=True) == "gpu"
+    assert detect_profile(cuda_available=False) == "cpu"
+
+
+def test_every_module_has_every_profile_with_the_same_keys():
+    for module, table in SIZES.items():
+        assert set(table) == set(PROFILES), module
+        keys = {name: set(sizes) for name, sizes in table.items()}
+        assert keys["ci"] == keys["cpu"] == keys["gpu"], f"module {module}: {keys}"
+
+
+def test_sizes_for_returns_a_copy_and_rejects_unknowns():
+    sizes = sizes_for(0, "ci")
+    sizes["steps"] = -1
+    assert sizes_for(0, "ci")["steps"] != -1
+    with pytest.raises(KeyError, match="No sizes for module 99"):
+        sizes_for(99, "ci")
+    with pytest.raises(ValueError, match="Unknown profile"):
+        sizes_for(0, "tpu")
+
+
+def test_setup_prints_banner_and_seeds(monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("COURSE_PROFILE", "ci")
+    monkeypatch.setenv("COURSE_OUTPUT_DIR", str(tmp_path / "out"))
+    cfg = setup(module=0, seed=7)
+    first = torch.rand(3)
+    banner = capsys.readouterr().out.strip()
+    assert banner == cfg.banner()
+    assert "profile ci" in banner and "seed 7" in banner and "device cpu" in banner
+    assert cfg.output_dir == tmp_path / "out" and cfg.output_dir.is_dir()
+    assert cfg.sizes == sizes_for(0, "ci")
+    setup(module=0, seed=7, verbose=False)
+    assert torch.equal(torch.rand(3), first)
+
+
+def test_device_override_and_ci_is_cpu(monkeypatch):
+    monkeypatch.delenv("COURSE_DEVICE", raising=False)
+    assert pick_device("ci") == torch.device("cpu")
+    monkeypatch.setenv("COURSE_DEVICE", "meta")
+    assert pick_device("gpu") == torch.device("meta")
+
+
+def test_outputs_go_to_drive_when_mounted(monkeypatch, tmp_path):
+    monkeypatch.delenv("COURSE_OUTPUT_DIR", raising=False)
+    drive = tmp_path / "MyDrive"
+    assert paths.output_dir(drive_root=drive) != drive / paths.DRIVE_FOLDER / "outputs"
+    drive.mkdir()
+    out = paths.output_dir(drive_root=drive)
+    assert out == drive / paths.DRIVE_FOLDER / "outputs" and out.is_dir()
