@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import torch
 
@@ -18,11 +19,25 @@ class CheckFailed(AssertionError):
     """A learner's implementation does not match the reference; the message says why."""
 
 
-def checker(fn: Callable[..., None]) -> Callable[..., bool]:
-    """Turn ``fn`` (which asserts) into a notebook checker returning True when passed."""
+@dataclass(frozen=True)
+class CheckResult:
+    """What a checker returns: truthy when passed, falsy when not attempted."""
+
+    name: str
+    passed: bool
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    def _ipython_display_(self) -> None:
+        """Show nothing in a notebook: the checker has already printed its verdict."""
+
+
+def checker(fn: Callable[..., None]) -> Callable[..., CheckResult]:
+    """Turn ``fn`` (which asserts) into a notebook checker; its result is truthy if passed."""
 
     @functools.wraps(fn)
-    def run(*args, **kwargs) -> bool:
+    def run(*args, **kwargs) -> CheckResult:
         name = fn.__name__
         try:
             fn(*args, **kwargs)
@@ -31,7 +46,7 @@ def checker(fn: Callable[..., None]) -> Callable[..., bool]:
                 f"[not attempted] {name}: {err or 'the exercise is still a stub'}. "
                 "The notebook carries on with the course's reference implementation."
             )
-            return False
+            return CheckResult(name, False)
         except AssertionError as err:
             raise CheckFailed(f"{name} failed: {err}") from None
         except Exception as err:  # the learner's code crashed: say so, with the cause
@@ -41,7 +56,7 @@ def checker(fn: Callable[..., None]) -> Callable[..., bool]:
                 "the shapes in the docstring."
             ) from err
         print(f"[passed] {name}")
-        return True
+        return CheckResult(name, True)
 
     run.check = fn  # the raw assertions, for tests that want the exception itself
     return run
