@@ -486,10 +486,10 @@ def form_cell_source(url: str | None = None, branch: str | None = None) -> str:
     """The Colab form of colab_bootstrap.ipynb: the repository, its branch, Drive or not."""
     return "\n".join(
         [
-            '#@title Which course? { display-mode: "form" }',
-            f'REPO_URL = "{url or repo_url()}"  #@param {{type:"string"}}',
-            f'BRANCH = "{branch or REPO_BRANCH}"  #@param {{type:"string"}}',
-            'MOUNT_DRIVE = True  #@param {type:"boolean"}',
+            '# @title Which course? { display-mode: "form" }',
+            f'REPO_URL = "{url or repo_url()}"  # @param {{type:"string"}}',
+            f'BRANCH = "{branch or REPO_BRANCH}"  # @param {{type:"string"}}',
+            'MOUNT_DRIVE = True  # @param {type:"boolean"}',
         ]
     )
 
@@ -521,8 +521,8 @@ Open a module from the links above. Modules {heavy} want a GPU runtime
 To run a whole module here instead, with the executed copy saved on Drive, run
 `!course run 4 --solution` in a new cell (drop `--solution` for your own version).
 
-Your edits in `{home}` live only as long as this runtime: download what you want to keep,
-or commit and push it from a terminal (*Tools > Terminal*)."""
+Files in `{home}` last as long as this runtime; outputs and checkpoints are on Drive. To
+keep a notebook you changed, use *File > Save a copy in Drive* (or download it)."""
 
 
 def bootstrap_notebook(slug: str | None = None, branch: str | None = None):
