@@ -30,7 +30,8 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from course_lib import REPO_BRANCH, REPO_SLUG, paths
+import course_lib
+from course_lib import paths
 
 COLAB_HOME = "/content/transformers-course"  # where the course is cloned on a Colab runtime
 GPU_HEAVY_MODULES = frozenset({4, 5})  # modules that should run on a GPU runtime on Colab
@@ -49,7 +50,7 @@ class BootstrapError(RuntimeError):
 
 def repo_url(slug: str | None = None) -> str:
     """The clone URL of the repository ``slug`` ("user/name"; default ``REPO_SLUG``)."""
-    return f"https://github.com/{slug or REPO_SLUG}.git"
+    return f"https://github.com/{slug or course_lib.REPO_SLUG}.git"
 
 
 def slug_from_url(url: str) -> str | None:
@@ -62,8 +63,8 @@ def slug_from_url(url: str) -> str | None:
 def colab_url(path: str, slug: str | None = None, branch: str | None = None) -> str:
     """The address that opens ``path`` (relative to the repository root) in Colab."""
     return (
-        f"https://colab.research.google.com/github/{slug or REPO_SLUG}/blob/"
-        f"{branch or REPO_BRANCH}/{path}"
+        f"https://colab.research.google.com/github/{slug or course_lib.REPO_SLUG}/blob/"
+        f"{branch or course_lib.REPO_BRANCH}/{path}"
     )
 
 
@@ -396,7 +397,7 @@ def bootstrap(
     ``brief`` (the first cell of a module notebook) prints one line per step; otherwise the
     doctor's report and the links to every module follow.
     """
-    url, branch, home = url or repo_url(), branch or REPO_BRANCH, Path(home)
+    url, branch, home = url or repo_url(), branch or course_lib.REPO_BRANCH, Path(home)
     sync = clone_or_pull(url, branch, home)
     print(f"[colab] {sync.message}")
     installed = install_course(home)
@@ -467,7 +468,7 @@ def setup_cell_source(
             "    import subprocess",
             "",
             f'    REPO_URL = "{url or repo_url()}"',
-            f'    BRANCH, HOME, MOUNT_DRIVE = "{branch or REPO_BRANCH}", "{home}", True',
+            f'    BRANCH, HOME, MOUNT_DRIVE = "{branch or course_lib.REPO_BRANCH}", "{home}", True',
         ]
         call = "    bootstrap(REPO_URL, BRANCH, HOME, mount_drive=MOUNT_DRIVE, brief=True)"
     body = [
@@ -488,7 +489,7 @@ def form_cell_source(url: str | None = None, branch: str | None = None) -> str:
         [
             '# @title Which course? { display-mode: "form" }',
             f'REPO_URL = "{url or repo_url()}"  # @param {{type:"string"}}',
-            f'BRANCH = "{branch or REPO_BRANCH}"  # @param {{type:"string"}}',
+            f'BRANCH = "{branch or course_lib.REPO_BRANCH}"  # @param {{type:"string"}}',
             'MOUNT_DRIVE = True  # @param {type:"boolean"}',
         ]
     )
