@@ -223,11 +223,17 @@ def _first_missing(name: str) -> str:
 
 def missing_fix(name: str) -> str:
     """How to get data set ``name`` onto this machine."""
-    url = _spec(name).url.format(file="")
+    spec, cached = _spec(name), paths.cache_dir() / name
+    if spec.members:
+        inside = next(iter(spec.members.values())).rpartition("/")[0] or "."
+        how = f"download {spec.url} yourself and put the files of its {inside}/ in {cached}/"
+    else:
+        first, *others = spec.files
+        more = f" (and likewise {', '.join(others)})" if others else ""
+        how = f"download {spec.url.format(file=first)}{more} yourself into {cached}/"
     return (
-        f"connect to the internet and run again, or download {url} yourself and put its files "
-        f"in {paths.cache_dir() / name}/, or set COURSE_DATA_DIR to a folder that holds "
-        f"{name}/{_first_missing(name)}."
+        f"connect to the internet and run again, or {how}, or set COURSE_DATA_DIR to a folder "
+        f"that holds {name}/{_first_missing(name)}."
     )
 
 
