@@ -19,10 +19,10 @@ def _root() -> Path:
 
 
 def _build(args: argparse.Namespace) -> int:
-    from course_lib.lessons import build
+    from course_lib.lessons import build, build_bootstrap
 
     root = _root()
-    stale = build(root, check=args.check)
+    stale = build(root, check=args.check) + build_bootstrap(root, check=args.check)
     if args.check:
         for path in stale:
             print(f"stale: {path.relative_to(root)} (run `course build`)")

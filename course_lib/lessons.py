@@ -18,8 +18,8 @@ question) becomes a line inviting the learner's own answer.
 
 Both notebooks also get, from :mod:`course_lib.colab`, an "Open in Colab" badge as their first
 cell (with a GPU-runtime note for the GPU-heavy modules) and, before the lesson's first code
-cell, the cell that sets a Colab runtime up (it does nothing anywhere else). The build also
-writes ``colab_bootstrap.ipynb``.
+cell, the cell that sets a Colab runtime up (it does nothing anywhere else).
+:func:`build_bootstrap` writes ``colab_bootstrap.ipynb`` (``course build`` runs both).
 """
 
 from __future__ import annotations
@@ -119,28 +119,35 @@ def badge_source(stem: str, learner: bool) -> str:
 def _variant(nb, learner: bool, stem: str):
     out = nbformat.v4.new_notebook()
     out.metadata = {"kernelspec": dict(KERNELSPEC), "language_info": {"name": "python"}}
-    if int(stem[:2]) in colab.GPU_HEAVY_MODULES:  # Colab opens these on a GPU runtime
-        out.metadata.update(accelerator="GPU", colab={"gpuType": "T4", "provenance": []})
-    badge = nbformat.v4.new_markdown_cell(badge_source(stem, learner))
-    badge.id = f"{stem[:2]}-badge"
-    out.cells.append(badge)
     for index, cell in enumerate(nb.cells):
         where = f"{stem}.py, cell {index}"
         lines = cell.source.split("\n")
         if cell.cell_type == "code":
-            stub = _code_stub if learner else None
-            lines = _strip_fences(lines, CODE_BEGIN, CODE_END, stub, where)
+            lines = _strip_fences(
+                lines, CODE_BEGIN, CODE_END, _code_stub if learner else None, where
+            )
             new = nbformat.v4.new_code_cell("\n".join(lines))
-            if not any(c.cell_type == "code" for c in out.cells):
-                on_colab = nbformat.v4.new_code_cell(colab.setup_cell_source())
-                on_colab.id = f"{stem[:2]}-colab"
-                out.cells.append(on_colab)
         else:
             lines = _strip_fences(lines, MD_BEGIN, MD_END, _md_stub if learner else None, where)
             new = nbformat.v4.new_markdown_cell("\n".join(lines))
         new.id = f"{stem[:2]}-{index:03d}"
         out.cells.append(new)
+    _add_colab_cells(out, learner, stem)
     return out
+
+
+def _add_colab_cells(nb, learner: bool, stem: str) -> None:
+    """The badge on top, the Colab setup cell before the first code cell, GPU metadata."""
+    first_code = next((i for i, cell in enumerate(nb.cells) if cell.cell_type == "code"), None)
+    if first_code is not None:
+        on_colab = nbformat.v4.new_code_cell(colab.setup_cell_source())
+        on_colab.id = f"{stem[:2]}-colab"
+        nb.cells.insert(first_code, on_colab)
+    badge = nbformat.v4.new_markdown_cell(badge_source(stem, learner))
+    badge.id = f"{stem[:2]}-badge"
+    nb.cells.insert(0, badge)
+    if int(stem[:2]) in colab.GPU_HEAVY_MODULES:  # Colab opens these on a GPU runtime
+        nb.metadata.update(accelerator="GPU", colab={"gpuType": "T4", "provenance": []})
 
 
 def build_notebooks(lesson: Lesson) -> dict[Path, str]:
@@ -152,15 +159,9 @@ def build_notebooks(lesson: Lesson) -> dict[Path, str]:
     }
 
 
-def build(root: Path, check: bool = False) -> list[Path]:
-    """Write (or, with ``check``, only compare) every generated notebook (and the bootstrap).
-
-    Returns the paths that were stale (written, or found stale in check mode).
-    """
+def write_generated(generated: dict[Path, str], check: bool = False) -> list[Path]:
+    """Write each text to its path (with ``check``, only compare); returns the stale paths."""
     stale = []
-    generated = {root / BOOTSTRAP: nbformat.writes(colab.bootstrap_notebook()) + "\n"}
-    for lesson in find_lessons(root):
-        generated.update(build_notebooks(lesson))
     for path, text in generated.items():
         current = path.read_text(encoding="utf-8") if path.exists() else None
         if current != text:
@@ -169,3 +170,20 @@ def build(root: Path, check: bool = False) -> list[Path]:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(text, encoding="utf-8")
     return stale
+
+
+def build(root: Path, check: bool = False) -> list[Path]:
+    """Write (or, with ``check``, only compare) every generated notebook.
+
+    Returns the paths that were stale (written, or found stale in check mode).
+    """
+    generated = {}
+    for lesson in find_lessons(root):
+        generated.update(build_notebooks(lesson))
+    return write_generated(generated, check)
+
+
+def build_bootstrap(root: Path, check: bool = False) -> list[Path]:
+    """Write (or compare) ``colab_bootstrap.ipynb``; returns it if it was stale."""
+    text = nbformat.writes(colab.bootstrap_notebook()) + "\n"
+    return write_generated({root / BOOTSTRAP: text}, check)

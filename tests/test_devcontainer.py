@@ -27,13 +27,20 @@ def post_create_steps() -> list[str]:
 
 
 def install_lines(markdown: str, section: str) -> list[str]:
-    """The ``pip install`` lines of the fenced bash blocks in ``## section``."""
+    """The ``pip install`` commands of the fenced bash blocks in ``## section``.
+
+    A line may chain commands (``python -m venv .venv && ... && pip install -e ".[dev]"``):
+    each command counts on its own.
+    """
     match = re.search(rf"^## {re.escape(section)}\s*$(.*?)(?=^## |\Z)", markdown, re.M | re.S)
     assert match, f"no '## {section}' section"
     blocks = re.findall(r"^```(?:bash|sh|shell)\s*$(.*?)^```", match.group(1), re.M | re.S)
     assert blocks, f"no fenced bash block in '## {section}'"
-    lines = [line.strip().removeprefix("$ ") for block in blocks for line in block.splitlines()]
-    return [line for line in lines if re.match(r"(python -m )?pip install\b", line)]
+    commands = []
+    for line in (line for block in blocks for line in block.splitlines()):
+        code = line.split(" #")[0].strip().removeprefix("$ ")
+        commands.extend(part.strip() for part in re.split(r"&&|;", code))
+    return [c for c in commands if re.match(r"(python3? -m )?pip install\b", c)]
 
 
 def test_devcontainer_json_parses_and_names_its_parts():

@@ -46,6 +46,7 @@ def course(tmp_path) -> Path:
         lesson = LESSON.format(number=number, module=int(number))
         (tmp_path / "solutions" / f"{number}_lesson.py").write_text(lesson)
     lessons.build(tmp_path)
+    lessons.build_bootstrap(tmp_path)
     return tmp_path
 
 
@@ -92,19 +93,29 @@ def test_setup_cell_comes_just_before_the_first_lesson_code(course):
         assert "cfg = setup(module=0)" in "".join(cells[3]["source"])
 
 
-def test_the_build_writes_the_bootstrap_and_is_then_current(course):
-    assert (course / lessons.BOOTSTRAP).is_file()
-    assert lessons.build(course, check=True) == []
+def test_course_build_writes_the_bootstrap_and_is_then_current(tmp_path, monkeypatch, capsys):
+    from course_lib import cli
+
+    (tmp_path / "solutions").mkdir()
+    (tmp_path / "solutions" / "00_lesson.py").write_text(LESSON.format(number="00", module=0))
+    monkeypatch.setattr(paths, "repo_root", lambda: tmp_path)
+    assert cli.main(["build"]) == 0
+    assert (tmp_path / lessons.BOOTSTRAP).is_file()
+    assert cli.main(["build", "--check"]) == 0
+    (tmp_path / lessons.BOOTSTRAP).write_text("{}")
+    assert cli.main(["build", "--check"]) == 1
+    assert f"stale: {lessons.BOOTSTRAP}" in capsys.readouterr().out
 
 
 def test_one_slug_drives_every_link(course, monkeypatch):
     monkeypatch.setattr(course_lib, "REPO_SLUG", "someone/fork")
     monkeypatch.setattr(course_lib, "REPO_BRANCH", "dev")
-    stale = lessons.build(course, check=True)
+    stale = lessons.build(course, check=True) + lessons.build_bootstrap(course, check=True)
     assert sorted(p.name for p in stale) == sorted(
         [lessons.BOOTSTRAP] + ["00_lesson.ipynb", "04_lesson.ipynb"] * 2
     )
     lessons.build(course)
+    lessons.build_bootstrap(course)
     nb = load(course / "notebooks/00_lesson.ipynb")
     assert badge_url(nb["cells"][0]).startswith(
         "https://colab.research.google.com/github/someone/fork/blob/dev/"
