@@ -90,9 +90,12 @@ def _git(args: list[str], cwd: Path, check: bool = True) -> subprocess.Completed
     # GIT_TERMINAL_PROMPT=0: a private repository fails at once instead of waiting for a
     # password that a notebook cell cannot type.
     env = dict(os.environ, GIT_TERMINAL_PROMPT="0")
-    result = subprocess.run(
-        ["git", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
-    )
+    try:
+        result = subprocess.run(
+            ["git", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
+        )
+    except subprocess.TimeoutExpired:
+        raise BootstrapError(f"`git {' '.join(args)}` took over 10 minutes; run again.") from None
     if check and result.returncode != 0:
         raise BootstrapError(f"`git {' '.join(args)}` failed in {cwd}:\n{result.stderr.strip()}")
     return result
@@ -146,9 +149,17 @@ def clone_or_pull(url: str, branch: str, home: str | Path) -> SyncResult:
             f"{home} is a clone of {origin}, not of {url}. Point the form at that repository, "
             f"or move {home} away and run this cell again."
         )
-    _git(["fetch", "--quiet", "origin", f"+refs/heads/{branch}:refs/remotes/origin/{branch}"], home)
-    target = f"origin/{branch}"
     edits = local_changes(home)
+    try:
+        _git(
+            ["fetch", "--quiet", "origin", f"+refs/heads/{branch}:refs/remotes/origin/{branch}"],
+            home,
+        )
+    except BootstrapError as err:  # offline, or the repository moved: keep working with the clone
+        return SyncResult(
+            "kept", f"could not fetch updates, working with {home} as it is: {err}", kept=edits
+        )
+    target = f"origin/{branch}"
     current = _git(["rev-parse", "--abbrev-ref", "HEAD"], cwd=home).stdout.strip()
     if current != branch:
         switched = _git(["checkout", "--quiet", branch], cwd=home, check=False)
@@ -170,9 +181,9 @@ def clone_or_pull(url: str, branch: str, home: str | Path) -> SyncResult:
         return SyncResult(
             "kept",
             f"The course has updates to files you changed:\n{listed}\nYour versions are kept and "
-            f"the update was not applied. To take it, save your edits under another name (for "
-            f"example notebooks/01_mine.ipynb), undo them with `git -C {home} checkout -- FILE`, "
-            "and run this cell again.",
+            f"the update was not applied. To take it, copy each file to another name (for "
+            f"example notebooks/01_mine.ipynb), put the course's version back with `git -C "
+            f"{home} checkout -- FILE` (or delete FILE if you created it), and run this again.",
             kept=edits,
         )
     ahead = int(_git(["rev-list", "--count", f"{target}..HEAD"], cwd=home).stdout)
@@ -238,6 +249,8 @@ def install_course(home: str | Path, force: bool = False) -> str:
     which asks for a restart when an already imported package changed version.
     """
     home = Path(home)
+    if not (home / "pyproject.toml").is_file():
+        raise BootstrapError(f"{home} has no pyproject.toml: is the repository the course's?")
     if not force and not needs_install(home):
         return "the course is already installed"
     keep = {name: _installed(name) for name in KEEP_PREINSTALLED}
@@ -428,7 +441,10 @@ def bootstrap(
                 + links_markdown(links)
             )
         else:
-            print(f"Open the notebooks in {home}/notebooks from Colab's file browser.")
+            print(
+                "No Open-in-Colab links: the repository is not on GitHub. Run a module here "
+                "with `!course run N`, or open its notebook with File > Upload notebook."
+            )
     return BootstrapReport(sync, installed, out, gpu, links)
 
 

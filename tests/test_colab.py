@@ -174,6 +174,15 @@ def test_update_to_an_edited_file_is_not_applied(origin, tmp_path):
     assert git(home, "rev-parse", "HEAD") == before
 
 
+def test_an_unreachable_origin_keeps_the_clone_as_it_is(origin, tmp_path):
+    home = tmp_path / "course"
+    clone_or_pull(str(origin), "main", home)
+    origin.rename(tmp_path / "moved")
+    result = clone_or_pull(str(origin), "main", home)
+    assert result.action == "kept" and "could not fetch updates" in result.message
+    assert (home / NOTEBOOK).is_file()
+
+
 def test_learner_file_where_the_update_adds_one_is_kept(origin, tmp_path):
     home = tmp_path / "course"
     clone_or_pull(str(origin), "main", home)
@@ -319,7 +328,7 @@ def test_bootstrap_notebook_runs_end_to_end_on_fake_colab(
     assert (home / NOTEBOOK).is_file()  # cloned by the notebook's first step
     assert len(pip_calls) == 1 and fake_colab
     assert "outputs and checkpoints go to Drive" in out and "course doctor" in out
-    assert "Open the notebooks in" in out  # a local path has no Colab links
+    assert "No Open-in-Colab links" in out  # a local path is not on GitHub
 
 
 def test_module_notebook_first_cell_is_inert_outside_colab(tmp_path):
