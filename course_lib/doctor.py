@@ -158,8 +158,14 @@ def check_runtime() -> list[Finding]:
             )
         )
     data = data_root()
-    source = "COURSE_DATA_DIR" if paths.data_dir() else "download cache"
-    findings.append(Finding("data folder", "ok", f"{data} ({source})"))
+    if paths.data_dir() is not None and not data.is_dir():
+        fix = "correct COURSE_DATA_DIR, or unset it to use the download cache"
+        findings.append(
+            Finding("data folder", "PROBLEM", f"COURSE_DATA_DIR={data} is no folder", fix)
+        )
+    else:
+        source = "COURSE_DATA_DIR" if paths.data_dir() else "download cache"
+        findings.append(Finding("data folder", "ok", f"{data} ({source})"))
     findings.append(_check_outputs(paths, in_colab()))
     return findings
 

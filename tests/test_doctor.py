@@ -202,6 +202,12 @@ def test_gpu_profile_without_gpu_is_a_problem_and_cpu_a_note(monkeypatch):
     assert device.status == "note" and "modules 4 and 5" in device.fix
 
 
+def test_a_data_dir_that_does_not_exist_is_a_problem(monkeypatch, tmp_path):
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "typo"))
+    found = by_topic(doctor.check_runtime(), "data folder")
+    assert found.status == "PROBLEM" and "COURSE_DATA_DIR" in found.fix
+
+
 def test_unwritable_outputs_are_a_problem(monkeypatch, tmp_path):
     (tmp_path / "a-file").write_text("")
     monkeypatch.setenv("COURSE_OUTPUT_DIR", str(tmp_path / "a-file"))
