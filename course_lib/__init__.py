@@ -8,4 +8,10 @@ from course_lib.settings import Settings, setup
 
 __version__ = "0.1.0"
 
-__all__ = ["Settings", "setup", "__version__"]
+# Where the course is published: the Open-in-Colab badges, the Colab bootstrap and its links
+# are all built from these two values. A placeholder until the course has a public home:
+# change it here (a fork: to your own "user/repository") and run `course build`.
+REPO_SLUG = "your-github-user/transformers-course"
+REPO_BRANCH = "main"
+
+__all__ = ["REPO_BRANCH", "REPO_SLUG", "Settings", "setup", "__version__"]

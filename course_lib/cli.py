@@ -1,4 +1,4 @@
-"""The ``course`` command: ``course build [--check]`` and ``course run MODULE``."""
+"""The ``course`` command: ``course build [--check]``, ``course run MODULE``, ``course doctor``."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 
 from course_lib import paths
+from course_lib.doctor import add_arguments as doctor_options
+from course_lib.doctor import run as run_doctor
 
 
 def _root() -> Path:
@@ -17,10 +19,10 @@ def _root() -> Path:
 
 
 def _build(args: argparse.Namespace) -> int:
-    from course_lib.lessons import build
+    from course_lib.lessons import build, build_bootstrap
 
     root = _root()
-    stale = build(root, check=args.check)
+    stale = build(root, check=args.check) + build_bootstrap(root, check=args.check)
     if args.check:
         for path in stale:
             print(f"stale: {path.relative_to(root)} (run `course build`)")
@@ -58,6 +60,9 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--solution", action="store_true", help="run the solved notebook")
     run.add_argument("--timeout", type=int, default=1800, help="seconds allowed per cell")
     run.set_defaults(func=_run)
+    doctor = sub.add_parser("doctor", help="check versions, device, data, Hub; say how to fix")
+    doctor_options(doctor)
+    doctor.set_defaults(func=run_doctor)
     args = parser.parse_args(argv)
     return args.func(args)
 

@@ -15,6 +15,11 @@ Code fences (indentation is kept)::
 become ``# YOUR CODE HERE`` and ``raise NotImplementedError(...)``. In markdown cells,
 ``<!-- BEGIN SOLUTION -->`` ... ``<!-- END SOLUTION -->`` (an answer to a self-check
 question) becomes a line inviting the learner's own answer.
+
+Both notebooks also get, from :mod:`course_lib.colab`, an "Open in Colab" badge as their first
+cell (with a GPU-runtime note for the GPU-heavy modules) and, before the lesson's first code
+cell, the cell that sets a Colab runtime up (it does nothing anywhere else).
+:func:`build_bootstrap` writes ``colab_bootstrap.ipynb`` (``course build`` runs both).
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ from pathlib import Path
 import jupytext
 import nbformat
 
+from course_lib import colab
+
 CODE_BEGIN = re.compile(r"^(?P<indent>\s*)# BEGIN SOLUTION\s*$")
 CODE_END = re.compile(r"^\s*# END SOLUTION\s*$")
 MD_BEGIN = re.compile(r"^\s*<!-- BEGIN SOLUTION -->\s*$")
@@ -34,6 +41,7 @@ STUB_MESSAGE = "Exercise not attempted yet: replace this line with your code"
 MD_STUB = "*Your answer here.*"
 LESSON_GLOB = "[0-9][0-9]_*.py"
 
+BOOTSTRAP = "colab_bootstrap.ipynb"  # generated at the repository root, for Colab
 KERNELSPEC = {"display_name": "Python 3", "language": "python", "name": "python3"}
 
 
@@ -91,6 +99,23 @@ def _md_stub(indent: str) -> list[str]:
     return [MD_STUB]
 
 
+def badge_source(stem: str, learner: bool) -> str:
+    """The first cell of a generated notebook: its Open-in-Colab badge (and a GPU note)."""
+    folder = "notebooks" if learner else "solutions"
+    url = colab.colab_url(f"{folder}/{stem}.ipynb")
+    lines = [f"[![Open In Colab]({colab.COLAB_BADGE})]({url})"]
+    if not learner:
+        exercises = colab.colab_url(f"notebooks/{stem}.ipynb")
+        lines[0] += f" *Solved version* (the exercises: [notebooks/{stem}.ipynb]({exercises}))"
+    if int(stem[:2]) in colab.GPU_HEAVY_MODULES:
+        lines += [
+            "",
+            "> **On Colab, use a GPU runtime for this module:** *Runtime > Change runtime type >*"
+            " a GPU (T4 is free). On a CPU it still runs, at the smaller `cpu` profile sizes.",
+        ]
+    return "\n".join(lines)
+
+
 def _variant(nb, learner: bool, stem: str):
     out = nbformat.v4.new_notebook()
     out.metadata = {"kernelspec": dict(KERNELSPEC), "language_info": {"name": "python"}}
@@ -107,7 +132,22 @@ def _variant(nb, learner: bool, stem: str):
             new = nbformat.v4.new_markdown_cell("\n".join(lines))
         new.id = f"{stem[:2]}-{index:03d}"
         out.cells.append(new)
+    _add_colab_cells(out, learner, stem)
     return out
+
+
+def _add_colab_cells(nb, learner: bool, stem: str) -> None:
+    """The badge on top, the Colab setup cell before the first code cell, GPU metadata."""
+    first_code = next((i for i, cell in enumerate(nb.cells) if cell.cell_type == "code"), None)
+    if first_code is not None:
+        on_colab = nbformat.v4.new_code_cell(colab.setup_cell_source())
+        on_colab.id = f"{stem[:2]}-colab"
+        nb.cells.insert(first_code, on_colab)
+    badge = nbformat.v4.new_markdown_cell(badge_source(stem, learner))
+    badge.id = f"{stem[:2]}-badge"
+    nb.cells.insert(0, badge)
+    if int(stem[:2]) in colab.GPU_HEAVY_MODULES:  # Colab opens these on a GPU runtime
+        nb.metadata.update(accelerator="GPU", colab={"gpuType": "T4", "provenance": []})
 
 
 def build_notebooks(lesson: Lesson) -> dict[Path, str]:
@@ -119,18 +159,31 @@ def build_notebooks(lesson: Lesson) -> dict[Path, str]:
     }
 
 
+def write_generated(generated: dict[Path, str], check: bool = False) -> list[Path]:
+    """Write each text to its path (with ``check``, only compare); returns the stale paths."""
+    stale = []
+    for path, text in generated.items():
+        current = path.read_text(encoding="utf-8") if path.exists() else None
+        if current != text:
+            stale.append(path)
+            if not check:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(text, encoding="utf-8")
+    return stale
+
+
 def build(root: Path, check: bool = False) -> list[Path]:
     """Write (or, with ``check``, only compare) every generated notebook.
 
     Returns the paths that were stale (written, or found stale in check mode).
     """
-    stale = []
+    generated = {}
     for lesson in find_lessons(root):
-        for path, text in build_notebooks(lesson).items():
-            current = path.read_text(encoding="utf-8") if path.exists() else None
-            if current != text:
-                stale.append(path)
-                if not check:
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    path.write_text(text, encoding="utf-8")
-    return stale
+        generated.update(build_notebooks(lesson))
+    return write_generated(generated, check)
+
+
+def build_bootstrap(root: Path, check: bool = False) -> list[Path]:
+    """Write (or compare) ``colab_bootstrap.ipynb``; returns it if it was stale."""
+    text = nbformat.writes(colab.bootstrap_notebook()) + "\n"
+    return write_generated({root / BOOTSTRAP: text}, check)

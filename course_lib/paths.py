@@ -12,8 +12,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-DRIVE_ROOT = Path("/content/drive/MyDrive")
-DRIVE_FOLDER = "transformers-course"
+DRIVE_ROOT = Path("/content/drive/MyDrive")  # where Colab shows "My Drive" once mounted
+DRIVE_FOLDER = "transformers-course"  # the course's folder on Drive
 
 
 def repo_root() -> Path | None:
@@ -34,18 +34,23 @@ def data_dir() -> Path | None:
     return Path(value).expanduser().resolve() if value else None
 
 
-def drive_mounted(drive_root: Path = DRIVE_ROOT) -> bool:
+def drive_mounted(drive_root: Path | None = None) -> bool:
     """True on Colab once ``drive.mount('/content/drive')`` has run."""
-    return drive_root.is_dir()
+    return (drive_root or DRIVE_ROOT).is_dir()
 
 
-def output_dir(drive_root: Path = DRIVE_ROOT) -> Path:
+def drive_output_dir(drive_root: Path | None = None) -> Path:
+    """The course's output folder on Google Drive (``DRIVE_ROOT`` unless ``drive_root``)."""
+    return (drive_root or DRIVE_ROOT) / DRIVE_FOLDER / "outputs"
+
+
+def output_dir(drive_root: Path | None = None) -> Path:
     """Where notebooks write checkpoints, executed copies and results (created if needed)."""
     value = os.environ.get("COURSE_OUTPUT_DIR", "").strip()
     if value:
         path = Path(value).expanduser()
     elif drive_mounted(drive_root):
-        path = drive_root / DRIVE_FOLDER / "outputs"
+        path = drive_output_dir(drive_root)
     else:
         root = repo_root()
         path = root / "outputs" if root else Path.cwd() / "outputs"

@@ -208,35 +208,66 @@ def _download(spec: DataSet, target: Path) -> None:
             shutil.move(str(staged / fname), target / fname)
 
 
+def local_copy(name: str) -> Path | None:
+    """The verified folder of data set ``name`` on this machine, or None; never downloads.
+
+    Looks in ``COURSE_DATA_DIR`` first, then in the download cache; raises ChecksumError when
+    a file there is corrupt.
+    """
+    spec = _spec(name)
+    env_dir = paths.data_dir()
+    for folder in ([env_dir / name] if env_dir is not None else []) + [paths.cache_dir() / name]:
+        if _complete(folder, spec):
+            _verify(folder, spec)
+            return folder
+    return None
+
+
+def _first_missing(name: str) -> str:
+    cached = paths.cache_dir() / name
+    return next(f for f in _spec(name).files if not (cached / f).is_file())
+
+
+def missing_fix(name: str) -> str:
+    """How to get data set ``name`` onto this machine."""
+    spec, cached = _spec(name), paths.cache_dir() / name
+    if spec.members:
+        inside = next(iter(spec.members.values())).rpartition("/")[0] or "."
+        how = f"download {spec.url} yourself and put the files of its {inside}/ in {cached}/"
+    else:
+        first, *others = spec.files
+        more = f" (and likewise {', '.join(others)})" if others else ""
+        how = f"download {spec.url.format(file=first)}{more} yourself into {cached}/"
+    return (
+        f"connect to the internet and run again, or {how}, or set COURSE_DATA_DIR to a folder "
+        f"that holds {name}/{_first_missing(name)}."
+    )
+
+
+def unavailable_message(name: str, reason: str) -> str:
+    """Why data set ``name`` has no local copy (``reason``), and the ways to fix it."""
+    env_dir = paths.data_dir()
+    where = f"COURSE_DATA_DIR ({env_dir})" if env_dir else "COURSE_DATA_DIR (not set)"
+    return (
+        f"Data set {name!r}: {name}/{_first_missing(name)} is not in {where} nor in the cache "
+        f"({paths.cache_dir()}), and {reason}. Fix: {missing_fix(name)}"
+    )
+
+
 def dataset_dir(name: str) -> Path:
     """The folder holding every file of data set ``name``, verified; downloads if needed."""
     spec = _spec(name)
-    env_dir = paths.data_dir()
-    if env_dir is not None and _complete(env_dir / name, spec):
-        _verify(env_dir / name, spec)
-        return env_dir / name
-    cached = paths.cache_dir() / name
-    if _complete(cached, spec):
-        _verify(cached, spec)
-        return cached
-    first_missing = next(f for f in spec.files if not (cached / f).is_file())
-    where = f"COURSE_DATA_DIR ({env_dir})" if env_dir else "COURSE_DATA_DIR (not set)"
-    fix = (
-        f"Fix: connect to the internet and run again, or download {spec.url.format(file='')} "
-        f"yourself and put its files in {cached}/, or set COURSE_DATA_DIR to a folder that "
-        f"holds {name}/{first_missing}."
-    )
+    found = local_copy(name)
+    if found is not None:
+        return found
     if _offline():
-        raise DataUnavailableError(
-            f"Data set {name!r}: {name}/{first_missing} is not in {where} nor in the cache "
-            f"({paths.cache_dir()}), and COURSE_OFFLINE is set. {fix}"
-        )
+        raise DataUnavailableError(unavailable_message(name, "COURSE_OFFLINE is set"))
+    cached = paths.cache_dir() / name
     try:
         _download(spec, cached)
     except (urllib.error.URLError, OSError, TimeoutError) as err:
         raise DataUnavailableError(
-            f"Data set {name!r}: {name}/{first_missing} is not in {where} nor in the cache "
-            f"({paths.cache_dir()}), and the download failed ({err}). {fix}"
+            unavailable_message(name, f"the download failed ({err})")
         ) from None
     return cached
 
