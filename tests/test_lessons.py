@@ -38,27 +38,32 @@ def cells(path: Path) -> list[dict]:
     return json.loads(path.read_text())["cells"]
 
 
+def cell_with(path: Path, text: str) -> str:
+    """The source of the first cell of ``path`` that contains ``text``."""
+    return next(s for s in ("".join(c["source"]) for c in cells(path)) if text in s)
+
+
 def test_build_writes_solution_and_learner_versions(tmp_path):
     root = make_repo(tmp_path)
     written = build(root)
     solution, learner = root / "solutions" / "01_demo.ipynb", root / "notebooks" / "01_demo.ipynb"
     assert set(written) == {solution, learner}
-    sol_code = "".join(cells(solution)[1]["source"])
+    sol_code = cell_with(solution, "def double")
     assert "return 2 * x" in sol_code and "BEGIN SOLUTION" not in sol_code
-    learner_code = "".join(cells(learner)[1]["source"])
+    learner_code = cell_with(learner, "def double")
     assert "return 2 * x" not in learner_code
     assert "    # YOUR CODE HERE\n    raise NotImplementedError(" in learner_code
     assert '"""Twice x."""' in learner_code
-    learner_md = "".join(cells(learner)[0]["source"])
+    learner_md = cell_with(learner, "# A lesson")
     assert "secret" not in learner_md and "*Your answer here.*" in learner_md
-    assert "The secret answer." in "".join(cells(solution)[0]["source"])
+    assert "The secret answer." in cell_with(solution, "# A lesson")
 
 
 def test_learner_stub_raises_not_implemented(tmp_path):
     root = make_repo(tmp_path)
     build(root)
     namespace: dict = {}
-    exec("".join(cells(root / "notebooks" / "01_demo.ipynb")[1]["source"]), namespace)
+    exec(cell_with(root / "notebooks" / "01_demo.ipynb", "def double"), namespace)
     with pytest.raises(NotImplementedError, match="not attempted"):
         namespace["double"](3)
 
