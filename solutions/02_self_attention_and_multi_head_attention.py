@@ -217,7 +217,7 @@ from course_lib.plots import plot_attention
 pad = padding_mask(torch.tensor([6, 4]))             # (2, 6): True at padding
 mask = pad[:, None, :] | causal_mask(6)              # (2, 6, 6) by broadcasting
 _, weights = scaled_dot_product_attention(x, x, x, mask=mask)
-print("rows sum to", weights.sum(-1)[1].tolist())
+print("rows sum to", [round(total, 4) for total in weights.sum(-1)[1].tolist()])
 fig = plot_attention(weights, titles=["length 6, causal", "length 4 + 2 pads, causal"])
 
 # %% [markdown]

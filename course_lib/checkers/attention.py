@@ -200,16 +200,13 @@ def check_self_attention(SelfAttention) -> None:
     with torch.random.fork_rng():  # the notebook's random stream stays untouched
         torch.manual_seed(7)
         layer = SelfAttention(d_model, d_k)
-    for name in ("q_proj", "k_proj", "v_proj"):
-        proj = getattr(layer, name, None)
-        if not isinstance(proj, nn.Linear) or (proj.in_features, proj.out_features) != (
-            d_model,
-            d_k,
-        ):
-            raise AssertionError(
-                f"layer.{name} should be nn.Linear({d_model}, {d_k}) for SelfAttention({d_model}, "
-                f"{d_k}), got {proj!r}.\nHint: self.{name} = nn.Linear(d_model, d_k)."
-            )
+    _expect_linears(
+        layer,
+        ("q_proj", "k_proj", "v_proj"),
+        d_model,
+        d_k,
+        "self.{name} = nn.Linear(d_model, d_k).",
+    )
     gen = torch.Generator().manual_seed(8)
     x = torch.randn(2, seq, d_model, generator=gen)
     out, weights = _pair(layer(x), "layer(x)")
@@ -242,19 +239,30 @@ def check_self_attention(SelfAttention) -> None:
             )
 
 
-def _copy_into_torch(layer: nn.Module, d_model: int, num_heads: int) -> nn.MultiheadAttention:
-    """An ``nn.MultiheadAttention(batch_first=True)`` holding the learner's weights."""
-    for name in ("q_proj", "k_proj", "v_proj", "out_proj"):
+def _expect_linears(layer, names, in_features: int, out_features: int, hint: str) -> None:
+    """Each ``layer.<name>`` must be ``nn.Linear(in_features, out_features)``."""
+    for name in names:
         proj = getattr(layer, name, None)
         if not isinstance(proj, nn.Linear) or (proj.in_features, proj.out_features) != (
-            d_model,
-            d_model,
+            in_features,
+            out_features,
         ):
             raise AssertionError(
-                f"layer.{name} should be nn.Linear({d_model}, {d_model}), got {proj!r}.\nHint: "
-                "name the four projections q_proj, k_proj, v_proj and out_proj, so the checker "
-                "can copy them into nn.MultiheadAttention."
+                f"layer.{name} should be nn.Linear({in_features}, {out_features}), got "
+                f"{proj!r}.\nHint: " + hint.format(name=name)
             )
+
+
+def _copy_into_torch(layer: nn.Module, d_model: int, num_heads: int) -> nn.MultiheadAttention:
+    """An ``nn.MultiheadAttention(batch_first=True)`` holding the learner's weights."""
+    _expect_linears(
+        layer,
+        ("q_proj", "k_proj", "v_proj", "out_proj"),
+        d_model,
+        d_model,
+        "name the four projections q_proj, k_proj, v_proj and out_proj, so the "
+        "checker can copy them into nn.MultiheadAttention.",
+    )
     bias = layer.q_proj.bias is not None
     with torch.random.fork_rng():  # its initial weights are overwritten below
         torch_mha = nn.MultiheadAttention(d_model, num_heads, bias=bias, batch_first=True)
@@ -271,20 +279,14 @@ def _copy_into_torch(layer: nn.Module, d_model: int, num_heads: int) -> nn.Multi
     return torch_mha.eval()
 
 
-def _diagnose_mha(
-    MultiHeadAttention,
-    layer,
-    out,
-    weights,
-    expected_out,
-    expected_weights,
-    query,
-    key,
-    value,
-    num_heads: int,
-    what: str,
-) -> None:
-    """Raise the most specific hint for an MHA output that differs from nn's."""
+def _diagnose_mha(MultiHeadAttention, layer, got, expected, inputs, num_heads: int, what: str):
+    """Raise the most specific hint for an MHA output that differs from nn's.
+
+    ``got``/``expected``: (output, averaged weights) of the learner's layer and of nn's;
+    ``inputs``: (query, key, value).
+    """
+    (out, weights), (expected_out, expected_weights) = got, expected
+    query, key, value = inputs
     d_model = query.shape[-1]
     with torch.no_grad():
         q, k, v = (
@@ -392,13 +394,9 @@ def check_multi_head_attention(MultiHeadAttention) -> None:
             _diagnose_mha(
                 MultiHeadAttention,
                 layer,
-                out,
-                weights,
-                expected_out,
-                expected_weights,
-                query,
-                key,
-                value,
+                (out, weights),
+                (expected_out, expected_weights),
+                (query, key, value),
                 num_heads,
                 what,
             )
