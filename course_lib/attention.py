@@ -47,6 +47,16 @@ def _check_bool_mask(mask: torch.Tensor, name: str) -> None:
         )
 
 
+def _zero_blocked_rows(x: torch.Tensor, blocked_rows: torch.Tensor | None) -> torch.Tensor:
+    """``x`` with the rows of fully masked queries set to 0 (``blocked_rows`` ``(..., q, 1)``)."""
+    if blocked_rows is None:
+        return x
+    # On CPU skip the pass when no row is blocked; on a GPU that test would cost a sync.
+    if blocked_rows.device.type == "cpu" and not blocked_rows.any():
+        return x
+    return x.masked_fill(blocked_rows, 0.0)
+
+
 def scaled_dot_product_attention(
     query: torch.Tensor,
     key: torch.Tensor,
@@ -59,7 +69,8 @@ def scaled_dot_product_attention(
 
     query ``(..., q_len, d_k)``, key ``(..., k_len, d_k)``, value ``(..., k_len, d_v)``;
     ``mask`` (bool, True = blocked) broadcastable to ``(..., q_len, k_len)``.
-    ``dropout_p`` drops attention weights (pass 0 in evaluation, as ``F.dropout`` would not know).
+    ``dropout_p`` > 0 zeroes attention weights at random (for training; pass 0.0 in
+    evaluation); the weights returned are then the dropped ones, as in nn.MultiheadAttention.
     Returns the output ``(..., q_len, d_v)`` and the weights ``(..., q_len, k_len)``, each row
     summing to 1 (a fully masked row is all zeros and its output is zero).
     """
@@ -93,9 +104,7 @@ def scaled_dot_product_attention(
         # and is zeroed below instead of turning into 0/0 = NaN.
         scores = scores.masked_fill(mask, torch.finfo(scores.dtype).min)
         blocked_rows = mask.all(dim=-1, keepdim=True)
-    weights = scores.softmax(dim=-1)
-    if blocked_rows is not None and blocked_rows.any():
-        weights = weights.masked_fill(blocked_rows, 0.0)
+    weights = _zero_blocked_rows(scores.softmax(dim=-1), blocked_rows)
     if dropout_p > 0.0:
         weights = F.dropout(weights, p=dropout_p)
     return weights @ value, weights
@@ -294,9 +303,7 @@ class MultiHeadAttention(nn.Module):
                 q, k, v, attn_mask=None if mask is None else ~mask, dropout_p=dropout_p
             )
             if mask is not None:  # fully masked rows: zero on every backend
-                blocked_rows = mask.all(dim=-1, keepdim=True)
-                if blocked_rows.any():
-                    context = context.masked_fill(blocked_rows, 0.0)
+                context = _zero_blocked_rows(context, mask.all(dim=-1, keepdim=True))
             return self.out_proj(merge_heads(context)), None
         context, weights = scaled_dot_product_attention(q, k, v, mask, dropout_p=dropout_p)
         out = self.out_proj(merge_heads(context))

@@ -125,3 +125,17 @@ def test_positional_encoding_makes_attention_order_aware():
     torch.testing.assert_close(attention(x[:, perm], x[:, perm], x[:, perm])[0], out[:, perm])
     y, y_perm = pe(x), pe(x[:, perm])
     assert not torch.allclose(attention(y_perm, y_perm, y_perm)[0], attention(y, y, y)[0][:, perm])
+
+
+def test_the_encoding_table_draws_with_plot_attention_on_its_own_colour_scale():
+    import matplotlib.pyplot as plt
+
+    from course_lib.plots import plot_attention
+
+    pe = sinusoidal_encoding(16, 8)
+    fig = plot_attention(pe, vmin=None, cmap="RdBu_r", xlabel="dimension", ylabel="position")
+    ax = fig.axes[0]
+    assert ax.images[0].get_clim() == pytest.approx((pe.min().item(), pe.max().item()))
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("dimension", "position")
+    assert plot_attention(pe.abs()).axes[0].images[0].get_clim()[0] == 0.0  # default unchanged
+    plt.close("all")
