@@ -5,8 +5,11 @@ Mask convention, everywhere in the course (the one ``torch.nn.MultiheadAttention
 be attended to (padding, or the future). ``F.scaled_dot_product_attention`` uses the opposite
 convention; the fused path below inverts it.
 
-A query whose keys are all masked (a fully padded row) gets all-zero weights and a zero
-output, never NaN.
+Fully masked rows (a query whose keys are all blocked, e.g. a batch row that is all padding)
+are defined, not NaN: their attention weights are all zero and their attention output (the
+weighted sum of values, before the output projection) is zero, so a ``MultiHeadAttention``
+returns ``out_proj.bias`` there. ``nn.MultiheadAttention`` returns NaN for such rows when it
+computes weights (``need_weights=True``); the unit tests compare the other rows only.
 """
 
 from __future__ import annotations
@@ -17,10 +20,41 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+__all__ = [
+    "MultiHeadAttention",
+    "SelfAttention",
+    "causal_mask",
+    "combine_masks",
+    "merge_heads",
+    "scaled_dot_product_attention",
+    "split_heads",
+]
+
 
 def causal_mask(size: int, device: torch.device | str | None = None) -> torch.Tensor:
     """Bool ``(size, size)``: True above the diagonal, so position i never sees j > i."""
     return torch.ones(size, size, dtype=torch.bool, device=device).triu(diagonal=1)
+
+
+def _check_bool_mask(mask: torch.Tensor, name: str) -> None:
+    if not isinstance(mask, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor of dtype bool, got {type(mask).__name__}")
+    if mask.dtype != torch.bool:
+        raise TypeError(
+            f"{name} must be a bool tensor (True = blocked), got {mask.dtype}. A float mask of "
+            "0 / -inf (e.g. nn.Transformer.generate_square_subsequent_mask) converts with "
+            "`mask.isinf()`; for a causal mask use course_lib.attention.causal_mask(size)."
+        )
+
+
+def _zero_blocked_rows(x: torch.Tensor, blocked_rows: torch.Tensor | None) -> torch.Tensor:
+    """``x`` with the rows of fully masked queries set to 0 (``blocked_rows`` ``(..., q, 1)``)."""
+    if blocked_rows is None:
+        return x
+    # On CPU skip the pass when no row is blocked; on a GPU that test would cost a sync.
+    if blocked_rows.device.type == "cpu" and not blocked_rows.any():
+        return x
+    return x.masked_fill(blocked_rows, 0.0)
 
 
 def scaled_dot_product_attention(
@@ -29,13 +63,24 @@ def scaled_dot_product_attention(
     value: torch.Tensor,
     mask: torch.Tensor | None = None,
     scale: float | None = None,
+    dropout_p: float = 0.0,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """softmax(Q K^T * scale) V, with ``scale`` = 1/sqrt(d_k) by default.
 
     query ``(..., q_len, d_k)``, key ``(..., k_len, d_k)``, value ``(..., k_len, d_v)``;
     ``mask`` (bool, True = blocked) broadcastable to ``(..., q_len, k_len)``.
-    Returns the output ``(..., q_len, d_v)`` and the weights ``(..., q_len, k_len)``.
+    ``dropout_p`` > 0 zeroes attention weights at random (for training; pass 0.0 in
+    evaluation); the weights returned are then the dropped ones, as in nn.MultiheadAttention.
+    Returns the output ``(..., q_len, d_v)`` and the weights ``(..., q_len, k_len)``, each row
+    summing to 1 (a fully masked row is all zeros and its output is zero).
     """
+    for name, tensor in (("query", query), ("key", key), ("value", value)):
+        if not isinstance(tensor, torch.Tensor):
+            raise TypeError(f"{name} must be a torch.Tensor, got {type(tensor).__name__}")
+        if tensor.dim() < 2:
+            raise ValueError(f"{name} must be at least (seq, dim), got shape {tuple(tensor.shape)}")
+        if not tensor.is_floating_point():
+            raise TypeError(f"{name} must be a float tensor, got {tensor.dtype}; call .float()")
     d_k = query.shape[-1]
     if key.shape[-1] != d_k:
         raise ValueError(f"query and key must share d_k, got {query.shape[-1]} and {key.shape[-1]}")
@@ -44,25 +89,43 @@ def scaled_dot_product_attention(
             f"key and value must have the same length, got {key.shape[-2]} and {value.shape[-2]}"
         )
     scale = 1.0 / math.sqrt(d_k) if scale is None else scale
-    scores = query @ key.transpose(-2, -1) * scale
+    scores = query @ key.transpose(-2, -1) * scale  # (..., q_len, k_len)
+    blocked_rows = None
     if mask is not None:
-        if mask.dtype != torch.bool:
-            raise TypeError(f"mask must be a bool tensor (True = blocked), got {mask.dtype}")
+        _check_bool_mask(mask, "mask")
+        try:
+            torch.broadcast_shapes(mask.shape, scores.shape)
+        except RuntimeError:
+            raise ValueError(
+                f"mask of shape {tuple(mask.shape)} does not broadcast to the scores "
+                f"{tuple(scores.shape)} = (..., q_len, k_len)"
+            ) from None
+        # The most negative float, not -inf: a fully masked row then stays finite (uniform),
+        # and is zeroed below instead of turning into 0/0 = NaN.
         scores = scores.masked_fill(mask, torch.finfo(scores.dtype).min)
-    weights = scores.softmax(dim=-1)
-    if mask is not None:
-        weights = weights.masked_fill(mask.all(dim=-1, keepdim=True), 0.0)
+        blocked_rows = mask.all(dim=-1, keepdim=True)
+    weights = _zero_blocked_rows(scores.softmax(dim=-1), blocked_rows)
+    if dropout_p > 0.0:
+        weights = F.dropout(weights, p=dropout_p)
     return weights @ value, weights
 
 
 def split_heads(x: torch.Tensor, num_heads: int) -> torch.Tensor:
     """``(batch, seq, d_model)`` -> ``(batch, heads, seq, d_model // heads)``."""
+    if x.dim() != 3:
+        raise ValueError(f"split_heads expects (batch, seq, d_model), got shape {tuple(x.shape)}")
     batch, seq, d_model = x.shape
+    if d_model % num_heads != 0:
+        raise ValueError(f"d_model={d_model} is not divisible by num_heads={num_heads}")
     return x.view(batch, seq, num_heads, d_model // num_heads).transpose(1, 2)
 
 
 def merge_heads(x: torch.Tensor) -> torch.Tensor:
     """``(batch, heads, seq, d_head)`` -> ``(batch, seq, heads * d_head)``."""
+    if x.dim() != 4:
+        raise ValueError(
+            f"merge_heads expects (batch, heads, seq, d_head), got shape {tuple(x.shape)}"
+        )
     batch, heads, seq, d_head = x.shape
     return x.transpose(1, 2).reshape(batch, seq, heads * d_head)
 
@@ -72,36 +135,144 @@ def combine_masks(
 ) -> torch.Tensor | None:
     """One bool mask ``(batch, 1, q_len, k_len)``-broadcastable from the two kinds.
 
-    ``key_padding_mask`` ``(batch, k_len)``; ``attn_mask`` ``(q_len, k_len)``; True = blocked.
+    ``key_padding_mask`` ``(batch, k_len)``; ``attn_mask`` ``(q_len, k_len)`` (the same for
+    every sequence) or ``(batch, heads or 1, q_len, k_len)``; True = blocked.
     """
     mask = None
     if key_padding_mask is not None:
+        _check_bool_mask(key_padding_mask, "key_padding_mask")
+        if key_padding_mask.dim() != 2:
+            raise ValueError(
+                "key_padding_mask must be (batch, k_len), True at padding, got shape "
+                f"{tuple(key_padding_mask.shape)}"
+            )
         mask = key_padding_mask[:, None, None, :]
     if attn_mask is not None:
+        _check_bool_mask(attn_mask, "attn_mask")
+        if attn_mask.dim() not in (2, 4):
+            raise ValueError(
+                "attn_mask must be (q_len, k_len) or (batch, heads, q_len, k_len), got shape "
+                f"{tuple(attn_mask.shape)}"
+            )
         mask = attn_mask if mask is None else mask | attn_mask
     return mask
+
+
+class SelfAttention(nn.Module):
+    """One attention head over one sequence: Q, K and V are learned projections of ``x``.
+
+    ``q_proj``/``k_proj`` map ``d_model -> d_k``, ``v_proj`` maps ``d_model -> d_v``
+    (``d_v`` defaults to ``d_k``); no output projection (that comes with several heads).
+    """
+
+    def __init__(self, d_model: int, d_k: int, d_v: int | None = None, bias: bool = False):
+        super().__init__()
+        self.d_model, self.d_k, self.d_v = d_model, d_k, d_k if d_v is None else d_v
+        self.q_proj = nn.Linear(d_model, d_k, bias=bias)
+        self.k_proj = nn.Linear(d_model, d_k, bias=bias)
+        self.v_proj = nn.Linear(d_model, self.d_v, bias=bias)
+
+    def forward(
+        self, x: torch.Tensor, mask: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """x ``(batch, seq, d_model)``; ``mask`` bool broadcastable to ``(batch, seq, seq)``.
+
+        Returns the output ``(batch, seq, d_v)`` and the weights ``(batch, seq, seq)``.
+        """
+        if x.dim() != 3 or x.shape[-1] != self.d_model:
+            raise ValueError(f"x must be (batch, seq, {self.d_model}), got {tuple(x.shape)}")
+        return scaled_dot_product_attention(self.q_proj(x), self.k_proj(x), self.v_proj(x), mask)
 
 
 class MultiHeadAttention(nn.Module):
     """Multi-head attention (batch first), computing what ``nn.MultiheadAttention`` computes.
 
-    ``fused=True`` runs the attention itself through ``F.scaled_dot_product_attention``
-    (faster; it returns no weights).
+    Each head attends in its own ``d_head = d_model // num_heads`` subspace; the heads are
+    concatenated and projected by ``out_proj``. ``fused=True`` runs the attention itself
+    through ``F.scaled_dot_product_attention`` (faster, less memory) whenever no weights are
+    asked for (``need_weights=False``); with weights it takes the explicit path.
+    ``from_torch``/``load_torch_weights``/``to_torch`` copy weights to and from
+    ``nn.MultiheadAttention``.
     """
 
     def __init__(
-        self, d_model: int, num_heads: int, dropout: float = 0.0, bias: bool = True,
+        self,
+        d_model: int,
+        num_heads: int,
+        dropout: float = 0.0,
+        bias: bool = True,
         fused: bool = False,
     ):
         super().__init__()
         if d_model % num_heads != 0:
             raise ValueError(f"d_model={d_model} is not divisible by num_heads={num_heads}")
         self.d_model, self.num_heads, self.fused = d_model, num_heads, fused
+        self.d_head = d_model // num_heads
         self.q_proj = nn.Linear(d_model, d_model, bias=bias)
         self.k_proj = nn.Linear(d_model, d_model, bias=bias)
         self.v_proj = nn.Linear(d_model, d_model, bias=bias)
         self.out_proj = nn.Linear(d_model, d_model, bias=bias)
         self.dropout = nn.Dropout(dropout)
+
+    def extra_repr(self) -> str:
+        return f"d_model={self.d_model}, num_heads={self.num_heads}, fused={self.fused}"
+
+    def _project(self, query, key, value):
+        """Q, K, V ``(batch, seq, d_model)``; one matmul for self-attention, like nn does."""
+        plain = all(
+            type(p) is nn.Linear and not p._forward_hooks and not p._forward_pre_hooks
+            for p in (self.q_proj, self.k_proj, self.v_proj)
+        )
+        if plain and query is key and key is value:
+            weight = torch.cat([self.q_proj.weight, self.k_proj.weight, self.v_proj.weight])
+            bias = None
+            if self.q_proj.bias is not None:
+                bias = torch.cat([self.q_proj.bias, self.k_proj.bias, self.v_proj.bias])
+            return F.linear(query, weight, bias).chunk(3, dim=-1)
+        return self.q_proj(query), self.k_proj(key), self.v_proj(value)
+
+    def _check_inputs(self, query, key, value, key_padding_mask, attn_mask):
+        for name, x in (("query", query), ("key", key), ("value", value)):
+            if not isinstance(x, torch.Tensor):
+                raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+            if x.dim() != 3 or x.shape[-1] != self.d_model:
+                raise ValueError(
+                    f"{name} must be (batch, seq, {self.d_model}) (batch first), got "
+                    f"{tuple(x.shape)}"
+                )
+        if not (query.shape[0] == key.shape[0] == value.shape[0]):
+            raise ValueError(
+                f"query, key and value must share the batch size, got {query.shape[0]}, "
+                f"{key.shape[0]} and {value.shape[0]}"
+            )
+        if key.shape[1] != value.shape[1]:
+            raise ValueError(
+                f"key and value must have the same length, got {key.shape[1]} and {value.shape[1]}"
+            )
+        batch, q_len, k_len = query.shape[0], query.shape[1], key.shape[1]
+        for name, mask in (("key_padding_mask", key_padding_mask), ("attn_mask", attn_mask)):
+            if mask is not None:
+                _check_bool_mask(mask, name)
+        if key_padding_mask is not None and tuple(key_padding_mask.shape) != (batch, k_len):
+            raise ValueError(
+                f"key_padding_mask must be (batch, k_len) = {(batch, k_len)}, got "
+                f"{tuple(key_padding_mask.shape)}"
+            )
+        if attn_mask is not None and tuple(attn_mask.shape[-2:]) != (q_len, k_len):
+            raise ValueError(
+                f"attn_mask must end in (q_len, k_len) = {(q_len, k_len)}, got "
+                f"{tuple(attn_mask.shape)}"
+            )
+        if (
+            attn_mask is not None
+            and attn_mask.dim() == 3
+            and attn_mask.shape[0] != batch * self.num_heads
+        ):
+            raise ValueError(
+                "a 3-D attn_mask must be (batch * heads, q_len, k_len) as in "
+                f"nn.MultiheadAttention, got {tuple(attn_mask.shape)} for batch {batch} and "
+                f"{self.num_heads} heads"
+            )
 
     def forward(
         self,
@@ -115,29 +286,102 @@ class MultiHeadAttention(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """query ``(batch, q_len, d_model)``, key/value ``(batch, k_len, d_model)``.
 
-        Returns the output ``(batch, q_len, d_model)`` and the weights: ``(batch, q_len,
-        k_len)`` averaged over heads, ``(batch, heads, q_len, k_len)`` per head, or None.
+        ``key_padding_mask`` ``(batch, k_len)`` and ``attn_mask`` ``(q_len, k_len)``,
+        ``(batch * heads, q_len, k_len)`` (as in nn) or ``(batch, heads, q_len, k_len)``:
+        bool, True = blocked. Returns the output ``(batch, q_len, d_model)`` and the weights:
+        ``(batch, q_len, k_len)`` averaged over heads, ``(batch, heads, q_len, k_len)`` per
+        head, or None.
         """
-        if query.dim() != 3 or query.shape[-1] != self.d_model:
-            raise ValueError(
-                f"query must be (batch, seq, {self.d_model}), got {tuple(query.shape)}"
-            )
-        q = split_heads(self.q_proj(query), self.num_heads)
-        k = split_heads(self.k_proj(key), self.num_heads)
-        v = split_heads(self.v_proj(value), self.num_heads)
+        self._check_inputs(query, key, value, key_padding_mask, attn_mask)
+        if attn_mask is not None and attn_mask.dim() == 3:  # nn's (batch * heads, q, k)
+            attn_mask = attn_mask.view(-1, self.num_heads, *attn_mask.shape[-2:])
+        q, k, v = (split_heads(t, self.num_heads) for t in self._project(query, key, value))
         mask = combine_masks(key_padding_mask, attn_mask)
+        dropout_p = self.dropout.p if self.training else 0.0
         if self.fused and not need_weights:
-            out = F.scaled_dot_product_attention(
-                q, k, v, attn_mask=None if mask is None else ~mask,
-                dropout_p=self.dropout.p if self.training else 0.0,
+            context = F.scaled_dot_product_attention(
+                q, k, v, attn_mask=None if mask is None else ~mask, dropout_p=dropout_p
             )
-            if mask is not None:
-                out = out.masked_fill(mask.all(dim=-1, keepdim=True), 0.0)
-            return self.out_proj(merge_heads(out)), None
-        context, weights = scaled_dot_product_attention(q, k, v, mask)
-        if self.dropout.p > 0 and self.training:
-            context = self.dropout(weights) @ v
+            if mask is not None:  # fully masked rows: zero on every backend
+                context = _zero_blocked_rows(context, mask.all(dim=-1, keepdim=True))
+            return self.out_proj(merge_heads(context)), None
+        context, weights = scaled_dot_product_attention(q, k, v, mask, dropout_p=dropout_p)
         out = self.out_proj(merge_heads(context))
         if not need_weights:
             return out, None
         return out, weights.mean(dim=1) if average_attn_weights else weights
+
+    # -- weights to and from torch.nn.MultiheadAttention ------------------------------------
+
+    @torch.no_grad()
+    def load_torch_weights(self, torch_mha: nn.MultiheadAttention) -> MultiHeadAttention:
+        """Copy the weights of ``torch_mha`` into this layer (in place); returns ``self``."""
+        if not isinstance(torch_mha, nn.MultiheadAttention):
+            raise TypeError(f"expected nn.MultiheadAttention, got {type(torch_mha).__name__}")
+        if (torch_mha.embed_dim, torch_mha.num_heads) != (self.d_model, self.num_heads):
+            raise ValueError(
+                f"nn.MultiheadAttention has embed_dim={torch_mha.embed_dim}, "
+                f"num_heads={torch_mha.num_heads}; this layer has d_model={self.d_model}, "
+                f"num_heads={self.num_heads}"
+            )
+        if (
+            not torch_mha._qkv_same_embed_dim
+            or torch_mha.bias_k is not None
+            or torch_mha.add_zero_attn
+        ):
+            raise ValueError(
+                "only nn.MultiheadAttention without kdim/vdim, add_bias_kv and "
+                "add_zero_attn can be copied"
+            )
+        has_bias = torch_mha.in_proj_bias is not None
+        if has_bias != (self.q_proj.bias is not None):
+            raise ValueError(f"bias mismatch: nn.MultiheadAttention has bias={has_bias}")
+        for proj, weight in zip(
+            (self.q_proj, self.k_proj, self.v_proj), torch_mha.in_proj_weight.chunk(3), strict=True
+        ):
+            proj.weight.copy_(weight)
+        if has_bias:
+            for proj, bias in zip(
+                (self.q_proj, self.k_proj, self.v_proj),
+                torch_mha.in_proj_bias.chunk(3),
+                strict=True,
+            ):
+                proj.bias.copy_(bias)
+            self.out_proj.bias.copy_(torch_mha.out_proj.bias)
+        self.out_proj.weight.copy_(torch_mha.out_proj.weight)
+        return self
+
+    @classmethod
+    def from_torch(
+        cls, torch_mha: nn.MultiheadAttention, fused: bool = False
+    ) -> MultiHeadAttention:
+        """A course layer with the weights (and dropout) of ``torch_mha``."""
+        layer = cls(
+            torch_mha.embed_dim,
+            torch_mha.num_heads,
+            dropout=torch_mha.dropout,
+            bias=torch_mha.in_proj_bias is not None,
+            fused=fused,
+        )
+        return layer.to(torch_mha.in_proj_weight).load_torch_weights(torch_mha)
+
+    @torch.no_grad()
+    def to_torch(self) -> nn.MultiheadAttention:
+        """An ``nn.MultiheadAttention(batch_first=True)`` with this layer's weights."""
+        torch_mha = nn.MultiheadAttention(
+            self.d_model,
+            self.num_heads,
+            dropout=self.dropout.p,
+            bias=self.q_proj.bias is not None,
+            batch_first=True,
+        ).to(self.q_proj.weight)
+        torch_mha.in_proj_weight.copy_(
+            torch.cat([self.q_proj.weight, self.k_proj.weight, self.v_proj.weight])
+        )
+        torch_mha.out_proj.weight.copy_(self.out_proj.weight)
+        if self.q_proj.bias is not None:
+            torch_mha.in_proj_bias.copy_(
+                torch.cat([self.q_proj.bias, self.k_proj.bias, self.v_proj.bias])
+            )
+            torch_mha.out_proj.bias.copy_(self.out_proj.bias)
+        return torch_mha

@@ -36,11 +36,17 @@ def plot_attention(
     cell_size: float = 2.6,
     cmap: str = "viridis",
     suptitle: str | None = None,
+    vmin: float | None = 0.0,
+    vmax: float | None = None,
+    xlabel: str = "keys",
+    ylabel: str = "queries",
 ):
     """Heat maps of attention weights: a grid of layers (rows) x heads (columns).
 
     ``weights``: ``(queries, keys)``, ``(heads, queries, keys)`` or
     ``(layers, heads, queries, keys)``; ``keys``/``queries`` label the axes with tokens.
+    Other matrices (a positional-encoding table, similarities) can pass ``vmin=None`` (the
+    colour scale then starts at their minimum, e.g. with ``cmap="RdBu_r"``) and axis names.
     Returns the matplotlib Figure.
     """
     grid = _as_grid(weights)
@@ -58,7 +64,11 @@ def plot_attention(
     for layer in range(n_layers):
         for head in range(n_heads):
             ax = axes[layer, head]
-            image = ax.imshow(grid[layer, head], cmap=cmap, vmin=0.0, vmax=max(grid.max(), 1e-9))
+            image = ax.imshow(
+                grid[layer, head], cmap=cmap,
+                vmin=grid.min() if vmin is None else vmin,
+                vmax=max(grid.max(), 1e-9) if vmax is None else vmax,
+            )
             index = layer * n_heads + head
             if titles is not None:
                 ax.set_title(titles[index], fontsize=9)
@@ -68,9 +78,9 @@ def plot_attention(
                 if labels is not None:
                     setter(range(len(labels)), labels, rotation=rot, fontsize=8)
             if layer == n_layers - 1:
-                ax.set_xlabel("keys")
+                ax.set_xlabel(xlabel)
             if head == 0:
-                ax.set_ylabel("queries")
+                ax.set_ylabel(ylabel)
     fig.colorbar(image, ax=axes, shrink=0.8)
     if suptitle:
         fig.suptitle(suptitle)
