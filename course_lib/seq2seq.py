@@ -242,22 +242,3 @@ def char_accuracy(pairs: Sequence[tuple[str, str]], predictions: Sequence[str]) 
         for (_, tgt), pred in zip(pairs, predictions, strict=True)
     )
     return right / max(1, sum(len(tgt) for _, tgt in pairs))
-
-
-def plot_accuracy_by_length(results: dict[str, dict[int, float]], title: str | None = None):
-    """One line per model: exact-match accuracy against source length. Returns the Figure."""
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 3.6))
-    for name, by_length in results.items():
-        lengths = sorted(by_length)
-        ax.plot(lengths, [by_length[n] for n in lengths], marker="o", label=name)
-    ax.set_xlabel("source length")
-    ax.set_ylabel("exact match")
-    ax.set_ylim(-0.03, 1.03)
-    ax.grid(alpha=0.3)
-    ax.legend()
-    if title:
-        ax.set_title(title)
-    fig.tight_layout()
-    return fig

@@ -548,7 +548,6 @@ from course_lib.seq2seq import (
     char_accuracy,
     encode_pairs,
     exact_match_by_length,
-    plot_accuracy_by_length,
     predict,
 )
 
@@ -681,7 +680,8 @@ for (src, tgt), pred in zip(rev_test, plain_preds, strict=True):
     if len(src) % 3 == 0 and len(src) not in shown:  # one example every third length
         shown.add(len(src))
         print(f"{src:>16s} -> {pred:16s} {'ok' if pred == tgt else 'wrong (want ' + tgt + ')'}")
-plot_accuracy_by_length({"no attention": plain_by_length}, title="reversal, exact match")
+plot_history({"no attention: exact match": list(plain_by_length.values())}, xlabel="source length",
+             x=list(plain_by_length), title="reversal, exact match by source length")
 plt.show()
 
 # %%
@@ -779,10 +779,11 @@ attn_by_length, attn_chars, attn_preds = evaluate_reversal(attn_model)
 
 # %%
 print("length | no attention | attention   (exact match)")
-for n in S_LENGTHS:
+for n in plain_by_length:
     print(f"{n:6d} | {plain_by_length[n]:12.2f} | {attn_by_length[n]:9.2f}")
-plot_accuracy_by_length({"no attention (1.2)": plain_by_length, "attention (1.3)": attn_by_length},
-                        title="reversal: exact match by source length")
+plot_history({"no attention (1.2)": list(plain_by_length.values()),
+              "attention (1.3)": list(attn_by_length.values())},
+             xlabel="source length", x=list(plain_by_length), title="reversal: exact match by source length")
 plt.show()
 
 # %% [markdown]

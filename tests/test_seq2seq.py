@@ -140,12 +140,12 @@ def test_checkers_accept_references_and_report_stubs():
         out, w = scaled_dot_product_attention(*(torch.from_numpy(a) for a in (q, k, v)), scale=1.0)
         return out.numpy(), w.numpy()
 
-    assert check_teacher_forcing_loss(teacher_forcing_loss) is True
-    assert check_greedy_decode(greedy_decode) is True
-    assert check_greedy_decode(lambda *a: greedy_decode(*a)[0]) is True
-    assert check_dot_product_attention(numpy_attention) is True
+    assert check_teacher_forcing_loss(teacher_forcing_loss)  # truthy: passed
+    assert check_greedy_decode(greedy_decode)  # truthy: passed
+    assert check_greedy_decode(lambda *a: greedy_decode(*a)[0])  # truthy: passed
+    assert check_dot_product_attention(numpy_attention)  # truthy: passed
     for check in (check_teacher_forcing_loss, check_greedy_decode, check_dot_product_attention):
-        assert check(_raise) is False
+        assert not check(_raise)  # falsy: not attempted
 
 
 def _loss_unshifted(model, batch):
@@ -246,3 +246,15 @@ def test_check_dot_product_attention_names_mistakes(attention, hint):
     with np.errstate(over="ignore", invalid="ignore"):
         with pytest.raises(CheckFailed, match=hint):
             check_dot_product_attention(attention)
+
+
+def test_accuracy_by_length_is_drawn_with_plot_history():
+    from course_lib.plots import plot_history
+
+    by_length = {3: 1.0, 4: 0.5, 6: 0.25}
+    curves = {"exact match": list(by_length.values())}
+    fig = plot_history(curves, "source length", x=list(by_length))
+    line = fig.axes[0].get_lines()[0]
+    assert list(line.get_xdata()) == [3, 4, 6]
+    with pytest.raises(ValueError, match="x has 2"):
+        plot_history({"exact match": [1.0, 0.5, 0.2]}, x=[3, 4])
