@@ -172,3 +172,12 @@ def _grad_old_state(cell, x, state, v):
 def test_check_cell_state_gradient_names_mistakes(grad_fn, hint):
     with pytest.raises(CheckFailed, match=hint):
         check_cell_state_gradient(grad_fn)
+
+
+def test_checkers_leave_the_notebook_random_stream_alone():
+    torch.manual_seed(5)
+    expected = torch.rand(3)
+    torch.manual_seed(5)
+    check_lstm_cell(LSTMCell)
+    check_cell_state_gradient(cell_state_gradient)
+    torch.testing.assert_close(torch.rand(3), expected)

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from course_lib.checkers.core import checker, expect_shape
-from course_lib.checkers.mistakes import expect_close_or_explain
+from course_lib.checkers.mistakes import expect_close_or_explain, own_rng
 from course_lib.lstm import copy_lstm_weights, lstm_gates
 
 
@@ -41,6 +41,7 @@ def _cell_mistakes(ref: nn.LSTMCell, x, h, c) -> list[tuple[tuple, str]]:
 
 
 @checker
+@own_rng
 def check_lstm_cell(LSTMCell) -> None:
     """``LSTMCell(input_size, hidden_size)`` must compute what ``torch.nn.LSTMCell`` computes."""
     torch.manual_seed(1234)
@@ -84,6 +85,7 @@ def check_lstm_cell(LSTMCell) -> None:
 
 
 @checker
+@own_rng
 def check_cell_state_gradient(grad_fn) -> None:
     """``grad_fn(cell, x, (h, c), v)`` must equal autograd's ``dL/dc`` for ``L = sum(v * h')``."""
     torch.manual_seed(4321)

@@ -7,13 +7,29 @@ equals one of those, the failure message says exactly which mistake it is.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 
 import torch
 
 from course_lib.checkers.core import expect_close
 
 Mistake = tuple[torch.Tensor, str]  # (what the wrong version returns, the hint for it)
+
+
+def own_rng(fn: Callable) -> Callable:
+    """Run ``fn`` on a private copy of PyTorch's CPU random state.
+
+    A checker that seeds PyTorch (to build reference modules) then leaves the notebook's own
+    random stream exactly where it was.
+    """
+
+    @functools.wraps(fn)
+    def run(*args, **kwargs):
+        with torch.random.fork_rng(devices=[]):
+            return fn(*args, **kwargs)
+
+    return run
 
 
 def _close(a: torch.Tensor, b: torch.Tensor, atol: float, rtol: float) -> bool:

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 
 from course_lib.attention import scaled_dot_product_attention
 from course_lib.checkers.core import checker
-from course_lib.checkers.mistakes import expect_close_or_explain
+from course_lib.checkers.mistakes import expect_close_or_explain, own_rng
 from course_lib.data import Vocab, collate_pairs, reversal_task
 from course_lib.seq2seq import (
     build_seq2seq,
@@ -30,6 +30,7 @@ def _toy_model_and_batch(attention: bool, seed: int):
 
 
 @checker
+@own_rng
 def check_teacher_forcing_loss(loss_fn) -> None:
     """``loss_fn(model, batch)`` must be the teacher-forced cross-entropy, padding ignored."""
     model, batch = _toy_model_and_batch(attention=True, seed=7)
@@ -87,6 +88,7 @@ def _wrong_decode(model, src, lengths, max_len, feed_bos=False, reset_state=Fals
 
 
 @checker
+@own_rng
 def check_greedy_decode(decode) -> None:
     """``decode(model, src, src_lengths, max_len)`` must give the reference's greedy tokens."""
     model, batch = _toy_model_and_batch(attention=True, seed=11)
