@@ -88,12 +88,17 @@ def plot_attention(
 
 
 def plot_history(
-    history: Mapping[str, Sequence[float]], xlabel: str = "epoch", title: str | None = None
+    history: Mapping[str, Sequence[float]],
+    xlabel: str = "epoch",
+    title: str | None = None,
+    x: Sequence[float] | None = None,
 ):
     """Training curves: every ``*loss*`` key on the left axes, other metrics on the right.
 
     ``history`` maps names to one value per epoch (or step), e.g.
     ``{"train_loss": [...], "val_loss": [...], "val_accuracy": [...]}``.
+    ``x`` gives the x value of each point, shared by every curve (default 1, 2, 3, ...), for
+    curves over something else than epochs, e.g. accuracy by sequence length.
     Returns the matplotlib Figure.
     """
     if not history or not any(len(v) for v in history.values()):
@@ -104,7 +109,9 @@ def plot_history(
     fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 3.6), squeeze=False)
     for ax, (panel, ylabel) in zip(axes[0], panels):
         for name, values in panel.items():
-            steps = np.arange(1, len(values) + 1)
+            steps = np.arange(1, len(values) + 1) if x is None else np.asarray(x)
+            if len(steps) != len(values):
+                raise ValueError(f"{name!r} has {len(values)} values but x has {len(steps)}.")
             ax.plot(steps, values, marker="o" if len(values) <= 30 else None, label=name)
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)

@@ -24,6 +24,72 @@ MODULE_00 = {  # the course tour: a bigram character model of surnames
     "gpu": {"steps": 400, "min_gain_nats": 0.5},
 }
 
+MODULE_01 = {  # sequence models: RNN/LSTM, char model, word2vec, seq2seq with/without attention
+    "ci": {
+        "grad_seq_len": 40,  # time steps in the gradient-norm measurement
+        "char_max_names": 2500,  # unique (language, surname) pairs used, train + validation
+        "char_emb": 16,  # character embedding size of the name model
+        "char_hidden": 64,  # LSTM width of the name model
+        "char_epochs": 2,  # passes over the training names
+        "char_lr": 0.01,  # Adam learning rate of the name model
+        "char_min_gain_nats": 0.5,  # asserted: val loss this far below ln(vocab size)
+        "w2v_sentences": 3000,  # Multi30k English training captions used
+        "w2v_min_freq": 3,  # words rarer than this are dropped from the vocabulary
+        "w2v_dim": 32,  # embedding size
+        "w2v_epochs": 1,  # passes over the skip-gram pairs
+        "w2v_batch": 256,  # skip-gram pairs per batch
+        "w2v_lr": 0.02,  # Adam learning rate of the skip-gram model
+        "w2v_min_gain_nats": 0.5,  # asserted: final loss this far below the untrained 6 ln 2
+        "w2v_min_similarity_gap": 0.1,  # asserted: related pairs' cosine minus random pairs'
+        "s2s_train": 3000,  # reversal training pairs
+        "s2s_min_len": 3,  # shortest source
+        "s2s_max_len": 8,  # longest source (train and test)
+        "s2s_test_per_length": 50,  # test strings generated per source length
+        "s2s_emb": 16,  # character embedding size of encoder and decoder
+        "s2s_hidden": 64,  # LSTM width of encoder and decoder
+        "s2s_epochs": 3,  # passes over the training pairs
+        "s2s_batch": 32,  # pairs per batch
+        "s2s_lr": 0.005,  # Adam learning rate, decayed linearly to 0
+        "s2s_min_char_accuracy": 0.15,  # asserted for both models (chance: 1/26 = 0.04)
+        "s2s_long_from": 7,  # "long" sources: this length and up
+        "s2s_attn_min_exact_long": 0.7,  # asserted: attention's worst exact match, long sources
+        "s2s_plain_max_exact_long": 0.5,  # asserted: no-attention mean exact match, long sources
+        "s2s_min_diagonal": 0.5,  # asserted: share of steps attending to the mirrored position
+    },
+    "cpu": {
+        "grad_seq_len": 60,  # time steps in the gradient-norm measurement
+        "char_max_names": 20074,  # all unique (language, surname) pairs (about 18,000)
+        "char_emb": 32,  # character embedding size of the name model
+        "char_hidden": 128,  # LSTM width of the name model
+        "char_epochs": 6,  # passes over the training names
+        "char_lr": 0.005,  # Adam learning rate of the name model
+        "char_min_gain_nats": 2.0,  # asserted: val loss this far below ln(vocab size)
+        "w2v_sentences": 29000,  # all Multi30k English training captions
+        "w2v_min_freq": 5,  # words rarer than this are dropped from the vocabulary
+        "w2v_dim": 64,  # embedding size
+        "w2v_epochs": 3,  # passes over the skip-gram pairs
+        "w2v_batch": 1024,  # skip-gram pairs per batch
+        "w2v_lr": 0.01,  # Adam learning rate of the skip-gram model
+        "w2v_min_gain_nats": 1.5,  # asserted: final loss this far below the untrained 6 ln 2
+        "w2v_min_similarity_gap": 0.3,  # asserted: related pairs' cosine minus random pairs'
+        "s2s_train": 10000,  # reversal training pairs
+        "s2s_min_len": 3,  # shortest source
+        "s2s_max_len": 15,  # longest source (train and test)
+        "s2s_test_per_length": 100,  # test strings generated per source length
+        "s2s_emb": 32,  # character embedding size of encoder and decoder
+        "s2s_hidden": 128,  # LSTM width of encoder and decoder
+        "s2s_epochs": 5,  # passes over the training pairs
+        "s2s_batch": 32,  # pairs per batch
+        "s2s_lr": 0.005,  # Adam learning rate, decayed linearly to 0
+        "s2s_min_char_accuracy": 0.5,  # asserted for both models (chance: 1/26 = 0.04)
+        "s2s_long_from": 13,  # "long" sources: this length and up
+        "s2s_attn_min_exact_long": 0.95,  # asserted: attention's worst exact match, long sources
+        "s2s_plain_max_exact_long": 0.5,  # asserted: no-attention mean exact match, long sources
+        "s2s_min_diagonal": 0.9,  # asserted: share of steps attending to the mirrored position
+    },
+}
+MODULE_01["gpu"] = dict(MODULE_01["cpu"])  # gpu: the cpu sizes (they already finish in minutes)
+
 # Module 2 on a laptop CPU (MODULE_02["ci"] below comments every entry); gpu differs only
 # in the lengths of the cost-of-attention measurement.
 _MODULE_02_CPU = {
@@ -70,6 +136,7 @@ MODULE_02 = {  # self-attention, multi-head attention, positional encoding
 
 SIZES: dict[int, dict[str, dict]] = {
     0: MODULE_00,
+    1: MODULE_01,
     2: MODULE_02,
 }
 

@@ -1,0 +1,62 @@
+"""Name the mistake, not just the mismatch.
+
+A checker that knows the typical wrong versions of an exercise computes what each of them
+would return on the same inputs. When the learner's result differs from the reference but
+equals one of those, the failure message says exactly which mistake it is.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+
+import torch
+
+from course_lib.checkers.core import expect_close
+
+Mistake = tuple[torch.Tensor, str]  # (what the wrong version returns, the hint for it)
+
+
+def own_rng(fn: Callable) -> Callable:
+    """Run ``fn`` on a private copy of PyTorch's CPU random state.
+
+    A checker that seeds PyTorch (to build reference modules) then leaves the notebook's own
+    random stream exactly where it was.
+    """
+
+    @functools.wraps(fn)
+    def run(*args, **kwargs):
+        with torch.random.fork_rng(devices=[]):
+            return fn(*args, **kwargs)
+
+    return run
+
+
+def _close(a: torch.Tensor, b: torch.Tensor, atol: float, rtol: float) -> bool:
+    if a.shape != b.shape:
+        return False
+    a, b = a.detach().to(b.dtype), b.detach()
+    return bool(torch.allclose(a, b, atol=atol, rtol=rtol, equal_nan=False))
+
+
+def expect_close_or_explain(
+    actual: torch.Tensor,
+    expected: torch.Tensor,
+    what: str,
+    mistakes: Sequence[Mistake] = (),
+    hint: str = "",
+    atol: float = 1e-5,
+    rtol: float = 1e-4,
+) -> None:
+    """Like :func:`expect_close`; on a mismatch, name the first known mistake ``actual`` equals.
+
+    ``mistakes`` pairs each typical wrong result with the hint that explains it.
+    """
+    if not isinstance(actual, torch.Tensor):
+        raise AssertionError(f"{what} should be a torch.Tensor, got {type(actual).__name__}.")
+    if _close(actual, expected, atol, rtol):
+        return
+    for wrong, why in mistakes:
+        if _close(actual, wrong, atol, rtol):
+            raise AssertionError(f"{what} differs from the reference.\nHint: {why}")
+    expect_close(actual, expected, what, hint=hint, atol=atol, rtol=rtol)
