@@ -7,6 +7,10 @@ from collections import defaultdict
 
 os.environ.setdefault("COURSE_PROFILE", "ci")
 os.environ.setdefault("MPLBACKEND", "Agg")
+if os.environ["COURSE_PROFILE"] == "ci":
+    import torch
+
+    torch.set_num_threads(1)  # as setup() does in the ci profile: tiny models, shared cores
 
 _notebook_seconds: dict[str, float] = defaultdict(float)
 

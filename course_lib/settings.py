@@ -26,6 +26,7 @@ class Settings:
     profile: str  # "ci", "cpu" or "gpu"
     device: torch.device  # where tensors and models go
     seed: int  # the seed every RNG was given
+    threads: int  # CPU threads torch uses (1 in the ci profile: tiny models, shared cores)
     data_dir: Path  # where data sets are read from (or cached to)
     output_dir: Path  # where checkpoints and executed notebooks go
     sizes: dict = field(default_factory=dict)  # this module's sizes in this profile
@@ -33,7 +34,8 @@ class Settings:
     def banner(self) -> str:
         return (
             f"[course] module {self.module:02d} | profile {self.profile} | "
-            f"device {self.device} | seed {self.seed} | data {self.data_dir} | "
+            f"device {self.device} | threads {self.threads} | seed {self.seed} | "
+            f"data {self.data_dir} | "
             f"outputs {self.output_dir}"
         )
 
@@ -62,10 +64,26 @@ def pick_device(profile: str) -> torch.device:
     return torch.device("cpu")
 
 
+def pick_threads(profile: str) -> int:
+    """``COURSE_THREADS`` if set; 1 in the ``ci`` profile; else torch's default.
+
+    The ``ci`` models are tiny: one thread runs them as fast as several, and several threads
+    that wait on each other slow down badly when another process shares the cores.
+    """
+    value = os.environ.get("COURSE_THREADS", "").strip()
+    if value:
+        if not value.isdigit() or int(value) < 1:
+            raise ValueError(f"COURSE_THREADS={value!r}: use a whole number >= 1, or unset it.")
+        return int(value)
+    return 1 if profile == "ci" else torch.get_num_threads()
+
+
 def setup(module: int, seed: int = 0, verbose: bool = True) -> Settings:
     """Settings for this run of ``module``'s notebook; prints the banner when ``verbose``."""
     profile = detect_profile()
     seed_everything(seed)
+    threads = pick_threads(profile)
+    torch.set_num_threads(threads)
     from course_lib.data.registry import data_root
 
     cfg = Settings(
@@ -73,6 +91,7 @@ def setup(module: int, seed: int = 0, verbose: bool = True) -> Settings:
         profile=profile,
         device=pick_device(profile),
         seed=seed,
+        threads=threads,
         data_dir=data_root(),
         output_dir=paths.output_dir(),
         sizes=sizes_for(module, profile),

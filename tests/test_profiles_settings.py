@@ -3,7 +3,7 @@ import torch
 
 from course_lib import paths
 from course_lib.profiles import PROFILES, SIZES, detect_profile, sizes_for
-from course_lib.settings import pick_device, setup
+from course_lib.settings import pick_device, pick_threads, setup
 
 
 def test_profile_from_environment(monkeypatch):
@@ -49,10 +49,22 @@ def test_setup_prints_banner_and_seeds(monkeypatch, tmp_path, capsys):
     banner = capsys.readouterr().out.strip()
     assert banner == cfg.banner()
     assert "profile ci" in banner and "seed 7" in banner and "device cpu" in banner
+    assert "threads 1" in banner and torch.get_num_threads() == 1
     assert cfg.output_dir == tmp_path / "out" and cfg.output_dir.is_dir()
     assert cfg.sizes == sizes_for(0, "ci")
     setup(module=0, seed=7, verbose=False)
     assert torch.equal(torch.rand(3), first)
+
+
+def test_threads_one_in_ci_override_and_bad_value(monkeypatch):
+    monkeypatch.delenv("COURSE_THREADS", raising=False)
+    assert pick_threads("ci") == 1
+    assert pick_threads("cpu") == torch.get_num_threads()
+    monkeypatch.setenv("COURSE_THREADS", "3")
+    assert pick_threads("ci") == 3
+    monkeypatch.setenv("COURSE_THREADS", "many")
+    with pytest.raises(ValueError, match="whole number"):
+        pick_threads("cpu")
 
 
 def test_device_override_and_ci_is_cpu(monkeypatch):
