@@ -93,7 +93,7 @@ def check_feed_forward(FeedForward) -> None:
             ),
         }
         out = ffn(x)
-    expect_close_or_diagnose(out, expected, "FFN(x) for x of shape (3, 5, 12)", mistakes)
+    expect_shape(out, x.shape, "FFN(x) for x of shape (3, 5, 12)")
     # Position-wise: changing one token changes only that token's output.
     x2 = x.clone()
     x2[:, 2] += 1.0
@@ -103,6 +103,7 @@ def check_feed_forward(FeedForward) -> None:
         "changing token 2 changed the output at other positions: the FFN must act on each "
         "position separately (linear layers over the last dimension only)."
     )
+    expect_close_or_diagnose(out, expected, "FFN(x) for x of shape (3, 5, 12)", mistakes)
     # Dropout: on the hidden activations, only in training mode.
     ffn_drop = FeedForward(d_model, d_ff, dropout=0.5)
     ref = PositionwiseFeedForward(d_model, d_ff, dropout=0.5)
@@ -140,34 +141,36 @@ def check_feed_forward(FeedForward) -> None:
 def check_layer_norm(layer_norm) -> None:
     """``layer_norm(x, weight, bias, eps)`` must equal ``F.layer_norm`` over the last dim."""
     gen = torch.Generator().manual_seed(32)
-    d = 8
-    x = torch.randn(4, 6, d, generator=gen) * 3 + 2
+    d, eps = 8, 1e-5
     weight, bias = torch.randn(d, generator=gen), torch.randn(d, generator=gen)
-    eps = 1e-5
-    out = layer_norm(x, weight, bias, eps)
-    expected = F.layer_norm(x, (d,), weight, bias, eps)
+    typical = torch.randn(4, 6, d, generator=gen) * 3 + 2
+    tiny = torch.randn(4, 6, d, generator=gen) * 1e-3  # variance near eps: eps matters here
 
-    def norm(dims, unbiased=False, eps_in=eps, eps_out=0.0):
+    def norm(x, dims, unbiased=False, eps_in=eps, eps_out=0.0):
         mean = x.mean(dim=dims, keepdim=True)
         var = x.var(dim=dims, unbiased=unbiased, keepdim=True)
         return (x - mean) / (torch.sqrt(var + eps_in) + eps_out)
 
-    mistakes = {
-        "you normalised over the batch and positions, per feature: that is batch norm. Layer "
-        "norm takes the mean and variance of each token's own features (dim=-1).": norm((0, 1))
-        * weight + bias,
-        "you normalised over the positions of each sequence (dim=1); layer norm uses each "
-        "token's own features (dim=-1).": norm(1) * weight + bias,
-        "use the biased variance (divide by d, as nn.LayerNorm does): "
-        "x.var(dim=-1, unbiased=False), not torch.var's default.": norm(-1, unbiased=True)
-        * weight + bias,
-        "eps goes inside the square root: sqrt(var + eps), not sqrt(var) + eps.": norm(
-            -1, eps_in=0.0, eps_out=eps
-        ) * weight + bias,
-        "scale and shift after normalising: multiply by weight, then add bias.": norm(-1),
-        "multiply by weight and add bias; you swapped them.": norm(-1) * bias + weight,
-    }
-    expect_close_or_diagnose(out, expected, "layer_norm(x) for x of shape (4, 6, 8)", mistakes)
+    for x, what in ((typical, "x of shape (4, 6, 8)"), (tiny, "x with a tiny variance")):
+        out = layer_norm(x, weight, bias, eps)
+        mistakes = {
+            "you normalised over the batch and positions, per feature: that is batch norm. "
+            "Layer norm takes the mean and variance of each token's own features (dim=-1).":
+                norm(x, (0, 1)) * weight + bias,
+            "you normalised over the positions of each sequence (dim=1); layer norm uses each "
+            "token's own features (dim=-1).": norm(x, 1) * weight + bias,
+            "use the biased variance (divide by d, as nn.LayerNorm does): "
+            "x.var(dim=-1, unbiased=False), not torch.var's default.":
+                norm(x, -1, unbiased=True) * weight + bias,
+            "eps goes inside the square root: sqrt(var + eps), not sqrt(var) + eps.":
+                norm(x, -1, eps_in=0.0, eps_out=eps) * weight + bias,
+            "add eps to the variance, inside the square root: sqrt(var + eps).":
+                norm(x, -1, eps_in=0.0) * weight + bias,
+            "scale and shift after normalising: multiply by weight, then add bias.": norm(x, -1),
+            "multiply by weight and add bias; you swapped them.": norm(x, -1) * bias + weight,
+        }
+        expected = F.layer_norm(x, (d,), weight, bias, eps)
+        expect_close_or_diagnose(out, expected, f"layer_norm of {what}", mistakes)
     constant = torch.full((2, d), 5.0)
     out = layer_norm(constant, weight, bias, eps)
     assert torch.isfinite(out).all(), (
