@@ -46,6 +46,22 @@ def evaluate_loss(model: nn.Module, loader: Iterable, loss_fn: LossFn, device="c
     return total / count
 
 
+def linear_warmup_schedule(
+    optimizer: torch.optim.Optimizer, warmup_steps: int, total_steps: int
+) -> torch.optim.lr_scheduler.LambdaLR:
+    """Learning rate rising linearly for ``warmup_steps``, then falling linearly to 0 at
+    ``total_steps``; step it once per batch (``fit(..., scheduler=...)`` does)."""
+    if warmup_steps < 0 or total_steps < 1:
+        raise ValueError(f"need warmup_steps >= 0 and total_steps >= 1, got {warmup_steps}, "
+                         f"{total_steps}")
+
+    def factor(step: int) -> float:
+        warm = (step + 1) / warmup_steps if warmup_steps else 1.0
+        return max(0.0, min(warm, (total_steps - step) / max(1, total_steps - warmup_steps)))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
 def fit(
     model: nn.Module,
     train_loader: Iterable,

@@ -15,6 +15,7 @@ from course_lib.training import (
     confusion_matrix,
     evaluate_classifier,
     fit,
+    linear_warmup_schedule,
     predict,
 )
 
@@ -108,3 +109,19 @@ def test_fit_and_evaluate_classifier_learn_a_toy_task():
     probs, labels = predict(model, val, logits_fn)
     assert probs.shape == (100, 2) and labels.shape == (100,)
     torch.testing.assert_close(probs.sum(-1), torch.ones(100))
+
+
+def test_linear_warmup_schedule_rises_then_decays_to_zero():
+    param = torch.nn.Parameter(torch.zeros(1))
+    optimizer = torch.optim.SGD([param], lr=2.0)
+    schedule = linear_warmup_schedule(optimizer, warmup_steps=4, total_steps=12)
+    rates = []
+    for _ in range(13):
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        schedule.step()
+    assert rates[:4] == pytest.approx([0.5, 1.0, 1.5, 2.0])
+    assert rates[4] == pytest.approx(2.0) and rates[12] == 0.0
+    assert all(a >= b for a, b in zip(rates[4:], rates[5:], strict=False))
+    with pytest.raises(ValueError, match="warmup_steps"):
+        linear_warmup_schedule(optimizer, -1, 10)
