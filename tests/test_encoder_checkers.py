@@ -97,6 +97,12 @@ class MixesPositions(FFN):
         return super().forward(x).cumsum(dim=1)
 
 
+class ExtraParameters(FFN):
+    def __init__(self, d_model, d_ff, dropout=0.1):
+        super().__init__(d_model, d_ff, dropout)
+        self.scale = nn.Parameter(torch.ones(1))
+
+
 class BadNames(nn.Module):
     def __init__(self, d_model, d_ff, dropout=0.1):
         super().__init__()
@@ -116,6 +122,7 @@ class BadNames(nn.Module):
         (DropoutAfter, "before linear2"),
         (MixesPositions, "each position separately"),
         (BadNames, "no attribute linear1, linear2"),
+        (ExtraParameters, "keep exactly two nn.Linear layers"),
     ],
 )
 def test_feed_forward_checker_names_the_mistake(wrong, hint):

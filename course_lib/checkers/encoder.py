@@ -64,6 +64,15 @@ def _require(module: nn.Module, names: tuple[str, ...], what: str) -> None:
         )
 
 
+def _load_learner_weights(reference: nn.Module, learner: nn.Module, advice: str) -> None:
+    """Copy the learner's parameters into ``reference``; a mismatch fails with ``advice``."""
+    try:
+        reference.load_state_dict(learner.state_dict())
+    except RuntimeError as err:
+        raise AssertionError(f"your parameters differ from the reference's ({err}); {advice}") \
+            from None
+
+
 # ----------------------------------------------------------------------------- 3.1
 
 
@@ -107,13 +116,8 @@ def check_feed_forward(FeedForward) -> None:
     # Dropout: on the hidden activations, only in training mode.
     ffn_drop = FeedForward(d_model, d_ff, dropout=0.5)
     ref = PositionwiseFeedForward(d_model, d_ff, dropout=0.5)
-    try:
-        ref.load_state_dict(ffn_drop.state_dict())
-    except RuntimeError as err:
-        raise AssertionError(
-            f"the parameters of your FFN do not match linear1/linear2 only ({err}); keep "
-            "exactly two nn.Linear layers named linear1 and linear2."
-        ) from None
+    _load_learner_weights(ref, ffn_drop, "keep exactly two nn.Linear layers named linear1 and "
+                          "linear2.")
     ffn_drop.eval()
     with torch.no_grad():
         expect_close(ffn_drop(x), ref.eval()(x), "FFN(x) in eval mode with dropout=0.5",
@@ -236,7 +240,8 @@ def check_add_norm(AddNormClass) -> None:
         # Dropout: on the sub-layer's output, before the residual is added.
         drop = AddNormClass(d, dropout=0.5, norm_first=norm_first)
         ref = AddNorm(d, dropout=0.5, norm_first=norm_first)
-        ref.load_state_dict(drop.state_dict())
+        _load_learner_weights(ref, drop, "keep one nn.LayerNorm named norm and no other "
+                              "parameters.")
         with torch.no_grad():
             expect_close(drop.eval()(x, sub), ref.eval()(x, sub), f"AddNorm {kind} in eval mode "
                          "with dropout=0.5", hint="dropout must be off in eval mode: use "
@@ -354,13 +359,8 @@ def check_encoder(EncoderClass) -> None:
                            norm_first=norm_first)
         ref = Encoder(vocab, d, heads, d_ff, layers, dropout=0.0, max_len=64, pad_id=0,
                       norm_first=norm_first)
-        try:
-            ref.load_state_dict(enc.state_dict())
-        except RuntimeError as err:
-            raise AssertionError(
-                f"your encoder's parameters differ from the reference's ({err}); keep the "
-                "__init__ of the exercise (embedding, positional_encoding, layers, norm)."
-            ) from None
+        _load_learner_weights(ref, enc, "keep the __init__ of the exercise (embedding, "
+                              "positional_encoding, layers, norm).")
         ref.eval(), enc.eval()
         with torch.no_grad():
             out = enc(ids, mask)
