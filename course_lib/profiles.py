@@ -134,10 +134,43 @@ MODULE_02 = {  # self-attention, multi-head attention, positional encoding
     "gpu": {**_MODULE_02_CPU, "cost_lengths": [256, 512, 1024, 2048, 4096], "min_time_slope": 1.0},
 }
 
+MODULE_03 = {  # the Transformer encoder, and a sentiment classifier built on it
+    "ci": {
+        "flow_depth": 12,  # encoder layers in the gradient-flow experiment (residuals or not)
+        "flow_d_model": 32,  # width of those layers
+        "min_freq": 2,  # a word enters the vocabulary when seen this often in training
+        "max_tokens": 64,  # sentences are cut to this many tokens
+        "d_model": 32,  # classifier: model width
+        "num_heads": 2,  # classifier: attention heads per layer
+        "d_ff": 64,  # classifier: inner width of the feed-forward network
+        "num_layers": 1,  # classifier: encoder layers
+        "dropout": 0.1,  # classifier: dropout everywhere (embeddings, attention, FFN, residual)
+        "batch_size": 64,  # sentences per training batch
+        "epochs": 2,  # passes over the 8,530 training sentences
+        "lr": 5e-3,  # AdamW peak learning rate
+        "warmup_steps": 20,  # linear warm-up steps, then linear decay to zero
+        "min_test_accuracy": 0.62,  # asserted on the held-out test split (chance is 0.5)
+        "min_test_f1": 0.6,  # asserted macro F1 on the test split
+    },
+    "cpu": {
+        "flow_depth": 24, "flow_d_model": 64, "min_freq": 2, "max_tokens": 64,
+        "d_model": 64, "num_heads": 4, "d_ff": 128, "num_layers": 2, "dropout": 0.3,
+        "batch_size": 32, "epochs": 3, "lr": 2e-3, "warmup_steps": 100,
+        "min_test_accuracy": 0.72, "min_test_f1": 0.72,
+    },
+    "gpu": {
+        "flow_depth": 48, "flow_d_model": 64, "min_freq": 2, "max_tokens": 64,
+        "d_model": 128, "num_heads": 8, "d_ff": 256, "num_layers": 2, "dropout": 0.3,
+        "batch_size": 32, "epochs": 3, "lr": 1e-3, "warmup_steps": 100,
+        "min_test_accuracy": 0.72, "min_test_f1": 0.72,
+    },
+}
+
 SIZES: dict[int, dict[str, dict]] = {
     0: MODULE_00,
     1: MODULE_01,
     2: MODULE_02,
+    3: MODULE_03,
 }
 
 

@@ -1,0 +1,416 @@
+"""Checkers for Module 3: feed-forward, layer norm, AddNorm, encoder layer, encoder, pooling.
+
+Each checker runs the learner's code on fresh random inputs against the course's reference
+(or PyTorch's own module, with copied weights). When the output is wrong, it also compares it
+with the outputs of the typical mistakes and names the one that matches.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from course_lib.add_norm import AddNorm
+from course_lib.checkers.core import checker, expect_close, expect_shape
+from course_lib.classifier import masked_mean_pool
+from course_lib.data import padding_mask
+from course_lib.encoder import Encoder, to_torch_encoder_layer
+from course_lib.feed_forward import PositionwiseFeedForward
+
+
+def _matches(actual: torch.Tensor, candidate: torch.Tensor) -> bool:
+    if not isinstance(actual, torch.Tensor) or actual.shape != candidate.shape:
+        return False
+    a, b = actual.detach().float(), candidate.detach().float()
+    return torch.allclose(a, b, atol=1e-4, rtol=1e-3)
+
+
+def expect_close_or_diagnose(
+    actual: torch.Tensor,
+    expected: torch.Tensor,
+    what: str,
+    mistakes: dict[str, torch.Tensor],
+    hint: str = "",
+) -> None:
+    """Like ``expect_close``; on a mismatch, name the typical mistake whose output matches.
+
+    ``mistakes`` maps a hint to the output that mistake produces on the same input.
+    """
+    expect_shape(actual, expected.shape, what)
+    if _matches(actual, expected):
+        return
+    for mistake_hint, candidate in mistakes.items():
+        if _matches(actual, candidate):
+            raise AssertionError(f"{what} differs from the reference.\nHint: {mistake_hint}")
+    expect_close(actual, expected, what, hint=hint)
+
+
+def _random_mask(batch: int, seq: int, gen: torch.Generator) -> torch.Tensor:
+    """A padding mask with one full row and the others shorter (at least one real token)."""
+    lengths = torch.randint(1, seq, (batch,), generator=gen)
+    lengths[0] = seq
+    return padding_mask(lengths, seq)
+
+
+def _require(module: nn.Module, names: tuple[str, ...], what: str) -> None:
+    missing = [n for n in names if not hasattr(module, n)]
+    if missing:
+        raise AssertionError(
+            f"your {what} has no attribute {', '.join(missing)}: name the parts "
+            f"{', '.join(names)} (as in the exercise), so the checker can copy weights."
+        )
+
+
+def _load_learner_weights(reference: nn.Module, learner: nn.Module, advice: str) -> None:
+    """Copy the learner's parameters into ``reference``; a mismatch fails with ``advice``."""
+    try:
+        reference.load_state_dict(learner.state_dict())
+    except RuntimeError as err:
+        raise AssertionError(f"your parameters differ from the reference's ({err}); {advice}") \
+            from None
+
+
+# ----------------------------------------------------------------------------- 3.1
+
+
+@checker
+def check_feed_forward(FeedForward) -> None:
+    """``FeedForward(d_model, d_ff, dropout)``: linear1 -> ReLU -> dropout -> linear2."""
+    gen = torch.Generator().manual_seed(31)
+    d_model, d_ff = 12, 40
+    ffn = FeedForward(d_model, d_ff, dropout=0.0)
+    _require(ffn, ("linear1", "linear2"), "feed-forward network")
+    expect_shape(ffn.linear1.weight, (d_ff, d_model), "linear1.weight (maps d_model to d_ff)")
+    expect_shape(ffn.linear2.weight, (d_model, d_ff), "linear2.weight (maps d_ff back to d_model)")
+    x = torch.randn(3, 5, d_model, generator=gen)
+    l1, l2 = ffn.linear1, ffn.linear2
+    with torch.no_grad():
+        expected = l2(F.relu(l1(x)))
+        mistakes = {
+            "there is no non-linearity: put a ReLU between linear1 and linear2 (without it the "
+            "two layers collapse into one linear map).": l2(l1(x)),
+            "the ReLU belongs between the two linear layers, not after linear2 (the output must "
+            "be able to go negative).": F.relu(l2(l1(x))),
+            "the ReLU is applied twice; use it once, between linear1 and linear2.": F.relu(
+                l2(F.relu(l1(x)))
+            ),
+            "use ReLU, as the paper and nn.TransformerEncoderLayer's default do, not GELU.": l2(
+                F.gelu(l1(x))
+            ),
+        }
+        out = ffn(x)
+    expect_shape(out, x.shape, "FFN(x) for x of shape (3, 5, 12)")
+    # Position-wise: changing one token changes only that token's output.
+    x2 = x.clone()
+    x2[:, 2] += 1.0
+    with torch.no_grad():
+        changed = (ffn(x2) - out).abs().amax(dim=-1) > 1e-6
+    assert not changed[:, [0, 1, 3, 4]].any(), (
+        "changing token 2 changed the output at other positions: the FFN must act on each "
+        "position separately (linear layers over the last dimension only)."
+    )
+    expect_close_or_diagnose(out, expected, "FFN(x) for x of shape (3, 5, 12)", mistakes)
+    # Dropout: on the hidden activations, only in training mode.
+    ffn_drop = FeedForward(d_model, d_ff, dropout=0.5)
+    ref = PositionwiseFeedForward(d_model, d_ff, dropout=0.5)
+    _load_learner_weights(ref, ffn_drop, "keep exactly two nn.Linear layers named linear1 and "
+                          "linear2.")
+    ffn_drop.eval()
+    with torch.no_grad():
+        expect_close(ffn_drop(x), ref.eval()(x), "FFN(x) in eval mode with dropout=0.5",
+                     hint="dropout must be off in eval mode: use nn.Dropout (it knows the mode).")
+    ffn_drop.train()
+    ref.train()
+    with torch.no_grad():
+        torch.manual_seed(0)
+        train_out = ffn_drop(x)
+        torch.manual_seed(0)
+        ref_out = ref(x)
+    assert not _matches(train_out, ffn_drop.eval()(x)), (
+        "with dropout=0.5 in training mode the output equals the eval-mode output: dropout is "
+        "missing. Apply nn.Dropout(dropout) to the hidden activations."
+    )
+    expect_close(train_out, ref_out, "FFN(x) in training mode (dropout=0.5, same seed)",
+                 hint="apply the dropout once, to the hidden activations after the ReLU and "
+                 "before linear2 (where nn.TransformerEncoderLayer applies it).")
+
+
+# ----------------------------------------------------------------------------- 3.2
+
+
+@checker
+def check_layer_norm(layer_norm) -> None:
+    """``layer_norm(x, weight, bias, eps)`` must equal ``F.layer_norm`` over the last dim."""
+    gen = torch.Generator().manual_seed(32)
+    d, eps = 8, 1e-5
+    weight, bias = torch.randn(d, generator=gen), torch.randn(d, generator=gen)
+    typical = torch.randn(4, 6, d, generator=gen) * 3 + 2
+    tiny = torch.randn(4, 6, d, generator=gen) * 1e-3  # variance near eps: eps matters here
+
+    def norm(x, dims, unbiased=False, eps_in=eps, eps_out=0.0):
+        mean = x.mean(dim=dims, keepdim=True)
+        var = x.var(dim=dims, unbiased=unbiased, keepdim=True)
+        return (x - mean) / (torch.sqrt(var + eps_in) + eps_out)
+
+    for x, what in ((typical, "x of shape (4, 6, 8)"), (tiny, "x with a tiny variance")):
+        out = layer_norm(x, weight, bias, eps)
+        mistakes = {
+            "you normalised over the batch and positions, per feature: that is batch norm. "
+            "Layer norm takes the mean and variance of each token's own features (dim=-1).":
+                norm(x, (0, 1)) * weight + bias,
+            "you normalised over the positions of each sequence (dim=1); layer norm uses each "
+            "token's own features (dim=-1).": norm(x, 1) * weight + bias,
+            "use the biased variance (divide by d, as nn.LayerNorm does): "
+            "x.var(dim=-1, unbiased=False), not torch.var's default.":
+                norm(x, -1, unbiased=True) * weight + bias,
+            "eps goes inside the square root: sqrt(var + eps), not sqrt(var) + eps.":
+                norm(x, -1, eps_in=0.0, eps_out=eps) * weight + bias,
+            "add eps to the variance, inside the square root: sqrt(var + eps).":
+                norm(x, -1, eps_in=0.0) * weight + bias,
+            "scale and shift after normalising: multiply by weight, then add bias.": norm(x, -1),
+            "multiply by weight and add bias; you swapped them.": norm(x, -1) * bias + weight,
+        }
+        expected = F.layer_norm(x, (d,), weight, bias, eps)
+        expect_close_or_diagnose(out, expected, f"layer_norm of {what}", mistakes)
+    constant = torch.full((2, d), 5.0)
+    out = layer_norm(constant, weight, bias, eps)
+    assert torch.isfinite(out).all(), (
+        "a token whose features are all equal (variance 0) gave inf or NaN: add eps inside the "
+        "square root."
+    )
+    expect_close(out, F.layer_norm(constant, (d,), weight, bias, eps),
+                 "layer_norm of a constant token", hint="a constant token normalises to 0, "
+                 "so the output is just bias.")
+
+
+@checker
+def check_add_norm(AddNormClass) -> None:
+    """``AddNorm(d_model, dropout, norm_first)``: post-norm and pre-norm residual blocks."""
+    gen = torch.Generator().manual_seed(33)
+    d = 16
+    sub = nn.Linear(d, d)
+    with torch.no_grad():
+        for p in sub.parameters():
+            p.copy_(torch.randn(p.shape, generator=gen) * 0.5)
+    x = torch.randn(3, 5, d, generator=gen) * 2 + 1
+    for norm_first in (False, True):
+        block = AddNormClass(d, dropout=0.0, norm_first=norm_first)
+        _require(block, ("norm",), "AddNorm")
+        assert isinstance(block.norm, nn.LayerNorm), (
+            f"AddNorm.norm should be an nn.LayerNorm(d_model), got {type(block.norm).__name__}."
+        )
+        with torch.no_grad():
+            block.norm.weight.copy_(1 + 0.3 * torch.randn(d, generator=gen))
+            block.norm.bias.copy_(0.3 * torch.randn(d, generator=gen))
+        ln = block.norm
+        calls = []
+
+        def sublayer(y, calls=calls):
+            calls.append(y)
+            return sub(y)
+
+        with torch.no_grad():
+            out = block(x, sublayer)
+            post, pre = ln(x + sub(x)), x + sub(ln(x))
+        kind = "pre-norm (norm_first=True)" if norm_first else "post-norm (norm_first=False)"
+        assert len(calls) == 1, (
+            f"{kind}: the sub-layer was called {len(calls)} times; call it exactly once (it may "
+            "be an attention layer: calling it twice doubles the cost and the dropout)."
+        )
+        with torch.no_grad():
+            mistakes = {
+                "the residual connection is missing: add the block's input x.": ln(sub(x)),
+                "the layer norm is missing.": x + sub(x),
+                "you added the normalised input: the residual adds x itself.": ln(x) + sub(x),
+                "pre-norm normalises the sub-layer's input, not its output: x + sublayer(norm(x))"
+                ".": x + ln(sub(x)),
+            }
+            if norm_first:
+                mistakes["norm_first=True asks for pre-norm, x + sublayer(norm(x)); you computed "
+                         "post-norm."] = post
+                mistakes["pre-norm keeps the residual: x + sublayer(norm(x)), not "
+                         "sublayer(norm(x))."] = sub(ln(x))
+            else:
+                mistakes["norm_first=False is the paper's post-norm, norm(x + sublayer(x)); you "
+                         "computed pre-norm."] = pre
+        expect_close_or_diagnose(out, pre if norm_first else post, f"AddNorm {kind}", mistakes)
+        # Dropout: on the sub-layer's output, before the residual is added.
+        drop = AddNormClass(d, dropout=0.5, norm_first=norm_first)
+        ref = AddNorm(d, dropout=0.5, norm_first=norm_first)
+        _load_learner_weights(ref, drop, "keep one nn.LayerNorm named norm and no other "
+                              "parameters.")
+        with torch.no_grad():
+            expect_close(drop.eval()(x, sub), ref.eval()(x, sub), f"AddNorm {kind} in eval mode "
+                         "with dropout=0.5", hint="dropout must be off in eval mode: use "
+                         "nn.Dropout.")
+            drop.train(), ref.train()
+            torch.manual_seed(0)
+            train_out = drop(x, sub)
+            torch.manual_seed(0)
+            ref_out = ref(x, sub)
+        assert not _matches(train_out, ref.eval()(x, sub)), (
+            f"AddNorm {kind} with dropout=0.5 in training mode ignores the dropout: apply "
+            "nn.Dropout to the sub-layer's output."
+        )
+        expect_close(train_out, ref_out, f"AddNorm {kind} in training mode (dropout=0.5)",
+                     hint="apply dropout to the sub-layer's output, before adding x (not to x, "
+                     "not to the sum).")
+
+
+# ----------------------------------------------------------------------------- 3.3
+
+
+def _torch_layer_out(layer, x, mask, train=True) -> torch.Tensor:
+    theirs = to_torch_encoder_layer(layer)
+    theirs.train(train)
+    with torch.no_grad():
+        return theirs(x, src_key_padding_mask=mask)
+
+
+@checker
+def check_encoder_layer(EncoderLayerClass) -> None:
+    """``EncoderLayerClass(d_model, num_heads, d_ff, dropout, norm_first)`` must compute
+    what ``nn.TransformerEncoderLayer`` computes, with a padding mask, post- and pre-norm."""
+    gen = torch.Generator().manual_seed(34)
+    d, heads, d_ff, batch, seq = 32, 4, 64, 3, 7
+    x = torch.randn(batch, seq, d, generator=gen)
+    mask = _random_mask(batch, seq, gen)
+    real = ~mask
+    for norm_first in (False, True):
+        kind = "pre-norm" if norm_first else "post-norm"
+        torch.manual_seed(0)
+        layer = EncoderLayerClass(d, heads, d_ff, dropout=0.0, norm_first=norm_first)
+        _require(layer, ("self_attn", "feed_forward", "add_norm1", "add_norm2"), "encoder layer")
+        with torch.no_grad():
+            out = layer(x, key_padding_mask=mask)
+        if isinstance(out, tuple):
+            raise AssertionError("forward returned a tuple: return only the output tensor "
+                                 "(batch, seq, d_model).")
+        expect_shape(out, (batch, seq, d), f"EncoderLayer output ({kind})")
+        expected = _torch_layer_out(layer, x, mask)
+        other = EncoderLayerClass(d, heads, d_ff, dropout=0.0, norm_first=not norm_first)
+        other.load_state_dict(layer.state_dict())
+        with torch.no_grad():
+            mistakes = {
+                "the padding mask is ignored: pass key_padding_mask to self_attn.":
+                    _torch_layer_out(layer, x, None),
+                f"norm_first={norm_first} asks for {kind}; your layer computed the other one. "
+                "The AddNorm blocks know norm_first: use add_norm1/add_norm2 rather than "
+                "writing the norms yourself.": _torch_layer_out(other, x, mask),
+            }
+        # Compare only real positions: what a layer outputs at padding is meaningless.
+        expect_close_or_diagnose(
+            out[real], expected[real], f"EncoderLayer output at real tokens ({kind})",
+            {h: m[real] for h, m in mistakes.items()},
+            hint="the order is: x = add_norm1(x, self-attention), then "
+            "x = add_norm2(x, feed_forward); self-attention uses x as query, key and value.",
+        )
+    # Padding never changes the outputs at real positions.
+    layer.eval()
+    longer = torch.cat([x, torch.randn(batch, 3, d, generator=gen)], dim=1)
+    longer_mask = torch.cat([mask, torch.ones(batch, 3, dtype=torch.bool)], dim=1)
+    with torch.no_grad():
+        a = layer(x, key_padding_mask=mask)
+        b = layer(longer, key_padding_mask=longer_mask)[:, :seq]
+    expect_close(b[real], a[real], "outputs at real tokens after appending 3 padded positions",
+                 hint="real tokens must not attend to padding: pass key_padding_mask on.")
+    # Gradients reach every parameter.
+    layer.train()
+    layer.zero_grad()
+    layer(x, key_padding_mask=mask)[real].pow(2).sum().backward()
+    dead = [n for n, p in layer.named_parameters() if p.grad is None or p.grad.abs().sum() == 0]
+    assert not dead, (
+        f"no gradient reached {', '.join(dead)}: every sub-layer must take part in the output "
+        "(did you detach a tensor or skip a block?)."
+    )
+
+
+def _encoder_variant(enc: Encoder, ids, mask, scale=True, pe=True, use_mask=True, final=True):
+    """The reference encoder's forward pass with one ingredient changed."""
+    x = enc.embedding(ids)
+    if scale is True:
+        x = x * math.sqrt(enc.d_model)
+    elif scale == "divide":
+        x = x / math.sqrt(enc.d_model)
+    if pe:
+        x = enc.positional_encoding(x)
+    for layer in enc.layers:
+        x = layer(x, key_padding_mask=mask if use_mask else None)
+    return enc.norm(x) if final else x
+
+
+@checker
+def check_encoder(EncoderClass) -> None:
+    """``EncoderClass(vocab_size, d_model, num_heads, d_ff, num_layers, dropout, max_len,
+    pad_id, norm_first)``: embeddings * sqrt(d_model) + positional encoding, N layers."""
+    gen = torch.Generator().manual_seed(35)
+    vocab, d, heads, d_ff, layers, batch, seq = 50, 32, 4, 64, 2, 3, 9
+    ids = torch.randint(1, vocab, (batch, seq), generator=gen)
+    mask = _random_mask(batch, seq, gen)
+    ids = ids.masked_fill(mask, 0)
+    real = ~mask
+    for norm_first in (False, True):
+        kind = "pre-norm" if norm_first else "post-norm"
+        torch.manual_seed(0)
+        enc = EncoderClass(vocab, d, heads, d_ff, layers, dropout=0.0, max_len=64, pad_id=0,
+                           norm_first=norm_first)
+        ref = Encoder(vocab, d, heads, d_ff, layers, dropout=0.0, max_len=64, pad_id=0,
+                      norm_first=norm_first)
+        _load_learner_weights(ref, enc, "keep the __init__ of the exercise (embedding, "
+                              "positional_encoding, layers, norm).")
+        ref.eval(), enc.eval()
+        with torch.no_grad():
+            out = enc(ids, mask)
+            expected = ref(ids, mask)
+            mistakes = {
+                "scale the embeddings by sqrt(d_model) before adding the positional encoding.":
+                    _encoder_variant(ref, ids, mask, scale=False),
+                "multiply the embeddings by sqrt(d_model); you divided.":
+                    _encoder_variant(ref, ids, mask, scale="divide"),
+                "the positional encoding is missing: without it the encoder cannot tell word "
+                "order (self-attention is permutation-equivariant).":
+                    _encoder_variant(ref, ids, mask, pe=False),
+                "pass padding_mask to every layer (as key_padding_mask).":
+                    _encoder_variant(ref, ids, mask, use_mask=False),
+            }
+            if norm_first:
+                mistakes["a pre-norm stack ends with one more layer norm: return "
+                         "self.norm(x)."] = _encoder_variant(ref, ids, mask, final=False)
+        if isinstance(out, tuple):
+            raise AssertionError("forward returned a tuple: return only the output tensor.")
+        expect_shape(out, (batch, seq, d), f"Encoder output ({kind})")
+        expect_close_or_diagnose(
+            out[real], expected[real], f"Encoder output at real tokens ({kind})",
+            {h: m[real] for h, m in mistakes.items()},
+            hint="embed, multiply by sqrt(d_model), add the positional encoding (the module "
+            "also applies dropout), run each layer with key_padding_mask=padding_mask, then "
+            "self.norm.",
+        )
+
+
+# ----------------------------------------------------------------------------- pooling
+
+
+@checker
+def check_masked_mean_pool(pool) -> None:
+    """``pool(x, padding_mask)``: the mean of ``x`` over the real (non-padded) positions."""
+    gen = torch.Generator().manual_seed(36)
+    batch, seq, d = 4, 6, 5
+    x = torch.randn(batch, seq, d, generator=gen) + 3.0  # padded positions hold junk too
+    mask = _random_mask(batch, seq, gen)
+    out = pool(x, mask)
+    expected = masked_mean_pool(x, mask)
+    keep = (~mask).unsqueeze(-1).float()
+    mistakes = {
+        "you averaged over the padded positions too: sum only where padding_mask is False.":
+            x.mean(dim=1),
+        "you zeroed the padding but divided by the padded length: divide by the number of "
+        "real tokens of each row.": (x * keep).sum(dim=1) / seq,
+        "that is a sum: divide by the number of real tokens to get a mean.": (x * keep).sum(1),
+        "the mask is inverted: True marks padding, so keep the positions where it is False.":
+            (x * (1 - keep)).sum(1) / (1 - keep).sum(1).clamp(min=1),
+    }
+    expect_close_or_diagnose(out, expected, "masked mean of x (4, 6, 5)", mistakes)

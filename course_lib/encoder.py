@@ -1,0 +1,204 @@
+"""The Transformer encoder: encoder layers and the encoder stack.
+
+One encoder layer (post-norm, as in the paper)::
+
+    x = AddNorm(x, SelfAttention)      # LayerNorm(x + Dropout(MHA(x, x, x)))
+    x = AddNorm(x, FeedForward)        # LayerNorm(x + Dropout(FFN(x)))
+
+The stack embeds token ids, scales the embeddings by sqrt(d_model), adds the sinusoidal
+positional encoding, then runs N layers; with pre-norm it ends with one more LayerNorm (as
+``nn.TransformerEncoder(..., norm=LayerNorm)`` in pre-norm models does).
+
+Padding: ``padding_mask`` ``(batch, seq)``, bool, True at padding (``nn.MultiheadAttention``'s
+``key_padding_mask``). No real token attends to padding, so padding never changes the
+outputs at real positions; the outputs *at* padded positions are meaningless.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from course_lib.add_norm import AddNorm
+from course_lib.attention import MultiHeadAttention
+from course_lib.feed_forward import PositionwiseFeedForward
+from course_lib.positional_encoding import SinusoidalPositionalEncoding
+
+
+def check_padding_mask(padding_mask: torch.Tensor | None, batch: int, seq: int) -> None:
+    """Raise a clear error unless ``padding_mask`` is None or bool ``(batch, seq)``."""
+    if padding_mask is None:
+        return
+    if padding_mask.dtype != torch.bool:
+        raise TypeError(
+            f"padding_mask must be a bool tensor (True = padding), got {padding_mask.dtype}; "
+            "build it with course_lib.data.padding_mask(lengths)."
+        )
+    if tuple(padding_mask.shape) != (batch, seq):
+        raise ValueError(
+            f"padding_mask must have shape (batch, seq) = ({batch}, {seq}), "
+            f"got {tuple(padding_mask.shape)}"
+        )
+
+
+class EncoderLayer(nn.Module):
+    """Self-attention and a feed-forward network, each wrapped in :class:`AddNorm`.
+
+    ``norm_first=False`` is the paper's post-norm layer, ``True`` the pre-norm one; both
+    compute what ``nn.TransformerEncoderLayer(..., batch_first=True, norm_first=...)`` does
+    (see :func:`to_torch_encoder_layer`). ``fused=True`` runs attention through
+    ``F.scaled_dot_product_attention`` whenever the weights are not asked for.
+    """
+
+    def __init__(
+        self,
+        d_model: int,
+        num_heads: int,
+        d_ff: int,
+        dropout: float = 0.1,
+        norm_first: bool = False,
+        eps: float = 1e-5,
+        fused: bool = True,
+    ):
+        super().__init__()
+        self.self_attn = MultiHeadAttention(d_model, num_heads, dropout=dropout, fused=fused)
+        self.feed_forward = PositionwiseFeedForward(d_model, d_ff, dropout)
+        self.add_norm1 = AddNorm(d_model, dropout, norm_first, eps)
+        self.add_norm2 = AddNorm(d_model, dropout, norm_first, eps)
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        key_padding_mask: torch.Tensor | None = None,
+        attn_mask: torch.Tensor | None = None,
+        need_weights: bool = False,
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """``x`` ``(batch, seq, d_model)`` -> same shape.
+
+        With ``need_weights`` also returns the attention weights ``(batch, heads, seq, seq)``.
+        """
+        if x.dim() != 3:
+            raise ValueError(f"x must be (batch, seq, d_model), got shape {tuple(x.shape)}")
+        check_padding_mask(key_padding_mask, x.shape[0], x.shape[1])
+        weights = []
+
+        def self_attention(y: torch.Tensor) -> torch.Tensor:
+            out, w = self.self_attn(
+                y, y, y, key_padding_mask=key_padding_mask, attn_mask=attn_mask,
+                need_weights=need_weights, average_attn_weights=False,
+            )
+            weights.append(w)
+            return out
+
+        x = self.add_norm1(x, self_attention)
+        x = self.add_norm2(x, self.feed_forward)
+        return (x, weights[0]) if need_weights else x
+
+
+class Encoder(nn.Module):
+    """Embeddings * sqrt(d_model) + positional encoding, then ``num_layers`` encoder layers.
+
+    Embeddings are initialised with std ``d_model ** -0.5`` so that, once scaled by
+    sqrt(d_model), they have unit scale, like the positional encoding added to them.
+    """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        d_model: int,
+        num_heads: int,
+        d_ff: int,
+        num_layers: int,
+        dropout: float = 0.1,
+        max_len: int = 512,
+        pad_id: int = 0,
+        norm_first: bool = False,
+        fused: bool = True,
+    ):
+        super().__init__()
+        self.d_model = d_model
+        self.embedding = nn.Embedding(vocab_size, d_model, padding_idx=pad_id)
+        nn.init.normal_(self.embedding.weight, std=d_model**-0.5)
+        with torch.no_grad():
+            self.embedding.weight[pad_id].zero_()
+        self.positional_encoding = SinusoidalPositionalEncoding(d_model, max_len, dropout)
+        self.layers = nn.ModuleList(
+            EncoderLayer(d_model, num_heads, d_ff, dropout, norm_first, fused=fused)
+            for _ in range(num_layers)
+        )
+        self.norm = nn.LayerNorm(d_model) if norm_first else nn.Identity()
+
+    def forward(
+        self,
+        ids: torch.Tensor,
+        padding_mask: torch.Tensor | None = None,
+        need_weights: bool = False,
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """``ids`` ``(batch, seq)`` -> ``(batch, seq, d_model)``.
+
+        With ``need_weights`` also returns every layer's attention weights
+        ``(layers, batch, heads, seq, seq)``.
+        """
+        if ids.dim() != 2:
+            raise ValueError(f"ids must be (batch, seq) token ids, got shape {tuple(ids.shape)}")
+        if ids.dtype.is_floating_point or ids.dtype == torch.bool:
+            raise TypeError(f"ids must be integer token ids, got {ids.dtype}")
+        check_padding_mask(padding_mask, *ids.shape)
+        x = self.positional_encoding(self.embedding(ids) * math.sqrt(self.d_model))
+        weights = []
+        for layer in self.layers:
+            if need_weights:
+                x, w = layer(x, key_padding_mask=padding_mask, need_weights=True)
+                weights.append(w)
+            else:
+                x = layer(x, key_padding_mask=padding_mask)
+        x = self.norm(x)
+        return (x, torch.stack(weights)) if need_weights else x
+
+
+def _copy_attention(ours: MultiHeadAttention, theirs: nn.MultiheadAttention) -> None:
+    """Copy our q/k/v/out projections into ``nn.MultiheadAttention``'s packed weights."""
+    with torch.no_grad():
+        theirs.in_proj_weight.copy_(
+            torch.cat([ours.q_proj.weight, ours.k_proj.weight, ours.v_proj.weight])
+        )
+        theirs.out_proj.weight.copy_(ours.out_proj.weight)
+        if theirs.in_proj_bias is not None:
+            theirs.in_proj_bias.copy_(
+                torch.cat([ours.q_proj.bias, ours.k_proj.bias, ours.v_proj.bias])
+            )
+            theirs.out_proj.bias.copy_(ours.out_proj.bias)
+
+
+def to_torch_encoder_layer(layer: EncoderLayer) -> nn.TransformerEncoderLayer:
+    """An ``nn.TransformerEncoderLayer`` (batch first) holding a copy of ``layer``'s weights.
+
+    Same sizes, dropout, ``norm_first`` and eps; the two compute the same function.
+    """
+    for name in ("self_attn", "feed_forward", "add_norm1", "add_norm2"):
+        if not hasattr(layer, name):
+            raise AttributeError(
+                f"the encoder layer has no attribute {name!r}: keep the attribute names of "
+                "EncoderLayer.__init__ (self_attn, feed_forward, add_norm1, add_norm2)."
+            )
+    ffn, norm1, norm2 = layer.feed_forward, layer.add_norm1.norm, layer.add_norm2.norm
+    theirs = nn.TransformerEncoderLayer(
+        d_model=layer.self_attn.d_model,
+        nhead=layer.self_attn.num_heads,
+        dim_feedforward=ffn.linear1.out_features,
+        dropout=ffn.dropout.p,
+        batch_first=True,
+        norm_first=layer.add_norm1.norm_first,
+        layer_norm_eps=norm1.eps,
+    )
+    _copy_attention(layer.self_attn, theirs.self_attn)
+    with torch.no_grad():
+        for mine, torch_module in (
+            (ffn.linear1, theirs.linear1), (ffn.linear2, theirs.linear2),
+            (norm1, theirs.norm1), (norm2, theirs.norm2),
+        ):
+            torch_module.weight.copy_(mine.weight)
+            torch_module.bias.copy_(mine.bias)
+    return theirs.to(next(layer.parameters()).device)
