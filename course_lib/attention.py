@@ -365,7 +365,6 @@ class MultiHeadAttention(nn.Module):
         )
         return layer.to(torch_mha.in_proj_weight).load_torch_weights(torch_mha)
 
-    @torch.no_grad()
     def to_torch(self) -> nn.MultiheadAttention:
         """An ``nn.MultiheadAttention(batch_first=True)`` with this layer's weights."""
         torch_mha = nn.MultiheadAttention(
@@ -375,6 +374,11 @@ class MultiHeadAttention(nn.Module):
             bias=self.q_proj.bias is not None,
             batch_first=True,
         ).to(self.q_proj.weight)
+        return self.copy_to_torch(torch_mha)
+
+    @torch.no_grad()
+    def copy_to_torch(self, torch_mha: nn.MultiheadAttention) -> nn.MultiheadAttention:
+        """Copy this layer's q/k/v/out projections into ``torch_mha``'s packed weights."""
         torch_mha.in_proj_weight.copy_(
             torch.cat([self.q_proj.weight, self.k_proj.weight, self.v_proj.weight])
         )

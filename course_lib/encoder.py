@@ -158,20 +158,6 @@ class Encoder(nn.Module):
         return (x, torch.stack(weights)) if need_weights else x
 
 
-def _copy_attention(ours: MultiHeadAttention, theirs: nn.MultiheadAttention) -> None:
-    """Copy our q/k/v/out projections into ``nn.MultiheadAttention``'s packed weights."""
-    with torch.no_grad():
-        theirs.in_proj_weight.copy_(
-            torch.cat([ours.q_proj.weight, ours.k_proj.weight, ours.v_proj.weight])
-        )
-        theirs.out_proj.weight.copy_(ours.out_proj.weight)
-        if theirs.in_proj_bias is not None:
-            theirs.in_proj_bias.copy_(
-                torch.cat([ours.q_proj.bias, ours.k_proj.bias, ours.v_proj.bias])
-            )
-            theirs.out_proj.bias.copy_(ours.out_proj.bias)
-
-
 def to_torch_encoder_layer(layer: EncoderLayer) -> nn.TransformerEncoderLayer:
     """An ``nn.TransformerEncoderLayer`` (batch first) holding a copy of ``layer``'s weights.
 
@@ -193,7 +179,7 @@ def to_torch_encoder_layer(layer: EncoderLayer) -> nn.TransformerEncoderLayer:
         norm_first=layer.add_norm1.norm_first,
         layer_norm_eps=norm1.eps,
     )
-    _copy_attention(layer.self_attn, theirs.self_attn)
+    layer.self_attn.copy_to_torch(theirs.self_attn)
     with torch.no_grad():
         for mine, torch_module in (
             (ffn.linear1, theirs.linear1), (ffn.linear2, theirs.linear2),

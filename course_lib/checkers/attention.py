@@ -18,6 +18,7 @@ from torch import nn
 
 from course_lib.attention import causal_mask, merge_heads, split_heads
 from course_lib.checkers.core import checker, expect_close, expect_shape
+from course_lib.checkers.mistakes import close
 from course_lib.positional_encoding import sinusoidal_encoding
 
 __all__ = [
@@ -26,11 +27,6 @@ __all__ = [
     "check_scaled_dot_product_attention",
     "check_self_attention",
 ]
-
-
-def _close(a: torch.Tensor, b: torch.Tensor, atol: float = 1e-5, rtol: float = 1e-4) -> bool:
-    a, b = a.detach(), b.detach()
-    return a.shape == b.shape and torch.allclose(a.to(b.dtype), b, atol=atol, rtol=rtol)
 
 
 def _pair(result, what: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -89,7 +85,7 @@ def _diagnose_scale(
             )
         )
     for scale, hint in wrong:
-        if _close(weights, _weights(q, k, scale, mask)):
+        if close(weights, _weights(q, k, scale, mask)):
             raise AssertionError(f"{what} differ from the reference: {hint}")
     raise AssertionError(
         f"{what} differ from softmax(Q K^T / sqrt(d_k)).\nHint: scores = query @ "
@@ -110,7 +106,7 @@ def _diagnose_mask(weights, unmasked_weights, mask, what: str) -> None:
                 "all of the attention."
             )
         return
-    if _close(w, unmasked_weights):
+    if close(w, unmasked_weights):
         raise AssertionError(
             f"{what}: the mask was ignored (the weights equal those without a mask).\nHint: "
             "before the softmax, set the blocked scores to -inf: "
@@ -155,7 +151,7 @@ def check_scaled_dot_product_attention(attention) -> None:
     expect_shape(out, (batch, heads, q_len, d_v), "output for v (2, 3, 7, 4)")
     _expect_rows_sum_to_one(weights, "attention weights")
     reference_weights = _weights(q, k, 1 / math.sqrt(d_k))
-    if not _close(weights, reference_weights):
+    if not close(weights, reference_weights):
         _diagnose_scale(weights, q, k, d_k, "attention weights")
     expect_close(
         out,
@@ -216,11 +212,11 @@ def check_self_attention(SelfAttention) -> None:
     with torch.no_grad():
         q, k, v = layer.q_proj(x), layer.k_proj(x), layer.v_proj(x)
     reference = _weights(q, k, 1 / math.sqrt(d_k))
-    if not _close(weights, reference):
+    if not close(weights, reference):
         _diagnose_scale(weights, q, k, d_k, "self-attention weights", d_model=d_model)
-    if not _close(out, reference @ v):
+    if not close(out, reference @ v):
         hint = "the output is weights @ V with V = v_proj(x)."
-        if _close(out, reference @ k):
+        if close(out, reference @ k):
             hint = "you multiplied the weights by the keys; use the values V = v_proj(x)."
         expect_close(out, reference @ v, "self-attention output", hint=hint)
 
@@ -293,18 +289,18 @@ def _diagnose_mha(MultiHeadAttention, layer, got, expected, inputs, num_heads: i
             split_heads(p(t), num_heads)
             for p, t in ((layer.q_proj, query), (layer.k_proj, key), (layer.v_proj, value))
         )
-        if _close(weights, _weights(q, k, 1 / math.sqrt(d_model)).mean(dim=1)):
+        if close(weights, _weights(q, k, 1 / math.sqrt(d_model)).mean(dim=1)):
             raise AssertionError(
                 f"{what}: the scores were divided by sqrt(d_model) = sqrt({d_model}); each head "
                 f"works in d_head = d_model / num_heads = {d_model // num_heads} dimensions: "
                 f"divide by sqrt({d_model // num_heads})."
             )
-        if _close(weights, _weights(q, k, 1.0).mean(dim=1)):
+        if close(weights, _weights(q, k, 1.0).mean(dim=1)):
             raise AssertionError(
                 f"{what}: the scores were not scaled: divide Q K^T by sqrt(d_head) in every head."
             )
         no_out_proj = merge_heads(_weights(q, k, 1 / math.sqrt(d_model // num_heads)) @ v)
-    if _close(out, no_out_proj):
+    if close(out, no_out_proj):
         raise AssertionError(
             f"{what}: the output skips the output projection: return out_proj(concatenated heads)."
         )
@@ -317,10 +313,10 @@ def _diagnose_mha(MultiHeadAttention, layer, got, expected, inputs, num_heads: i
         with torch.no_grad():
             out1, _ = single(query, key, value)
             ref1, _ = torch_single(query, key, value)
-        one_head_ok = _close(out1, ref1)
+        one_head_ok = close(out1, ref1)
     except Exception:  # noqa: BLE001 - the diagnosis is best effort
         one_head_ok = False
-    if one_head_ok and _close(weights, expected_weights):
+    if one_head_ok and close(weights, expected_weights):
         raise AssertionError(
             f"{what}: the weights match but the output does not, and with one head everything "
             "matches: the heads are merged in the wrong order.\nHint: (batch, heads, seq, "
@@ -390,7 +386,7 @@ def check_multi_head_attention(MultiHeadAttention) -> None:
             blocked = padding[:, None, :] if "key_padding_mask" in masks else causal_mask(seq)[None]
             _diagnose_mask(weights, unmasked_weights, blocked, what)
         _expect_rows_sum_to_one(weights, f"{what}: weights")
-        if not (_close(out, expected_out) and _close(weights, expected_weights)):
+        if not (close(out, expected_out) and close(weights, expected_weights)):
             _diagnose_mha(
                 MultiHeadAttention,
                 layer,
@@ -431,7 +427,7 @@ def check_positional_encoding(positional_encoding) -> None:
             )
         expect_shape(pe, (max_len, d_model), f"positional_encoding({max_len}, {d_model})")
         reference = sinusoidal_encoding(max_len, d_model)
-        if _close(pe, reference, atol=1e-4):
+        if close(pe, reference, atol=1e-4):
             continue
         position = torch.arange(max_len, dtype=torch.float64)[:, None]
         pair = torch.arange(0, d_model, 2, dtype=torch.float64)
@@ -459,7 +455,7 @@ def check_positional_encoding(positional_encoding) -> None:
             ),
         ]
         for wrong, hint in hints:
-            if _close(pe, wrong.float(), atol=1e-4):
+            if close(pe, wrong.float(), atol=1e-4):
                 raise AssertionError(f"positional_encoding({max_len}, {d_model}): {hint}")
         expect_close(
             pe,

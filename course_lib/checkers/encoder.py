@@ -15,37 +15,11 @@ from torch import nn
 
 from course_lib.add_norm import AddNorm
 from course_lib.checkers.core import checker, expect_close, expect_shape
+from course_lib.checkers.mistakes import close, expect_close_or_explain
 from course_lib.classifier import masked_mean_pool
 from course_lib.data import padding_mask
 from course_lib.encoder import Encoder, to_torch_encoder_layer
 from course_lib.feed_forward import PositionwiseFeedForward
-
-
-def _matches(actual: torch.Tensor, candidate: torch.Tensor) -> bool:
-    if not isinstance(actual, torch.Tensor) or actual.shape != candidate.shape:
-        return False
-    a, b = actual.detach().float(), candidate.detach().float()
-    return torch.allclose(a, b, atol=1e-4, rtol=1e-3)
-
-
-def expect_close_or_diagnose(
-    actual: torch.Tensor,
-    expected: torch.Tensor,
-    what: str,
-    mistakes: dict[str, torch.Tensor],
-    hint: str = "",
-) -> None:
-    """Like ``expect_close``; on a mismatch, name the typical mistake whose output matches.
-
-    ``mistakes`` maps a hint to the output that mistake produces on the same input.
-    """
-    expect_shape(actual, expected.shape, what)
-    if _matches(actual, expected):
-        return
-    for mistake_hint, candidate in mistakes.items():
-        if _matches(actual, candidate):
-            raise AssertionError(f"{what} differs from the reference.\nHint: {mistake_hint}")
-    expect_close(actual, expected, what, hint=hint)
 
 
 def _random_mask(batch: int, seq: int, gen: torch.Generator) -> torch.Tensor:
@@ -112,7 +86,7 @@ def check_feed_forward(FeedForward) -> None:
         "changing token 2 changed the output at other positions: the FFN must act on each "
         "position separately (linear layers over the last dimension only)."
     )
-    expect_close_or_diagnose(out, expected, "FFN(x) for x of shape (3, 5, 12)", mistakes)
+    expect_close_or_explain(out, expected, "FFN(x) for x of shape (3, 5, 12)", mistakes)
     # Dropout: on the hidden activations, only in training mode.
     ffn_drop = FeedForward(d_model, d_ff, dropout=0.5)
     ref = PositionwiseFeedForward(d_model, d_ff, dropout=0.5)
@@ -129,7 +103,7 @@ def check_feed_forward(FeedForward) -> None:
         train_out = ffn_drop(x)
         torch.manual_seed(0)
         ref_out = ref(x)
-    assert not _matches(train_out, ffn_drop.eval()(x)), (
+    assert not close(train_out, ffn_drop.eval()(x)), (
         "with dropout=0.5 in training mode the output equals the eval-mode output: dropout is "
         "missing. Apply nn.Dropout(dropout) to the hidden activations."
     )
@@ -174,7 +148,7 @@ def check_layer_norm(layer_norm) -> None:
             "multiply by weight and add bias; you swapped them.": norm(x, -1) * bias + weight,
         }
         expected = F.layer_norm(x, (d,), weight, bias, eps)
-        expect_close_or_diagnose(out, expected, f"layer_norm of {what}", mistakes)
+        expect_close_or_explain(out, expected, f"layer_norm of {what}", mistakes)
     constant = torch.full((2, d), 5.0)
     out = layer_norm(constant, weight, bias, eps)
     assert torch.isfinite(out).all(), (
@@ -236,7 +210,7 @@ def check_add_norm(AddNormClass) -> None:
             else:
                 mistakes["norm_first=False is the paper's post-norm, norm(x + sublayer(x)); you "
                          "computed pre-norm."] = pre
-        expect_close_or_diagnose(out, pre if norm_first else post, f"AddNorm {kind}", mistakes)
+        expect_close_or_explain(out, pre if norm_first else post, f"AddNorm {kind}", mistakes)
         # Dropout: on the sub-layer's output, before the residual is added.
         drop = AddNormClass(d, dropout=0.5, norm_first=norm_first)
         ref = AddNorm(d, dropout=0.5, norm_first=norm_first)
@@ -251,7 +225,7 @@ def check_add_norm(AddNormClass) -> None:
             train_out = drop(x, sub)
             torch.manual_seed(0)
             ref_out = ref(x, sub)
-        assert not _matches(train_out, ref.eval()(x, sub)), (
+        assert not close(train_out, ref.eval()(x, sub)), (
             f"AddNorm {kind} with dropout=0.5 in training mode ignores the dropout: apply "
             "nn.Dropout to the sub-layer's output."
         )
@@ -302,7 +276,7 @@ def check_encoder_layer(EncoderLayerClass) -> None:
                 "writing the norms yourself.": _torch_layer_out(other, x, mask),
             }
         # Compare only real positions: what a layer outputs at padding is meaningless.
-        expect_close_or_diagnose(
+        expect_close_or_explain(
             out[real], expected[real], f"EncoderLayer output at real tokens ({kind})",
             {h: m[real] for h, m in mistakes.items()},
             hint="the order is: x = add_norm1(x, self-attention), then "
@@ -382,7 +356,7 @@ def check_encoder(EncoderClass) -> None:
         if isinstance(out, tuple):
             raise AssertionError("forward returned a tuple: return only the output tensor.")
         expect_shape(out, (batch, seq, d), f"Encoder output ({kind})")
-        expect_close_or_diagnose(
+        expect_close_or_explain(
             out[real], expected[real], f"Encoder output at real tokens ({kind})",
             {h: m[real] for h, m in mistakes.items()},
             hint="embed, multiply by sqrt(d_model), add the positional encoding (the module "
@@ -413,4 +387,4 @@ def check_masked_mean_pool(pool) -> None:
         "the mask is inverted: True marks padding, so keep the positions where it is False.":
             (x * (1 - keep)).sum(1) / (1 - keep).sum(1).clamp(min=1),
     }
-    expect_close_or_diagnose(out, expected, "masked mean of x (4, 6, 5)", mistakes)
+    expect_close_or_explain(out, expected, "masked mean of x (4, 6, 5)", mistakes)

@@ -8,7 +8,7 @@ equals one of those, the failure message says exactly which mistake it is.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import torch
 
@@ -32,8 +32,9 @@ def own_rng(fn: Callable) -> Callable:
     return run
 
 
-def _close(a: torch.Tensor, b: torch.Tensor, atol: float, rtol: float) -> bool:
-    if a.shape != b.shape:
+def close(a: torch.Tensor, b: torch.Tensor, atol: float = 1e-5, rtol: float = 1e-4) -> bool:
+    """True when ``a`` has ``b``'s shape and values (within tolerance)."""
+    if not isinstance(a, torch.Tensor) or a.shape != b.shape:
         return False
     a, b = a.detach().to(b.dtype), b.detach()
     return bool(torch.allclose(a, b, atol=atol, rtol=rtol, equal_nan=False))
@@ -43,20 +44,23 @@ def expect_close_or_explain(
     actual: torch.Tensor,
     expected: torch.Tensor,
     what: str,
-    mistakes: Sequence[Mistake] = (),
+    mistakes: Sequence[Mistake] | Mapping[str, torch.Tensor] = (),
     hint: str = "",
     atol: float = 1e-5,
     rtol: float = 1e-4,
 ) -> None:
     """Like :func:`expect_close`; on a mismatch, name the first known mistake ``actual`` equals.
 
-    ``mistakes`` pairs each typical wrong result with the hint that explains it.
+    ``mistakes`` pairs each typical wrong result with the hint that explains it, as
+    ``(wrong_result, hint)`` pairs or as a mapping ``{hint: wrong_result}``.
     """
     if not isinstance(actual, torch.Tensor):
         raise AssertionError(f"{what} should be a torch.Tensor, got {type(actual).__name__}.")
-    if _close(actual, expected, atol, rtol):
+    if close(actual, expected, atol, rtol):
         return
+    if isinstance(mistakes, Mapping):
+        mistakes = [(wrong, why) for why, wrong in mistakes.items()]
     for wrong, why in mistakes:
-        if _close(actual, wrong, atol, rtol):
+        if close(actual, wrong, atol, rtol):
             raise AssertionError(f"{what} differs from the reference.\nHint: {why}")
     expect_close(actual, expected, what, hint=hint, atol=atol, rtol=rtol)
