@@ -6,7 +6,6 @@ import os
 from collections import defaultdict
 
 os.environ.setdefault("COURSE_PROFILE", "ci")
-os.environ.setdefault("MPLBACKEND", "Agg")
 if os.environ["COURSE_PROFILE"] == "ci":
     import torch
 
