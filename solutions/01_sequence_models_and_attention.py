@@ -31,8 +31,6 @@ from course_lib.training import evaluate_loss, fit
 
 cfg = setup(module=1)
 S = cfg.sizes  # every size of this notebook, for the current profile
-if cfg.device.type == "cpu":
-    torch.set_num_threads(1)  # tiny models: one thread beats several waiting on each other
 
 # %% [markdown]
 # ## 1 · Why recurrence?
