@@ -4,7 +4,7 @@ Each concept lives in a file named after it (``lstm.py``, ``attention.py``, ...)
 import the reference implementation after each exercise instead of redefining it.
 """
 
-from course_lib.settings import Settings, setup
+from course_lib.machinery.settings import Settings, setup
 
 __version__ = "0.1.0"
 

@@ -1,5 +1,5 @@
 import sys
 
-from course_lib.cli import main
+from course_lib.machinery.cli import main
 
 sys.exit(main())

@@ -38,7 +38,7 @@ class EncoderOutput(NamedTuple):
     state: State  # (h, c), each (1, batch, hidden): the state after the last real token
 
 
-class Encoder(nn.Module):
+class RecurrentEncoder(nn.Module):
     """Embedding + LSTM over the source; padding is skipped (packed sequences)."""
 
     def __init__(self, vocab_size: int, emb_dim: int, hidden_size: int, pad_id: int = 0):
@@ -62,7 +62,7 @@ class Encoder(nn.Module):
         return EncoderOutput(memory, padding_mask(src_lengths.to(src.device), src.shape[1]), state)
 
 
-class Decoder(nn.Module):
+class RecurrentDecoder(nn.Module):
     """Embedding + LSTM + output layer; starts from the encoder's final state, no attention."""
 
     def __init__(self, vocab_size: int, emb_dim: int, hidden_size: int, pad_id: int = 0):
@@ -87,8 +87,8 @@ class Decoder(nn.Module):
         return self.out(output), state, None
 
 
-class AttentionDecoder(nn.Module):
-    """The :class:`Decoder` plus dot-product attention over the encoder outputs (Luong)."""
+class RecurrentAttentionDecoder(nn.Module):
+    """The :class:`RecurrentDecoder` plus dot-product attention over the encoder outputs (Luong)."""
 
     def __init__(self, vocab_size: int, emb_dim: int, hidden_size: int, pad_id: int = 0):
         super().__init__()
@@ -111,7 +111,9 @@ class AttentionDecoder(nn.Module):
         ``(batch, tgt_len, src_len)``.
         """
         if memory is None:
-            raise ValueError("AttentionDecoder needs the encoder outputs (memory) to attend to.")
+            raise ValueError(
+                "RecurrentAttentionDecoder needs the encoder outputs (memory) to attend to."
+            )
         queries, state = self.rnn(self.embedding(tgt_in), state)  # s_t: (batch, tgt_len, hidden)
         mask = None if memory_mask is None else memory_mask[:, None, :]
         # Plain dot-product scores (scale=1.0), Luong's "dot" attention; the 1/sqrt(d) scale
@@ -122,10 +124,15 @@ class AttentionDecoder(nn.Module):
 
 
 class Seq2Seq(nn.Module):
-    """An encoder and a decoder (:class:`Decoder` or :class:`AttentionDecoder`)."""
+    """A recurrent encoder and decoder (plain or with attention)."""
 
     def __init__(
-        self, encoder: Encoder, decoder: nn.Module, bos_id: int, eos_id: int, pad_id: int = 0
+        self,
+        encoder: RecurrentEncoder,
+        decoder: nn.Module,
+        bos_id: int,
+        eos_id: int,
+        pad_id: int = 0,
     ):
         super().__init__()
         self.encoder, self.decoder = encoder, decoder
@@ -147,9 +154,9 @@ def build_seq2seq(
     vocab: Vocab, emb_dim: int, hidden_size: int, attention: bool = False
 ) -> Seq2Seq:
     """A :class:`Seq2Seq` over one shared vocabulary, with or without attention."""
-    decoder_cls = AttentionDecoder if attention else Decoder
+    decoder_cls = RecurrentAttentionDecoder if attention else RecurrentDecoder
     return Seq2Seq(
-        Encoder(len(vocab), emb_dim, hidden_size, vocab.pad_id),
+        RecurrentEncoder(len(vocab), emb_dim, hidden_size, vocab.pad_id),
         decoder_cls(len(vocab), emb_dim, hidden_size, vocab.pad_id),
         bos_id=vocab.bos_id, eos_id=vocab.eos_id, pad_id=vocab.pad_id,
     )

@@ -25,7 +25,7 @@ cfg = setup(module=0)
 # %% [markdown]
 # `setup` picked a **profile**: `ci` (tiny, for automated tests), `cpu` (a laptop, about
 # ten minutes a notebook) or `gpu` (full sizes). Set `COURSE_PROFILE` to choose; every size a
-# notebook uses comes from `cfg.sizes`, one table in `course_lib/profiles.py`:
+# notebook uses comes from `cfg.sizes`, one table in `course_lib/machinery/profiles.py`:
 
 # %%
 cfg.sizes

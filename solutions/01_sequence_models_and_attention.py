@@ -633,8 +633,8 @@ check_greedy_decode(greedy_decode)
 from course_lib.seq2seq import greedy_decode  # the course's reference (also returns weights)
 
 # %% [markdown]
-# The model, `course_lib.seq2seq.build_seq2seq`: an `Encoder` (embedding + LSTM, padding
-# skipped with packed sequences) and a `Decoder` (embedding + LSTM + linear layer) started from
+# The model, `course_lib.seq2seq.build_seq2seq`: a `RecurrentEncoder` (embedding + LSTM, padding
+# skipped with packed sequences) and a `RecurrentDecoder` (embedding + LSTM + linear layer) started from
 # the encoder's final state. The recurrent layers are `torch.nn.LSTM`, for speed (they compute
 # what our `LSTM` computes, as proven above).
 
@@ -760,7 +760,7 @@ plt.show()
 # %% [markdown]
 # ### The encoder-decoder with attention
 #
-# `course_lib.seq2seq.AttentionDecoder` is the decoder of 1.2 plus Luong's "global" attention:
+# `course_lib.seq2seq.RecurrentAttentionDecoder` is the decoder of 1.2 plus Luong's "global" attention:
 # at step $t$ its LSTM state $s_t$ is the query; the keys and values are the encoder outputs
 # $e_1..e_n$ (padding masked out); the context is combined with the state before predicting:
 #

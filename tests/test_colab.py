@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from course_lib import REPO_SLUG, colab, lessons, paths
-from course_lib.colab import BootstrapError, bootstrap, clone_or_pull
+from course_lib import REPO_SLUG
+from course_lib.machinery import colab, lessons, paths
+from course_lib.machinery.colab import BootstrapError, bootstrap, clone_or_pull
 
 NOTEBOOK = "notebooks/00_intro.ipynb"
 

@@ -1,16 +1,15 @@
 import gzip
 import hashlib
 import io
-import os
 import tarfile
 import zipfile
 from pathlib import Path
 
 import pytest
 
-from course_lib import paths
 from course_lib.data import registry
 from course_lib.data.registry import ChecksumError, DataSet, DataUnavailableError, dataset_dir
+from course_lib.machinery import paths
 
 CONTENT = {"a.txt": b"alpha\nbeta\n", "b.txt": b"gamma\n"}
 
@@ -110,21 +109,27 @@ def test_unknown_name_lists_the_known_ones():
         dataset_dir("imdb")
 
 
+def _sums(path: Path) -> dict[str, str]:
+    return dict(reversed(line.split()) for line in path.read_text().splitlines() if line)
+
+
+def test_registry_checksums_match_the_shipped_data():
+    """data/SHA256SUMS, the registry and the files shipped in data/ agree."""
+    data = paths.repo_root() / "data"
+    expected = _sums(data / "SHA256SUMS")
+    ours = {f"{s.name}/{f}": h for s in registry.REGISTRY.values() for f, h in s.files.items()}
+    assert ours == expected
+    for name, digest in expected.items():
+        assert sha((data / name).read_bytes()) == digest, f"data/{name} does not match its sum"
+
+
 def test_registry_checksums_match_the_shared_sums_file():
     sums = Path(__file__).resolve().parents[2] / "shared" / "data" / "SHA256SUMS"
     if not sums.is_file():
         pytest.skip("../shared/data is not beside this checkout")
-    expected = dict(reversed(line.split()) for line in sums.read_text().splitlines() if line)
-    ours = {f"{s.name}/{f}": h for s in registry.REGISTRY.values() for f, h in s.files.items()}
-    assert ours == expected
+    assert _sums(sums) == _sums(paths.repo_root() / "data" / "SHA256SUMS")
 
 
-needs_data = pytest.mark.skipif(
-    not os.environ.get("COURSE_DATA_DIR"), reason="set COURSE_DATA_DIR to the offline data"
-)
-
-
-@needs_data
 def test_real_loaders():
     names = registry.load_names()
     assert len(names) == 18 and sum(map(len, names.values())) == 20074

@@ -8,7 +8,7 @@ import shlex
 
 import pytest
 
-from course_lib import paths
+from course_lib.machinery import paths
 
 ROOT = paths.repo_root()
 CONFIG = ROOT / ".devcontainer" / "devcontainer.json"

@@ -10,10 +10,10 @@ import urllib.request
 
 import pytest
 
-from course_lib import doctor, paths
-from course_lib.cli import main
 from course_lib.data import registry
 from course_lib.data.registry import DataSet
+from course_lib.machinery import doctor, paths
+from course_lib.machinery.cli import main
 
 REAL_URLOPEN = urllib.request.urlopen
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from course_lib.lessons import Lesson, LessonError, build, build_notebooks, find_lessons
+from course_lib.machinery.lessons import Lesson, LessonError, build, build_notebooks, find_lessons
 
 ROOT = Path(__file__).resolve().parents[1]
 

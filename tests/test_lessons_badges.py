@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import course_lib
-from course_lib import colab, lessons, paths
+from course_lib.machinery import colab, lessons, paths
 
 LESSON = """\
 # %% [markdown]
@@ -94,7 +94,7 @@ def test_setup_cell_comes_just_before_the_first_lesson_code(course):
 
 
 def test_course_build_writes_the_bootstrap_and_is_then_current(tmp_path, monkeypatch, capsys):
-    from course_lib import cli
+    from course_lib.machinery import cli
 
     (tmp_path / "solutions").mkdir()
     (tmp_path / "solutions" / "00_lesson.py").write_text(LESSON.format(number="00", module=0))

@@ -1,9 +1,9 @@
 import pytest
 import torch
 
-from course_lib import paths
-from course_lib.profiles import PROFILES, SIZES, detect_profile, sizes_for
-from course_lib.settings import pick_device, pick_threads, setup
+from course_lib.machinery import paths
+from course_lib.machinery.profiles import PROFILES, SIZES, detect_profile, sizes_for
+from course_lib.machinery.settings import pick_device, pick_threads, setup
 
 
 def test_profile_from_environment(monkeypatch):

@@ -1,8 +1,8 @@
 import nbformat
 import pytest
 
-from course_lib.cli import main
-from course_lib.runner import NotebookFailed, find_notebook, run_notebook
+from course_lib.machinery.cli import main
+from course_lib.machinery.runner import NotebookFailed, find_notebook, run_notebook
 
 
 def write_notebook(path, *sources):

@@ -17,8 +17,8 @@ from course_lib.checkers.seq2seq import (
 )
 from course_lib.data import Vocab, collate_pairs, reversal_task
 from course_lib.seq2seq import (
-    AttentionDecoder,
-    Decoder,
+    RecurrentAttentionDecoder,
+    RecurrentDecoder,
     build_seq2seq,
     char_accuracy,
     encode_pairs,
@@ -41,7 +41,7 @@ def _batch(n=5, seed=0):
 def test_shapes_and_decoder_type(attention):
     torch.manual_seed(0)
     model = build_seq2seq(VOCAB, emb_dim=8, hidden_size=16, attention=attention)
-    assert isinstance(model.decoder, AttentionDecoder if attention else Decoder)
+    assert isinstance(model.decoder, RecurrentAttentionDecoder if attention else RecurrentDecoder)
     _, batch = _batch()
     tgt_in = shift_right(batch["tgt"], VOCAB.bos_id)
     logits, weights = model(batch["src"], batch["src_lengths"], tgt_in)

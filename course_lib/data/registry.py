@@ -21,7 +21,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from course_lib import paths
+from course_lib.machinery import paths
 
 DOWNLOAD_TIMEOUT_S = 30
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import nbformat
 
-from course_lib import paths
+from course_lib.machinery import paths
 
 
 class NotebookFailed(RuntimeError):

@@ -18,7 +18,7 @@ DRIVE_FOLDER = "transformers-course"  # the course's folder on Drive
 
 def repo_root() -> Path | None:
     """The repository checkout holding this package, or None for a plain install."""
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     return root if (root / "pyproject.toml").is_file() else None
 
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from course_lib import paths
-from course_lib.profiles import detect_profile, sizes_for
+from course_lib.machinery import paths
+from course_lib.machinery.profiles import detect_profile, sizes_for
 
 
 @dataclass(frozen=True)

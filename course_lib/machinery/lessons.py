@@ -16,9 +16,9 @@ become ``# YOUR CODE HERE`` and ``raise NotImplementedError(...)``. In markdown 
 ``<!-- BEGIN SOLUTION -->`` ... ``<!-- END SOLUTION -->`` (an answer to a self-check
 question) becomes a line inviting the learner's own answer.
 
-Both notebooks also get, from :mod:`course_lib.colab`, an "Open in Colab" badge as their first
-cell (with a GPU-runtime note for the GPU-heavy modules) and, before the lesson's first code
-cell, the cell that sets a Colab runtime up (it does nothing anywhere else).
+Both notebooks also get, from :mod:`course_lib.machinery.colab`, an "Open in Colab" badge as
+their first cell (with a GPU-runtime note for the GPU-heavy modules) and, before the lesson's
+first code cell, the cell that sets a Colab runtime up (it does nothing anywhere else).
 :func:`build_bootstrap` writes ``colab_bootstrap.ipynb`` (``course build`` runs both).
 """
 
@@ -31,7 +31,7 @@ from pathlib import Path
 import jupytext
 import nbformat
 
-from course_lib import colab
+from course_lib.machinery import colab
 
 CODE_BEGIN = re.compile(r"^(?P<indent>\s*)# BEGIN SOLUTION\s*$")
 CODE_END = re.compile(r"^\s*# END SOLUTION\s*$")

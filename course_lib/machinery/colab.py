@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import course_lib
-from course_lib import paths
+from course_lib.machinery import paths
 
 COLAB_HOME = "/content/transformers-course"  # where the course is cloned on a Colab runtime
 GPU_HEAVY_MODULES = frozenset({4, 5})  # modules that should run on a GPU runtime on Colab
@@ -431,7 +431,7 @@ def bootstrap(
     slug = slug_from_url(url)
     links = module_links(home, slug, branch) if slug else []
     if not brief:
-        from course_lib.doctor import doctor
+        from course_lib.machinery.doctor import doctor
 
         print()
         doctor()
@@ -462,7 +462,7 @@ def setup_cell_source(
     """
     if form:
         head = [
-            "# Fetch the course (first run) and hand over to course_lib.colab.bootstrap.",
+            "# Fetch the course (first run) and hand over to course_lib.machinery.colab.bootstrap.",
             "import os",
             "import subprocess",
             "import sys",
@@ -492,7 +492,7 @@ def setup_cell_source(
         '        clone = ["git", "clone", "--quiet", "--branch", BRANCH, REPO_URL, HOME]',
         "        subprocess.run(clone, check=True)",
         "    sys.path.insert(0, HOME)",
-        "    from course_lib.colab import bootstrap",
+        "    from course_lib.machinery.colab import bootstrap",
         "",
         call,
     ]

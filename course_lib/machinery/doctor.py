@@ -78,7 +78,7 @@ def _satisfies(version: str, spec: str) -> bool:
 def check_versions() -> list[Finding]:
     """Python, the key packages and the course itself."""
     import course_lib
-    from course_lib import paths
+    from course_lib.machinery import paths
 
     findings = []
     findings.append(Finding("python", "ok", f"{platform.python_version()} ({sys.executable})"))
@@ -114,11 +114,11 @@ def check_runtime() -> list[Finding]:
     """The profile and device a notebook will pick, and where data and outputs go."""
     import torch
 
-    from course_lib import paths
-    from course_lib.colab import GPU_HEAVY_MODULES, in_colab
     from course_lib.data.registry import data_root
-    from course_lib.profiles import PROFILES, detect_profile
-    from course_lib.settings import pick_device
+    from course_lib.machinery import paths
+    from course_lib.machinery.colab import GPU_HEAVY_MODULES, in_colab
+    from course_lib.machinery.profiles import PROFILES, detect_profile
+    from course_lib.machinery.settings import pick_device
 
     findings = []
     cuda = torch.cuda.is_available()
@@ -229,13 +229,13 @@ def _offline_reason() -> str | None:
 
 def check_data(network: bool = True, timeout: float = PROBE_TIMEOUT_S) -> list[Finding]:
     """Whether each data set of the course is on this machine, or can be downloaded."""
-    from course_lib import paths
     from course_lib.data.registry import (
         REGISTRY,
         ChecksumError,
         local_copy,
         missing_fix,
     )
+    from course_lib.machinery import paths
 
     findings, missing = [], []
     for name in REGISTRY:

@@ -6,9 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from course_lib import paths
-from course_lib.doctor import add_arguments as doctor_options
-from course_lib.doctor import run as run_doctor
+from course_lib.machinery import paths
+from course_lib.machinery.doctor import add_arguments as doctor_options
+from course_lib.machinery.doctor import run as run_doctor
 
 
 def _root() -> Path:
@@ -19,7 +19,7 @@ def _root() -> Path:
 
 
 def _build(args: argparse.Namespace) -> int:
-    from course_lib.lessons import build, build_bootstrap
+    from course_lib.machinery.lessons import build, build_bootstrap
 
     root = _root()
     stale = build(root, check=args.check) + build_bootstrap(root, check=args.check)
@@ -35,8 +35,8 @@ def _build(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from course_lib.profiles import detect_profile
-    from course_lib.runner import NotebookFailed, find_notebook, run_notebook
+    from course_lib.machinery.profiles import detect_profile
+    from course_lib.machinery.runner import NotebookFailed, find_notebook, run_notebook
 
     path = find_notebook(args.module, solution=args.solution, root=_root())
     print(f"running {path.relative_to(_root())} in profile {detect_profile()}")
