@@ -296,6 +296,11 @@ def check_mixed_precision(mixed_precision: str, device_type: str) -> None:
                          f"feature); on {device_type} use 'bf16' or 'no'.")
 
 
+def _single_process() -> bool:
+    """True unless started by ``accelerate launch`` / ``torchrun`` with several processes."""
+    return int(os.environ.get("WORLD_SIZE", "1")) == 1
+
+
 def make_accelerator(mixed_precision: str = "no", seed: int = 0, cpu: bool = False):
     """An ``accelerate.Accelerator`` for ``train``: the given mixed precision, and a data
     order that depends only on ``(seed, epoch)`` so a resumed run sees the same batches.
@@ -306,7 +311,7 @@ def make_accelerator(mixed_precision: str = "no", seed: int = 0, cpu: bool = Fal
     from accelerate import Accelerator, DataLoaderConfiguration
     from accelerate.state import AcceleratorState
 
-    if int(os.environ.get("WORLD_SIZE", "1")) == 1:
+    if _single_process():
         AcceleratorState._reset_state(reset_partial_state=True)
     return Accelerator(
         mixed_precision=mixed_precision,
@@ -409,14 +414,15 @@ class _Engine:
     def save(self) -> None:
         """Write a checkpoint of everything (rank 0 writes; every process waits)."""
         acc, progress = self.accelerator, self.progress
-        if self.output_dir is None:
-            return
+        path = None if self.output_dir is None else self.output_dir / checkpoint_name(
+            progress.step)
+        if path is None or path == self.last_checkpoint:
+            return  # no folder, or this very step is saved already
         rngs = [rng_state()]
         if acc.num_processes > 1:
             from accelerate.utils import gather_object
 
             rngs = gather_object(rngs)
-        path = self.output_dir / checkpoint_name(progress.step)
         if acc.is_main_process:
             save_checkpoint(path, {
                 "model": acc.unwrap_model(self.model).state_dict(),
@@ -702,7 +708,7 @@ def train(
             last_checkpoint=engine.last_checkpoint,
         )
     finally:
-        if accelerator.num_processes == 1:
+        if _single_process():  # leave no global state behind (HF Trainer makes its own)
             from accelerate.state import AcceleratorState
 
             AcceleratorState._reset_state(reset_partial_state=True)
