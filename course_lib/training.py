@@ -397,9 +397,10 @@ class _Engine:
     """The bookkeeping around ``train_step``: epochs, limits, evaluation, checkpoints."""
 
     def __init__(self, accelerator, model, optimizer, scheduler, loss_fn, loader, config,
-                 evaluate, output_dir, count_tokens):
+                 evaluate, output_dir, count_tokens, original_loader):
         self.accelerator, self.model, self.optimizer = accelerator, model, optimizer
         self.scheduler, self.loss_fn, self.loader, self.config = scheduler, loss_fn, loader, config
+        self.original_loader = original_loader  # as passed to train, before accelerate
         self.evaluate_fn, self.count_tokens = evaluate, count_tokens
         self.output_dir = None if output_dir is None else Path(output_dir)
         self.progress = _Progress()
@@ -541,8 +542,11 @@ class _Engine:
     def epoch_batches(self) -> Iterable:
         """This epoch's batches, after those a resumed run already used."""
         progress = self.progress
-        if hasattr(self.loader, "set_epoch"):
-            self.loader.set_epoch(progress.epoch)
+        # The data order of an epoch must depend on the epoch alone: tell the loader (and a
+        # custom batch sampler, which accelerate wraps without passing the epoch on).
+        for part in (self.loader, getattr(self.original_loader, "batch_sampler", None)):
+            if hasattr(part, "set_epoch"):
+                part.set_epoch(progress.epoch)
         skip = progress.batches_done
         if skip == 0:
             self.epoch_rng = rng_state()
@@ -675,7 +679,7 @@ def train(
     try:
         model, optimizer, loader = accelerator.prepare(model, optimizer, train_loader)
         engine = _Engine(accelerator, model, optimizer, scheduler, loss_fn, loader, config,
-                         evaluate, output_dir, count_tokens)
+                         evaluate, output_dir, count_tokens, train_loader)
         if resume:
             engine.restore(resume)
         else:

@@ -350,3 +350,32 @@ def test_bad_settings_and_diverging_losses_give_advice():
         warnings.simplefilter("error")
         with pytest.raises(ValueError, match="resume=True needs output_dir"):
             train(model, [], loss_fn, optimizer, config=quiet(), resume=True)
+
+
+class EpochSeededBatches(torch.utils.data.Sampler):
+    """A batch sampler like Module 4's token-budget one: the order of epoch e is seeded by e
+    (through ``set_epoch``), not by how many passes this object has made."""
+
+    def __init__(self, n, batch_size, seed=0):
+        self.n, self.batch_size, self.seed, self.epoch = n, batch_size, seed, 0
+
+    def set_epoch(self, epoch):
+        self.epoch = epoch
+
+    def __iter__(self):
+        gen = torch.Generator().manual_seed(self.seed + self.epoch)
+        order = torch.randperm(self.n, generator=gen).tolist()
+        return iter([order[i : i + self.batch_size] for i in range(0, self.n, self.batch_size)])
+
+    def __len__(self):
+        return -(-self.n // self.batch_size)
+
+
+def test_resume_is_exact_with_a_custom_batch_sampler(tmp_path):
+    def loader():
+        return DataLoader(dataset(), batch_sampler=EpochSeededBatches(96, 12))
+
+    (model, full), (again, resumed), _ = full_and_resumed(
+        tmp_path, 11, {"epochs": 3, "checkpoint_every": 5}, loader)
+    assert resumed.step_losses == full.step_losses and full.steps == 24
+    assert_same_weights(model, again)
