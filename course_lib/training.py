@@ -301,18 +301,26 @@ def _single_process() -> bool:
     return int(os.environ.get("WORLD_SIZE", "1")) == 1
 
 
+def _forget_mixed_precision(cpu: bool = False) -> None:
+    """Clear accelerate's process-wide mixed-precision setting, so that a notebook can train
+    in bf16, then without (accelerate otherwise refuses a second, different setting); also
+    its device when a CPU run follows a GPU one. Single process only: under
+    ``accelerate launch`` the state is the launcher's."""
+    from accelerate.state import AcceleratorState, PartialState
+
+    if not _single_process():
+        return
+    device = PartialState._shared_state.get("device")
+    AcceleratorState._reset_state(
+        reset_partial_state=cpu and device is not None and device.type != "cpu")
+
+
 def make_accelerator(mixed_precision: str = "no", seed: int = 0, cpu: bool = False):
     """An ``accelerate.Accelerator`` for ``train``: the given mixed precision, and a data
-    order that depends only on ``(seed, epoch)`` so a resumed run sees the same batches.
-
-    In a single process, accelerate's global state from an earlier call is reset first (a
-    notebook may train in bf16, then without); under ``accelerate launch`` it is kept.
-    """
+    order that depends only on ``(seed, epoch)`` so a resumed run sees the same batches."""
     from accelerate import Accelerator, DataLoaderConfiguration
-    from accelerate.state import AcceleratorState
 
-    if _single_process():
-        AcceleratorState._reset_state(reset_partial_state=True)
+    _forget_mixed_precision(cpu)
     return Accelerator(
         mixed_precision=mixed_precision,
         cpu=cpu,
@@ -712,7 +720,4 @@ def train(
             last_checkpoint=engine.last_checkpoint,
         )
     finally:
-        if _single_process():  # leave no global state behind (HF Trainer makes its own)
-            from accelerate.state import AcceleratorState
-
-            AcceleratorState._reset_state(reset_partial_state=True)
+        _forget_mixed_precision()  # a later Accelerator (HF Trainer's) picks its own
