@@ -409,6 +409,17 @@ def train_step(
     return loss_total.item() / totals[0].item(), int(totals[1].item())
 
 
+class _DistributedDataParallel(nn.parallel.DistributedDataParallel):
+    """DistributedDataParallel that also answers the wrapped model's own attributes
+    (``model.pad_id``), so a ``loss_fn`` written for one process runs unchanged on several."""
+
+    def __getattr__(self, name: str):
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            return getattr(self.module, name)
+
+
 def _batch_windows(batches: Iterable, size: int):
     """Lists of ``size`` consecutive batches (the last one may be shorter)."""
     iterator = iter(batches)
@@ -701,6 +712,8 @@ def train(
                         "torch DataLoader so that accelerate can give each process its share.")
     try:
         model, optimizer, loader = accelerator.prepare(model, optimizer, train_loader)
+        if type(model) is nn.parallel.DistributedDataParallel:
+            model.__class__ = _DistributedDataParallel
         engine = _Engine(accelerator, model, optimizer, scheduler, loss_fn, loader, config,
                          evaluate, output_dir, count_tokens, train_loader)
         if resume:
