@@ -146,23 +146,34 @@ MODULE_03 = {  # the Transformer encoder, and a sentiment classifier built on it
         "num_layers": 1,  # classifier: encoder layers
         "dropout": 0.1,  # classifier: dropout everywhere (embeddings, attention, FFN, residual)
         "batch_size": 64,  # sentences per training batch
-        "epochs": 2,  # passes over the 8,530 training sentences
+        "max_epochs": 2,  # at most this many passes over the 8,530 training sentences
+        "patience": 1,  # early stopping: epochs without a better validation loss
         "lr": 5e-3,  # AdamW peak learning rate
-        "warmup_steps": 20,  # linear warm-up steps, then linear decay to zero
+        "warmup_steps": 20,  # linear warm-up steps, then linear decay to zero at max_epochs
+        "seeds": [0],  # seeds of the encoder-vs-baseline comparison (one: ci stays fast)
         "min_test_accuracy": 0.62,  # asserted on the held-out test split (chance is 0.5)
         "min_test_f1": 0.6,  # asserted macro F1 on the test split
+        "min_mean_test_accuracy": 0.62,  # asserted: encoder's mean test accuracy over seeds
+        "min_baseline_accuracy": 0.6,  # asserted: bag of embeddings' mean test accuracy
+        "min_gain_over_baseline": -0.1,  # asserted loosely: one seed, two epochs are noise
     },
     "cpu": {
         "flow_depth": 24, "flow_d_model": 64, "min_freq": 2, "max_tokens": 64,
         "d_model": 64, "num_heads": 4, "d_ff": 128, "num_layers": 2, "dropout": 0.3,
-        "batch_size": 32, "epochs": 3, "lr": 2e-3, "warmup_steps": 100,
+        "batch_size": 32, "max_epochs": 20, "patience": 2, "lr": 2e-3, "warmup_steps": 100,
+        "seeds": [0, 1, 2],
         "min_test_accuracy": 0.72, "min_test_f1": 0.72,
+        "min_mean_test_accuracy": 0.72, "min_baseline_accuracy": 0.72,
+        "min_gain_over_baseline": -0.1,
     },
     "gpu": {
         "flow_depth": 48, "flow_d_model": 64, "min_freq": 2, "max_tokens": 64,
         "d_model": 128, "num_heads": 8, "d_ff": 256, "num_layers": 2, "dropout": 0.3,
-        "batch_size": 32, "epochs": 3, "lr": 1e-3, "warmup_steps": 100,
+        "batch_size": 32, "max_epochs": 20, "patience": 2, "lr": 1e-3, "warmup_steps": 100,
+        "seeds": [0, 1, 2],
         "min_test_accuracy": 0.72, "min_test_f1": 0.72,
+        "min_mean_test_accuracy": 0.72, "min_baseline_accuracy": 0.72,
+        "min_gain_over_baseline": -0.1,
     },
 }
 
