@@ -9,7 +9,7 @@
 # 2. **residual connections** and **layer normalisation**, "Add & Norm", around every
 #    sub-layer, which is what lets us stack many layers at all (3.2);
 # 3. **embeddings scaled by $\sqrt{d_\text{model}}$ plus positional encoding** at the bottom,
-#    and a **padding mask** so that sentences of different lengths share a batch (3.3).
+#    and a **padding mask** so that sentences of different lengths share a batch (3.3, 3.4).
 #
 # One encoder layer, as the paper draws it (post-norm):
 #
@@ -100,7 +100,7 @@ print("parameters:", sum(p.numel() for p in ffn.parameters()), "=", 2 * 16 * 64 
 # %% [markdown]
 # ## 3.2 Add & Norm
 #
-# ### Layer normalisation
+# ### 3.2.1 Layer normalisation
 #
 # Layer norm rescales each token's feature vector $x \in \mathbb{R}^{d}$ to zero mean and unit
 # variance, then applies a learned scale $\gamma$ and shift $\beta$:
@@ -112,7 +112,7 @@ print("parameters:", sum(p.numel() for p in ffn.parameters()), "=", 2 * 16 * 64 
 # sentences, or padding enters. Note the biased variance (divide by $d$) and $\epsilon$
 # inside the square root, as in `nn.LayerNorm`.
 #
-# **Exercise 3.2a.** Write `layer_norm(x, weight, bias, eps)` for `x` of shape `(..., d)`.
+# **Exercise 3.2.1.** Write `layer_norm(x, weight, bias, eps)` for `x` of shape `(..., d)`.
 
 # %%
 def layer_norm(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, eps: float = 1e-5):
@@ -144,7 +144,7 @@ print("layer_norm == nn.LayerNorm; largest difference:",
       f"{(layer_norm(x, norm.weight, norm.bias) - norm(x)).abs().max():.1e}")
 
 # %% [markdown]
-# ### Why layer norm and not batch norm? Measured
+# ### 3.2.2 Why layer norm and not batch norm? Measured
 #
 # Batch norm, the workhorse of convolutional networks, normalises each **feature** with
 # statistics taken over the whole batch (and, for sequences, over every position). For text
@@ -235,7 +235,7 @@ except ValueError as err:
 # sees batches of variable length at training time and often one sentence at inference
 # time: layer norm is the natural choice.
 #
-# ### AddNorm: the residual connection, then the norm
+# ### 3.2.3 AddNorm: the residual connection, then the norm
 #
 # Every sub-layer (attention, feed-forward) is wrapped the same way. The paper puts the
 # norm *after* the residual sum ("post-norm"); most models since GPT-2 put it *before* the
@@ -248,7 +248,7 @@ except ValueError as err:
 # Because pre-norm needs the norm *before* the sub-layer runs, `AddNorm.forward` takes the
 # sub-layer itself as a function: `block(x, sublayer)`.
 #
-# **Exercise 3.2b.** Write `AddNorm` with an `nn.LayerNorm` named `norm` and an `nn.Dropout`
+# **Exercise 3.2.3.** Write `AddNorm` with an `nn.LayerNorm` named `norm` and an `nn.Dropout`
 # named `dropout`; `norm_first` chooses pre-norm.
 
 # %%
@@ -297,13 +297,13 @@ for norm_first in (False, True):
 # That is why a pre-norm stack ends with one more `LayerNorm` after its last layer.
 
 # %% [markdown]
-# ## 3.3a The encoder layer
+# ## 3.3 The encoder layer
 #
 # Now assemble the layer: self-attention in the first AddNorm, the feed-forward network in
 # the second. The layer receives the padding mask and hands it to attention as
 # `key_padding_mask` (True = padding), so no token attends to padding.
 #
-# **Exercise 3.3a.** Write the `forward` of an encoder layer. The parts are built for you by
+# **Exercise 3.3.** Write the `forward` of an encoder layer. The parts are built for you by
 # the course's `EncoderLayer.__init__` (this class inherits it): `self.self_attn` (Module 2's
 # `MultiHeadAttention`, called as `self_attn(query, key, value, key_padding_mask=...)` and
 # returning `(output, weights)`), `self.feed_forward`, `self.add_norm1`, `self.add_norm2`
@@ -344,7 +344,7 @@ print("input", tuple(x.shape), "-> output", tuple(out.shape), "| attention", tup
 print("attention paid to padding:", weights[1, :, :, 6:].sum().item())
 
 # %% [markdown]
-# ### The library version: `nn.TransformerEncoderLayer`
+# ### 3.3.1 The library version: `nn.TransformerEncoderLayer`
 #
 # PyTorch's encoder layer packs the three input projections into one `in_proj_weight` and
 # calls its norms `norm1`, `norm2`; otherwise it is the same layer. `to_torch_encoder_layer`
@@ -365,7 +365,7 @@ for norm_first in (False, True):
 print(theirs)
 
 # %% [markdown]
-# ### Why residual connections? Gradient flow in a deep stack, measured
+# ### 3.3.2 Why residual connections? Gradient flow in a deep stack, measured
 #
 # Take a deep stack of the encoder layers you just built and measure, after one backward
 # pass, the gradient norm $\lVert \partial L / \partial x_\ell \rVert$ that reaches the input
@@ -458,7 +458,7 @@ assert_metric("no residual: token spread at the output", plain[1], at_most=1e-2)
 assert_metric("post-norm: token spread at the output", post[1], at_least=0.01)
 
 # %% [markdown]
-# ## 3.3b The encoder stack
+# ## 3.4 The encoder stack
 #
 # The full encoder turns token ids into vectors and runs $N$ layers:
 #
@@ -472,7 +472,7 @@ assert_metric("post-norm: token spread at the output", post[1], at_least=0.01)
 # drown the words. A pre-norm stack ends with one more `LayerNorm`, since its last layer's
 # output has not been normalised.
 #
-# **Exercise 3.3b.** Write the encoder's `forward`. Its parts (inherited from the course's
+# **Exercise 3.4.** Write the encoder's `forward`. Its parts (inherited from the course's
 # `Encoder`): `self.embedding`, `self.positional_encoding` (adds PE, then dropout),
 # `self.layers` (a list of `EncoderLayer`), `self.norm` (LayerNorm for pre-norm, identity
 # otherwise) and `self.d_model`.
@@ -516,7 +516,7 @@ print(f"sentence 1 alone vs padded in a batch: largest difference "
       f"{(batched[0, :4] - alone[0]).abs().max():.1e}")
 
 # %% [markdown]
-# ## What a layer costs: parameters and FLOPs
+# ## 3.5 What a layer costs: parameters and FLOPs
 #
 # Count the parameters of one layer from its parts (with biases):
 #
@@ -588,7 +588,7 @@ for n in lengths:
           f"attention scores+sum {share:5.1%}")
 
 # %% [markdown]
-# ## Put the encoder to work: sentiment of movie reviews
+# ## 3.6 Put the encoder to work: sentiment of movie reviews
 #
 # The rotten tomatoes sentence-polarity data: 10,662 snippets of reviews, half positive and
 # half negative, already lower-cased and tokenised. We split it 80/10/10 into training,
@@ -624,7 +624,7 @@ batch = next(iter(loaders["train"]))
 print({k: tuple(v.shape) for k, v in batch.items()})
 
 # %% [markdown]
-# ### From token vectors to one sentence vector
+# ### 3.6.1 From token vectors to one sentence vector
 #
 # The encoder gives one vector per token; the classifier needs one per sentence. We average
 # the token vectors, **over the real tokens only**: padding must not dilute a short
@@ -635,7 +635,7 @@ print({k: tuple(v.shape) for k, v in batch.items()})
 # (BERT instead reads a special `[CLS]` token's vector; mean pooling needs no extra token
 # and works well for models trained from scratch.)
 #
-# **Exercise 3.4.** Write `masked_mean_pool(x, padding_mask)`: `x` `(batch, seq, d)`,
+# **Exercise 3.6.1.** Write `masked_mean_pool(x, padding_mask)`: `x` `(batch, seq, d)`,
 # `padding_mask` `(batch, seq)` with True at padding, returning `(batch, d)`.
 
 # %%
@@ -657,7 +657,7 @@ from course_lib.classifier import (  # the course's reference from here on, and 
 )
 
 # %% [markdown]
-# ### The classifier
+# ### 3.6.2 The classifier
 #
 # `TransformerClassifier` is the encoder, masked mean pooling, dropout and one linear layer
 # to two logits (negative, positive). Dropout is our main defence against overfitting: 8,530
@@ -770,7 +770,7 @@ assert_metric("bag of embeddings: mean test accuracy over seeds", mean["bag of e
 assert_metric("encoder minus bag of embeddings (mean accuracy)", gain, at_least=sizes["min_gain_over_baseline"])
 
 # %% [markdown]
-# ### What does a trained layer attend to?
+# ### 3.6.3 What does a trained layer attend to?
 #
 # Ask the encoder for its attention weights on a few short test sentences and draw every
 # layer and head with `plot_attention` (rows: queries, columns: keys; each row sums to 1).
@@ -799,7 +799,7 @@ for ids, label in short:
 # information was *read*, not *why* the model decided: treat them as a clue, not an
 # explanation.
 #
-# ### Error analysis
+# ### 3.6.4 Error analysis
 #
 # Which test sentences does the model get wrong, most confidently?
 
