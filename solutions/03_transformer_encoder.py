@@ -742,8 +742,8 @@ assert_metric("test macro F1", test_metrics["f1"], at_least=sizes["min_test_f1"]
 # word2vec vectors; fine-tuned BERT models reach about 87-90%. Module 5 shows why
 # pre-training is worth so much.)
 #
-# One training run is one draw: another seed (initial weights, dropout, batch order) moves
-# test accuracy by about a point, as much as the gap we want to measure. So both models are
+# One training run is one draw: the initial weights, the dropout masks and the order of the
+# batches all come from the seed, and so does part of the test accuracy. So both models are
 # trained with each of the profile's `seeds`, the same seeds for both, and we compare the
 # means, with the spread (standard deviation) over seeds.
 
@@ -763,8 +763,24 @@ for name, by_seed in accuracy.items():
     runs = ", ".join(f"{by_seed[s]:.3f}" for s in sizes["seeds"])
     print(f"{name:20s} test accuracy {mean[name]:.3f} ± {spread[name]:.3f} over seeds {sizes['seeds']} ({runs})")
 
+# %% [markdown]
+# How large is the gap? Two yardsticks: the spread over seeds (training noise), and the
+# standard error of one accuracy measured on the test sentences,
+# $\sqrt{p(1-p)/n}$ (the noise of a finite test set).
+
 # %%
+from IPython.display import Markdown, display
+
 gain = mean["Transformer encoder"] - mean["bag of embeddings"]
+test_se = math.sqrt(mean["Transformer encoder"] * (1 - mean["Transformer encoder"]) / len(test_set))
+wins = sum(accuracy["Transformer encoder"][s] > accuracy["bag of embeddings"][s] for s in sizes["seeds"])
+display(Markdown(
+    f"Over {len(sizes['seeds'])} seed(s) the encoder's mean test accuracy is **{gain:+.3f}** above the "
+    f"bag of embeddings' ({gain / test_se:+.1f} standard errors of a test accuracy, "
+    f"{test_se:.3f} on {len(test_set):,} sentences); it is ahead with {wins} of "
+    f"{len(sizes['seeds'])} seed(s), and the seed spreads are {spread['Transformer encoder']:.3f} "
+    f"(encoder) and {spread['bag of embeddings']:.3f} (bag of embeddings)."
+))
 assert_metric("encoder: mean test accuracy over seeds", mean["Transformer encoder"], at_least=sizes["min_mean_test_accuracy"])
 assert_metric("bag of embeddings: mean test accuracy over seeds", mean["bag of embeddings"], at_least=sizes["min_baseline_accuracy"])
 assert_metric("encoder minus bag of embeddings (mean accuracy)", gain, at_least=sizes["min_gain_over_baseline"])
@@ -920,5 +936,5 @@ print(f"<unk> share: misclassified {unk_share(wrong.tolist()):.1%}, correct {unk
 # learning word interactions (negation, contrast) from scratch needs far more examples than
 # 8,530 short sentences provide; the bigger model also overfits sooner. First tries:
 # pre-trained word vectors or, better, a pre-trained Transformer fine-tuned on the task
-# (Module 5); also more regularisation and early stopping on the validation split.
+# (Module 5); also more regularisation (early stopping on the validation split is already on).
 # <!-- END SOLUTION -->

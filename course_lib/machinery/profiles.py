@@ -20,8 +20,12 @@ MODULE_00 = {  # the course tour: a bigram character model of surnames
         "steps": 150,  # optimisation steps of the bigram model
         "min_gain_nats": 0.3,  # asserted: validation loss this far below the uniform baseline
     },
-    "cpu": {"steps": 400, "min_gain_nats": 0.5},
-    "gpu": {"steps": 400, "min_gain_nats": 0.5},
+    "cpu": {
+        "steps": 400,
+        # measured 2.05 nats below uniform (val loss 2.465, 2026-11-23); asserted with 0.15 margin
+        "min_gain_nats": 1.9,
+    },
+    "gpu": {"steps": 400, "min_gain_nats": 1.9},  # the cpu sizes, so the cpu threshold
 }
 
 MODULE_01 = {  # sequence models: RNN/LSTM, char model, word2vec, seq2seq with/without attention
