@@ -54,7 +54,10 @@ MODULE_01 = {  # sequence models: RNN/LSTM, char model, word2vec, seq2seq with/w
         "s2s_epochs": 3,  # passes over the training pairs
         "s2s_batch": 32,  # pairs per batch
         "s2s_lr": 0.005,  # Adam learning rate, decayed linearly to 0
-        "s2s_min_char_accuracy": 0.15,  # asserted for both models (chance: 1/26 = 0.04)
+        "s2s_min_char_accuracy": 0.15,  # asserted: no-attention model (chance: 1/26 = 0.04)
+        "s2s_attn_min_char_accuracy": 0.15,  # asserted: attention model
+        "s2s_plain_max_val_loss": 3.4,  # asserted: no-attention val loss (ln 30 = 3.40: chance)
+        "s2s_attn_max_val_loss": 3.4,  # asserted: attention val loss
         "s2s_long_from": 7,  # "long" sources: this length and up
         "s2s_attn_min_exact_long": 0.7,  # asserted: attention's worst exact match, long sources
         "s2s_plain_max_exact_long": 0.5,  # asserted: no-attention mean exact match, long sources
@@ -85,7 +88,10 @@ MODULE_01 = {  # sequence models: RNN/LSTM, char model, word2vec, seq2seq with/w
         "s2s_epochs": 5,  # passes over the training pairs
         "s2s_batch": 32,  # pairs per batch
         "s2s_lr": 0.005,  # Adam learning rate, decayed linearly to 0
-        "s2s_min_char_accuracy": 0.5,  # asserted for both models (chance: 1/26 = 0.04)
+        "s2s_min_char_accuracy": 0.5,  # asserted: no-attention model (chance: 1/26 = 0.04)
+        "s2s_attn_min_char_accuracy": 0.5,  # asserted: attention model
+        "s2s_plain_max_val_loss": 3.4,  # asserted: no-attention val loss (ln 30 = 3.40: chance)
+        "s2s_attn_max_val_loss": 3.4,  # asserted: attention val loss
         "s2s_long_from": 13,  # "long" sources: this length and up
         "s2s_attn_min_exact_long": 0.95,  # asserted: attention's worst exact match, long sources
         "s2s_plain_max_exact_long": 0.5,  # asserted: no-attention mean exact match, long sources
