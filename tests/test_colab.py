@@ -394,7 +394,8 @@ def test_without_a_url_the_course_is_copied_from_drive(
     assert (home / NOTEBOOK).is_file() and not (home / ".git").exists()
     assert len(pip_calls) == 1 and pip_calls[0]["command"][-3] == str(home)
     out = capsys.readouterr().out
-    assert "using the copy of the course" in out and "outputs and checkpoints go to Drive" in out
+    assert "using the copy (from Drive or a zip) of the course" in out
+    assert "outputs and checkpoints go to Drive" in out
     _run_module_cell(home, tmp_path)  # a second run: already there, already installed
     assert len(pip_calls) == 1
 

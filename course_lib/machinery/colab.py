@@ -442,8 +442,10 @@ def bootstrap(
     branch, home = branch or course_lib.REPO_BRANCH, Path(home)
     if url:
         sync = clone_or_pull(url, branch, home)
-    elif (home / "pyproject.toml").is_file() and not (home / ".git").exists():
-        sync = SyncResult("copied", f"using the copy of the course in {home} (from Drive or a zip)")
+    elif (home / "pyproject.toml").is_file():  # a copy (from Drive or a zip), or a clone
+        kind = "clone" if (home / ".git").exists() else "copy (from Drive or a zip)"
+        sync = SyncResult("copied", f"using the {kind} of the course in {home}; REPO_URL is empty, "
+                          "so no updates are pulled")
     else:
         raise BootstrapError(
             f"No course to install in {home}: set REPO_URL to the course's clone URL, or put a "
