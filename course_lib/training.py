@@ -95,8 +95,8 @@ def fit(
     model.to(device)
     history: History = {"train_loss": []}
     best_value, best_state, since_best = math.inf, None, 0
-    bar = progress_bar(range(epochs), desc="epochs", disable=not progress)
-    for _ in bar:
+    bar = progress_bar(total=epochs, desc="epochs", disable=not progress)
+    for _ in range(epochs):
         model.train()
         total, count = 0.0, 0
         for batch in train_loader:
@@ -119,7 +119,8 @@ def fit(
         if evaluate is not None:
             for name, value in evaluate(model).items():
                 history.setdefault(name, []).append(float(value))
-        bar.set_postfix({k: f"{v[-1]:.3f}" for k, v in history.items()})
+        bar.set_postfix({k: f"{v[-1]:.3f}" for k, v in history.items()}, refresh=False)
+        bar.update(1)  # after the epoch, so an early stop reads "4/20", not "3/20"
         if patience is None:
             continue
         if monitor not in history:

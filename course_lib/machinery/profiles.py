@@ -172,9 +172,13 @@ MODULE_03 = {  # the Transformer encoder, and a sentiment classifier built on it
         "d_model": 64, "num_heads": 4, "d_ff": 128, "num_layers": 2, "dropout": 0.3,
         "batch_size": 32, "max_epochs": 20, "patience": 2, "lr": 2e-3, "warmup_steps": 100,
         "seeds": [0, 1, 2],
-        "min_test_accuracy": 0.72, "min_test_f1": 0.72,
-        "min_mean_test_accuracy": 0.72, "min_baseline_accuracy": 0.72,
-        "min_gain_over_baseline": -0.1,
+        # Thresholds from the run of 2026-11-23 (seed 0 stopped after 4 epochs, best at 2):
+        # seed 0 test accuracy 0.762, F1 0.762 (margin 0.02); encoder mean over seeds 0.756
+        # (spread 0.016; margin 0.025); bag of embeddings 0.776 (spread 0.006; margin 0.015);
+        # encoder minus baseline -0.019 (margin 0.04, 2.5 encoder spreads).
+        "min_test_accuracy": 0.74, "min_test_f1": 0.74,
+        "min_mean_test_accuracy": 0.73, "min_baseline_accuracy": 0.76,
+        "min_gain_over_baseline": -0.06,
     },
     "gpu": {
         "flow_depth": 48, "flow_d_model": 64, "min_freq": 2, "max_tokens": 64,
