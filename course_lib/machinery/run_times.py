@@ -77,7 +77,8 @@ def first_cell_line(record: dict, stem: str) -> str:
         return f"*Measured run time: {NOT_MEASURED}.*"
     missing = [p for p, t in times if not t]
     tail = f" ({', '.join(missing)}: {NOT_MEASURED})" if missing else ""
-    return f"*Measured run time: {' · '.join(measured)}{tail}.*"
+    how = " How and where: the README's *Profiles*." if record.get("note", "").strip() else ""
+    return f"*Measured run time: {' · '.join(measured)}{tail}.{how}*"
 
 
 def readme_table(record: dict, stems: list[str]) -> str:
