@@ -101,21 +101,22 @@ MODULE_01 = {  # sequence models: RNN/LSTM, char model, word2vec, seq2seq with/w
 MODULE_01["gpu"] = dict(MODULE_01["cpu"])  # gpu: the cpu sizes (they already finish in minutes)
 
 # Module 2 on a laptop CPU (MODULE_02["ci"] below comments every entry); gpu differs only
-# in the lengths of the cost-of-attention measurement.
+# in the lengths of the cost-of-attention measurement. Thresholds: the run of 2026-11-23
+# (measured value and margin beside each); the time slope stays loose (shared machines).
 _MODULE_02_CPU = {
     "scale_dims": [4, 16, 64, 256, 1024],
     "scale_samples": 4000,
-    "min_unscaled_max_weight": 0.9,
-    "max_scaled_max_weight": 0.35,
+    "min_unscaled_max_weight": 0.93,  # measured 0.962; margin 0.03
+    "max_scaled_max_weight": 0.3,  # measured 0.248; margin 0.05
     "task_train": 3000,
     "task_val": 1000,
     "task_epochs": 8,
     "task_d_model": 32,
     "task_lr": 0.02,
     "batch_size": 64,
-    "min_task_accuracy": 0.95,
-    "max_accuracy_without_positions": 0.3,
-    "min_head_focus": 0.6,
+    "min_task_accuracy": 0.98,  # measured 0.9996 (sinusoidal), 1.000 (learned); margin 0.02
+    "max_accuracy_without_positions": 0.25,  # measured 0.198; margin 0.05
+    "min_head_focus": 0.7,  # measured 0.770 (left), 0.881 (right); margin 0.07
     "cost_lengths": [64, 128, 256, 512, 1024, 2048],
     "cost_repeats": 5,
     "min_time_slope": 1.2,
