@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import math
 import os
 import time
 import warnings
@@ -87,20 +88,29 @@ def fit(
     clip_grad_norm: float | None = None,
     scheduler=None,
     progress: bool = True,
+    patience: int | None = None,
+    monitor: str = "val_loss",
 ) -> History:
     """Train ``model`` for ``epochs``; returns ``{"train_loss": [...], **evaluate(model)}``.
 
     ``evaluate(model)`` runs after each epoch and returns metrics such as
     ``{"val_loss": 1.2, "val_accuracy": 0.8}``; each is appended to the history.
+
+    Early stopping: with ``patience``, training stops once ``monitor`` (a metric of
+    ``evaluate``, lower is better) has not improved for ``patience`` epochs, and the model is
+    given back the weights of its best epoch. The history keeps every epoch that ran.
     """
-    from tqdm.auto import tqdm
+    from course_lib.machinery.progress import progress_bar
 
     if epochs < 1:
         raise ValueError(f"epochs must be >= 1, got {epochs}")
+    if patience is not None and (evaluate is None or patience < 1):
+        raise ValueError("early stopping needs patience >= 1 and an evaluate callback.")
     model.to(device)
     history: History = {"train_loss": []}
-    bar = tqdm(range(epochs), desc="epochs", disable=not progress)
-    for _ in bar:
+    best_value, best_state, since_best = math.inf, None, 0
+    bar = progress_bar(total=epochs, desc="epochs", disable=not progress)
+    for _ in range(epochs):
         model.train()
         total, count = 0.0, 0
         for batch in train_loader:
@@ -123,7 +133,22 @@ def fit(
         if evaluate is not None:
             for name, value in evaluate(model).items():
                 history.setdefault(name, []).append(float(value))
-        bar.set_postfix({k: f"{v[-1]:.3f}" for k, v in history.items()})
+        bar.set_postfix({k: f"{v[-1]:.3f}" for k, v in history.items()}, refresh=False)
+        bar.update(1)  # after the epoch, so an early stop reads "4/20", not "3/20"
+        if patience is None:
+            continue
+        if monitor not in history:
+            raise KeyError(f"monitor={monitor!r} is not among evaluate's metrics {list(history)}.")
+        if history[monitor][-1] < best_value:
+            best_value, since_best = history[monitor][-1], 0
+            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        else:
+            since_best += 1
+            if since_best >= patience:
+                break
+    bar.close()
+    if best_state is not None:
+        model.load_state_dict(best_state)
     return history
 
 

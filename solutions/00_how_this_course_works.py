@@ -31,7 +31,7 @@ cfg = setup(module=0)
 cfg.sizes
 
 # %% [markdown]
-# ## Data by name
+# ## 0.1 Data by name
 #
 # `course_lib.data` knows each data set of the course by name, with its checksum. It reads
 # the copy in `COURSE_DATA_DIR` if you set one, else its cache under `data/`, else downloads
@@ -45,14 +45,14 @@ names = [name for group in names_by_language.values() for name in group]
 print(f"{len(names):,} surnames in {len(names_by_language)} languages, e.g. {names[:4]}")
 
 # %% [markdown]
-# ## An exercise and its checker
+# ## 0.2 An exercise and its checker
 #
 # Exercises look like the cell below: the learner's notebook has a stub, the solutions
 # notebook has the answer. Run the checker right after. If you have not attempted the
 # exercise yet, the checker says so and the notebook carries on with the course's own
 # implementation, so *Run all* always reaches the end.
 #
-# **Exercise 0.1 · softmax.** Turn scores $x$ into probabilities along `dim`:
+# **Exercise 0.2 · softmax.** Turn scores $x$ into probabilities along `dim`:
 # $$\mathrm{softmax}(x)_i = \frac{e^{x_i}}{\sum_j e^{x_j}} = \frac{e^{x_i - m}}{\sum_j e^{x_j - m}}, \quad m = \max_j x_j .$$
 # The second form gives the same numbers and never overflows: you will use it in every
 # attention layer of the course.
@@ -89,7 +89,7 @@ except CheckFailed as err:
     print(err)
 
 # %% [markdown]
-# ## Results are measured, and asserted
+# ## 0.3 Results are measured, and asserted
 #
 # A bigram model predicts each character from the one before: a table of
 # $V \times V$ logits. Guessing uniformly costs $\ln V$ nats per character; anything that
@@ -146,7 +146,7 @@ print(f"uniform baseline: ln({len(vocab)}) = {uniform:.3f} nats")
 assert_metric("validation loss", history["val_loss"][-1], at_most=uniform - cfg.sizes["min_gain_nats"])
 
 # %% [markdown]
-# ## Attention heat maps
+# ## 0.4 Attention heat maps
 #
 # From Module 1 on you will look at attention weights: each row is a query, each column a
 # key, each row sums to 1. `plot_attention` draws one map, or a grid of layers × heads.

@@ -11,13 +11,13 @@
 # In this notebook you build that layer, piece by piece, and prove each piece computes what
 # PyTorch computes:
 #
-# 1. **scaled dot-product attention** (2.1), after a worked example in NumPy and a
+# 1. **scaled dot-product attention** (2.4), after a worked example in NumPy and a
 #    measurement of *why* the scores are divided by $\sqrt{d_k}$;
-# 2. **self-attention** (2.2): queries, keys and values projected from one sequence;
-# 3. **multi-head attention** (2.3), equal to `torch.nn.MultiheadAttention` with copied weights;
-# 4. **positional encoding** (2.4): sinusoidal, learned and (stretch) rotary, and a small
+# 2. **self-attention** (2.5): queries, keys and values projected from one sequence;
+# 3. **multi-head attention** (2.6), equal to `torch.nn.MultiheadAttention` with copied weights;
+# 4. **positional encoding** (2.7): sinusoidal, learned and (stretch) rotary, and a small
 #    model whose heads learn to look left and right, but only when positions are given;
-# 5. **the cost of attention**: time and memory grow with the square of the length.
+# 5. **the cost of attention** (2.10): time and memory grow with the square of the length.
 
 # %%
 import math
@@ -33,7 +33,7 @@ from course_lib import setup
 cfg = setup(module=2)
 
 # %% [markdown]
-# ## The idea: a soft dictionary lookup
+# ## 2.1 The idea: a soft dictionary lookup
 #
 # A Python dictionary returns the value whose key *equals* the query. Attention returns a
 # blend of **all** values, weighted by how well each key *matches* the query. With queries
@@ -48,7 +48,7 @@ cfg = setup(module=2)
 # (d_k \times m) \to (n \times m)$ weights, times $(m \times d_v) \to (n \times d_v)$.
 
 # %% [markdown]
-# ## A worked example on 4 tokens, NumPy beside PyTorch
+# ## 2.2 A worked example on 4 tokens, NumPy beside PyTorch
 #
 # Four tokens, each a 4-dimensional vector $x_i$ (rows of $X$), projected to queries, keys
 # and values of width 3 by small integer matrices, so every number can be checked by hand.
@@ -94,7 +94,7 @@ np.testing.assert_allclose(weights_torch.numpy(), weights_np, rtol=1e-5, atol=1e
 print("NumPy and F.scaled_dot_product_attention agree:\n", output_torch.numpy())
 
 # %% [markdown]
-# ## Why scale? Measured
+# ## 2.3 Why scale? Measured
 #
 # If the components of $q$ and $k$ are independent with mean 0 and variance 1, then
 # $q \cdot k = \sum_{i=1}^{d_k} q_i k_i$ is a sum of $d_k$ terms of variance 1: its variance
@@ -165,7 +165,7 @@ assert_metric("gradient shrink factor without scaling (largest d_k / smallest)",
               stats["grad_raw"][-1] / stats["grad_raw"][0], at_most=0.5)
 
 # %% [markdown]
-# ## Exercise 2.1 · Scaled dot-product attention
+# ## 2.4 Exercise · Scaled dot-product attention
 #
 # Write `scaled_dot_product_attention(query, key, value, mask=None)` for inputs with any
 # number of leading (batch, head) dimensions: `query` `(..., q_len, d_k)`, `key`
@@ -201,7 +201,7 @@ check_scaled_dot_product_attention(scaled_dot_product_attention)
 from course_lib.attention import scaled_dot_product_attention  # the course's reference from here on
 
 # %% [markdown]
-# ### Masks in pictures
+# ### 2.4.1 Masks in pictures
 #
 # Two masks cover every use in the course. A **padding mask** `(batch, k_len)` hides the pad
 # tokens of shorter sequences (`course_lib.data.padding_mask(lengths)` builds it); a **causal
@@ -237,7 +237,7 @@ print("course reference: output of the padded sequence", out[1].abs().max().item
 print("nn.MultiheadAttention: any NaN:", torch_out.isnan().any().item())
 
 # %% [markdown]
-# ## Exercise 2.2 · Self-attention
+# ## 2.5 Exercise · Self-attention
 #
 # In **self**-attention the queries, keys and values all come from the same sequence
 # $X \in \mathbb{R}^{n \times d_{model}}$, through three learned projections:
@@ -276,7 +276,7 @@ check_self_attention(SelfAttention)
 from course_lib.attention import SelfAttention  # the course's reference from here on
 
 # %% [markdown]
-# ### Self-attention on a sentence
+# ### 2.5.1 Self-attention on a sentence
 #
 # An untrained layer has random projections, so its weights say nothing about language yet;
 # what they show is geometry. Give each word a random embedding and **tie** the query and
@@ -310,7 +310,7 @@ with torch.no_grad():
 fig = plot_attention(untied[0], keys=sentence, queries=sentence, cell_size=4, suptitle="random W_Q, W_K")
 
 # %% [markdown]
-# ## Exercise 2.3 · Multi-head attention
+# ## 2.6 Exercise · Multi-head attention
 #
 # One head computes one weighted average per token: one notion of relevance. **Multi-head**
 # attention runs $h$ heads side by side, each in its own $d_{head} = d_{model}/h$-dimensional
@@ -376,7 +376,7 @@ check_multi_head_attention(MultiHeadAttention)
 from course_lib.attention import MultiHeadAttention  # the course's reference from here on
 
 # %% [markdown]
-# ### Proof: it computes what `nn.MultiheadAttention` computes
+# ### 2.6.1 Proof: it computes what `nn.MultiheadAttention` computes
 #
 # PyTorch stores the three input projections as one `(3 d_model, d_model)` matrix,
 # `in_proj_weight`, rows in the order Q, K, V. `MultiHeadAttention.from_torch` copies it
@@ -409,7 +409,7 @@ torch.testing.assert_close(fused_out, out)
 print("fused path: max difference", (fused_out - out).abs().max().item(), "| weights:", nothing)
 
 # %% [markdown]
-# ## 2.4 · Positional encoding
+# ## 2.7 Positional encoding
 #
 # Self-attention sees a **set**. Shuffle the tokens and every output is shuffled the same
 # way, value for value: nothing in $\mathrm{softmax}(QK^\top/\sqrt{d_k})V$ knows where a
@@ -435,7 +435,7 @@ print("max |attention(shuffled x) - shuffled attention(x)| =",
 # encoding of position $pos + k$ is a fixed linear map of the encoding of $pos$: relative
 # offsets are easy to read for a linear layer.
 #
-# **Exercise 2.4.** Write `positional_encoding(max_len, d_model)` returning the
+# **Exercise 2.7.** Write `positional_encoding(max_len, d_model)` returning the
 # `(max_len, d_model)` table (even columns sines, odd columns cosines).
 
 # %%
@@ -515,7 +515,7 @@ print(with_sinusoids.shape, with_learned.shape,
       "vs", sum(p.numel() for p in LearnedPositionalEmbedding(128, 64).parameters()))
 
 # %% [markdown]
-# ## What heads learn: a task that needs positions
+# ## 2.8 What heads learn: a task that needs positions
 #
 # A task that attention can only solve by position: for each character of a random string,
 # predict the character **before** it and the character **after** it. The model is as small
@@ -693,7 +693,7 @@ for name, table in (("learned", learned), ("sinusoidal", sinusoidal_encoding(MAX
 # into it, and nothing about positions it rarely saw (here the long strings' last positions).
 
 # %% [markdown]
-# ## Stretch · Rotary position embedding (RoPE)
+# ## 2.9 Stretch · Rotary position embedding (RoPE)
 #
 # Adding $PE$ to the embeddings mixes position into the content vectors, and the score
 # $(x_m + PE_m) \cdot (x_n + PE_n)$ still depends on the absolute positions. **RoPE**
@@ -731,7 +731,7 @@ fig = plot_attention(torch.stack([standardised(rope_scores), standardised(added_
                      suptitle="score q . k of one query and one key at every pair of positions (standardised)")
 
 # %% [markdown]
-# ## The cost of attention
+# ## 2.10 The cost of attention
 #
 # The weights form a `q_len × k_len` matrix per head: for self-attention on $n$ tokens,
 # time and memory grow as $n^2$ (an RNN's grow as $n$). We time one attention call (4 heads,
@@ -833,7 +833,7 @@ assert_metric("explicit attention: log-log slope of time", loglog_slope(lengths,
 # per row, so its memory grows linearly; its time is still quadratic (every pair of tokens is
 # still scored), only faster. Long-context models fight exactly this $n^2$.
 #
-# ### Parameters of a multi-head attention layer
+# ### 2.10.1 Parameters of a multi-head attention layer
 #
 # Four $d_{model} \times d_{model}$ matrices ($W^Q, W^K, W^V, W^O$) and four bias vectors:
 #

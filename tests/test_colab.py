@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import types
@@ -305,15 +306,25 @@ def _code_cells(nb) -> list[str]:
     return [cell.source for cell in nb.cells if cell.cell_type == "code"]
 
 
-def _localised(source: str, home: Path, url: str) -> str:
-    """A cell's code with the Colab clone folder and the repository moved into tmp_path."""
-    return source.replace(colab.COLAB_HOME, str(home)).replace(colab.repo_url(), url)
+def _localised(source: str, home: Path, url: str, tmp_path: Path | None = None) -> str:
+    """A cell's code with Colab's folders moved into tmp_path and REPO_URL set to ``url``.
+
+    Drive is mounted at ``tmp_path/drive`` (where the fake ``google.colab`` puts My Drive),
+    uploads land in ``tmp_path/uploads``.
+    """
+    source = source.replace(colab.COLAB_HOME, str(home)).replace(colab.repo_url(), url)
+    source = source.replace('REPO_URL = ""', f'REPO_URL = "{url}"')
+    if tmp_path is not None:
+        source = source.replace(f'"{colab.COLAB_DRIVE_MOUNT}', f'"{tmp_path / "drive"}')
+        source = source.replace(f'"{colab.COLAB_UPLOADS}"', f'"{tmp_path / "uploads"}"')
+    assert '"/content' not in source, "a test must not touch this machine's /content"
+    return source
 
 
 def test_bootstrap_notebook_does_nothing_outside_colab(capsys, tmp_path):
     namespace = {}
     for source in _code_cells(colab.bootstrap_notebook()):
-        exec(_localised(source, tmp_path / "course", "unused"), namespace)
+        exec(_localised(source, tmp_path / "course", "unused", tmp_path), namespace)
     assert "Not on Colab" in capsys.readouterr().out
     assert not (tmp_path / "course").exists()
 
@@ -324,7 +335,7 @@ def test_bootstrap_notebook_runs_end_to_end_on_fake_colab(
     home = tmp_path / "content" / "course"
     namespace = {}
     for source in _code_cells(colab.bootstrap_notebook()):
-        exec(_localised(source, home, str(origin)), namespace)
+        exec(_localised(source, home, str(origin), tmp_path), namespace)
     out = capsys.readouterr().out
     assert (home / NOTEBOOK).is_file()  # cloned by the notebook's first step
     assert len(pip_calls) == 1 and fake_colab
@@ -333,14 +344,14 @@ def test_bootstrap_notebook_runs_end_to_end_on_fake_colab(
 
 
 def test_module_notebook_first_cell_is_inert_outside_colab(tmp_path):
-    source = _localised(colab.setup_cell_source(), tmp_path / "course", "unused")
+    source = _localised(colab.setup_cell_source(), tmp_path / "course", "unused", tmp_path)
     exec(source, {})
     assert not (tmp_path / "course").exists()
 
 
 def test_module_notebook_first_cell_sets_colab_up(origin, tmp_path, pip_calls, fake_colab, capsys):
     home = tmp_path / "content" / "course"
-    exec(_localised(colab.setup_cell_source(), home, str(origin)), {})
+    exec(_localised(colab.setup_cell_source(), home, str(origin), tmp_path), {})
     assert (home / NOTEBOOK).is_file() and len(pip_calls) == 1
     out = capsys.readouterr().out
     assert "outputs and checkpoints go to Drive" in out
@@ -353,4 +364,88 @@ def test_built_bootstrap_notebook_is_current():
     import nbformat
 
     assert text == nbformat.writes(colab.bootstrap_notebook()) + "\n", "run `course build`"
-    assert f"https://github.com/{REPO_SLUG}.git" in text
+    form = nbformat.reads(text, as_version=4).cells[1].source
+    if colab.repository_configured():
+        assert f'REPO_URL = "https://github.com/{REPO_SLUG}.git"' in form
+    else:  # no public home yet: the form starts empty and the course comes from Drive
+        assert 'REPO_URL = ""' in form
+
+
+# --- without a public repository: a copy on Drive, a zip, and failures in one sentence -------
+
+
+def _course_copy(folder: Path, origin: Path) -> Path:
+    """A copy of the course (the origin's files, no .git) in ``folder``."""
+    shutil.copytree(origin, folder, ignore=shutil.ignore_patterns(".git"))
+    return folder
+
+
+def _run_module_cell(home: Path, tmp_path: Path, url: str = "") -> None:
+    exec(_localised(colab.setup_cell_source(), home, url, tmp_path), {})
+
+
+def test_without_a_url_the_course_is_copied_from_drive(
+    origin, tmp_path, pip_calls, fake_colab, capsys
+):
+    drive_folder = tmp_path / "drive" / "MyDrive" / "transformers-course"
+    _course_copy(drive_folder / "course", origin)
+    home = tmp_path / "content" / "course"
+    _run_module_cell(home, tmp_path)
+    assert (home / NOTEBOOK).is_file() and not (home / ".git").exists()
+    assert len(pip_calls) == 1 and pip_calls[0]["command"][-3] == str(home)
+    out = capsys.readouterr().out
+    assert "using the copy (from Drive or a zip) of the course" in out
+    assert "outputs and checkpoints go to Drive" in out
+    _run_module_cell(home, tmp_path)  # a second run: already there, already installed
+    assert len(pip_calls) == 1
+
+
+@pytest.mark.parametrize("where", ["drive", "uploads"])
+def test_without_a_url_a_zip_of_the_course_is_unpacked(
+    origin, tmp_path, pip_calls, fake_colab, where
+):
+    folder = tmp_path / "drive" / "MyDrive" / "transformers-course" if where == "drive" else (
+        tmp_path / "uploads"
+    )
+    folder.mkdir(parents=True)
+    top = _course_copy(tmp_path / "zipped" / "transformers-course-main", origin)
+    shutil.make_archive(str(folder / "transformers-course-main"), "zip", top.parent)
+    home = tmp_path / "content" / "course"
+    _run_module_cell(home, tmp_path)
+    assert (home / NOTEBOOK).is_file() and (home / "pyproject.toml").is_file()
+    assert len(pip_calls) == 1
+
+
+def test_without_a_url_or_a_copy_one_sentence_says_what_to_set(tmp_path, fake_colab):
+    with pytest.raises(SystemExit) as stop:
+        _run_module_cell(tmp_path / "content" / "course", tmp_path)
+    message = str(stop.value)
+    assert message.startswith("No course to install: set REPO_URL")
+    assert message.count(". ") == 0 and "transformers-course/course" in message
+
+
+def test_a_failing_clone_is_fast_and_one_sentence(tmp_path, fake_colab, monkeypatch):
+    """A repository that asks for credentials: git must not wait for a password."""
+    calls = []
+    real_run = subprocess.run
+
+    def run(command, **kwargs):
+        calls.append(kwargs.get("env", {}).get("GIT_TERMINAL_PROMPT"))
+        assert kwargs.get("timeout"), "a clone must have a timeout"
+        return real_run(command, **kwargs)
+
+    monkeypatch.setattr(subprocess, "run", run)
+    missing = tmp_path / "no-such-repository"
+    with pytest.raises(SystemExit) as stop:
+        _run_module_cell(tmp_path / "content" / "course", tmp_path, url=str(missing))
+    assert calls == ["0"]
+    message = str(stop.value)
+    assert message.startswith(f"Could not clone {missing}") and "set REPO_URL" in message
+    assert not (tmp_path / "content" / "course").exists()
+
+
+def test_the_placeholder_slug_means_no_repository():
+    assert not colab.repository_configured("your-github-user/transformers-course")
+    assert colab.repository_configured("someone/transformers-course")
+    assert colab.default_url() == (colab.repo_url() if colab.repository_configured() else "")
+

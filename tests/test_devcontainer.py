@@ -1,4 +1,8 @@
-"""The devcontainer parses, is CPU-first and non-root, and installs the course like the README."""
+"""The devcontainer parses, is CPU-first and non-root, and installs the course like the README.
+
+README, docs/working_anywhere.md and the devcontainer install torch the same way: PyTorch's
+CPU-only build first (``doctor.CPU_TORCH_INSTALL``), then the course.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ import shlex
 import pytest
 
 from course_lib.machinery import paths
+from course_lib.machinery.doctor import CPU_TORCH_INSTALL, torch_build
 
 ROOT = paths.repo_root()
 CONFIG = ROOT / ".devcontainer" / "devcontainer.json"
@@ -43,6 +48,9 @@ def install_lines(markdown: str, section: str) -> list[str]:
     return [c for c in commands if re.match(r"(python3? -m )?pip install\b", c)]
 
 
+COURSE_INSTALL = 'pip install -e ".[dev]"'
+
+
 def test_devcontainer_json_parses_and_names_its_parts():
     cfg = config()
     assert cfg["build"]["dockerfile"] == "Dockerfile"
@@ -73,30 +81,54 @@ def test_non_root_user_and_current_python():
     assert re.search(r"^FROM python:\$\{PYTHON_VERSION\}-slim\s*$", text, re.M)
 
 
-def test_post_create_installs_the_course_and_registers_a_kernel():
+def test_post_create_installs_cpu_torch_then_the_course_and_registers_a_kernel():
     steps = post_create_steps()
-    assert steps[0] == 'pip install -e ".[dev]"'
-    kernel = shlex.split(steps[1])
+    assert steps[:2] == [CPU_TORCH_INSTALL, COURSE_INSTALL]
+    kernel = shlex.split(steps[2])
     assert kernel[:4] == ["python", "-m", "ipykernel", "install"]
     assert "--user" in kernel and kernel[kernel.index("--name") + 1] == "transformers-course"
 
 
-def test_no_package_index_or_host_names_in_the_devcontainer():
+def test_no_package_index_but_pytorchs_cpu_wheels_in_the_devcontainer():
+    cpu_index = CPU_TORCH_INSTALL.split("--index-url ")[1]
     for path in (CONFIG, DOCKERFILE):
-        text = path.read_text()
+        text = path.read_text().replace(CPU_TORCH_INSTALL, "")
         assert "://" not in text, f"{path.name} names a host"
         assert not re.search(r"--(extra-)?index-url|\s-i\s|--find-links", text), path.name
+    assert cpu_index.startswith("https://download.pytorch.org/whl/cpu")
 
 
-def test_same_install_command_as_the_readme():
-    readme = ROOT / "README.md"
-    if not readme.is_file():
-        pytest.skip("README.md is not in this checkout")
-    assert post_create_steps()[0] in install_lines(
-        readme.read_text(encoding="utf-8"), "Quick start"
-    )
+@pytest.mark.parametrize(
+    "document, section",
+    [("README.md", "Quick start"), ("docs/working_anywhere.md", "Local virtualenv")],
+)
+def test_readme_docs_and_devcontainer_install_alike(document, section):
+    """The same two installs, CPU-only torch first, in the same order as the devcontainer."""
+    commands = install_lines((ROOT / document).read_text(encoding="utf-8"), section)
+    assert commands == post_create_steps()[:2] == [CPU_TORCH_INSTALL, COURSE_INSTALL]
 
 
-def test_same_install_command_as_the_working_anywhere_guide():
+def test_the_gpu_variant_is_the_same_install_without_the_cpu_line():
     guide = (ROOT / "docs" / "working_anywhere.md").read_text(encoding="utf-8")
-    assert post_create_steps()[0] in install_lines(guide, "Local virtualenv")
+    block = re.search(r"^```json\s*$(.*?)^```", guide, re.M | re.S).group(1)
+    gpu = json.loads(block)
+    assert "--gpus" in gpu["runArgs"]
+    cpu_steps = post_create_steps()
+    assert gpu["postCreateCommand"] == " && ".join(cpu_steps[1:])
+
+
+def test_the_doctor_names_the_torch_build():
+    assert torch_build(None, gpu=False).detail.startswith("CPU-only")
+    assert torch_build("12.8", gpu=True).status == "ok"
+    assert torch_build("12.6", gpu=False, colab=True).status == "ok"
+    unused = torch_build("12.8", gpu=False)
+    assert unused.status == "note" and "no NVIDIA GPU" in unused.detail
+    assert CPU_TORCH_INSTALL in unused.fix
+
+
+def test_this_environment_has_a_cpu_build_without_a_gpu():
+    """What the README's install gives on a machine without a GPU (CI): the CPU-only build."""
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        pytest.skip("a GPU machine: the CUDA build is the right one")
+    assert torch.version.cuda is None, f"torch {torch.__version__} bundles CUDA, unused here"

@@ -70,6 +70,29 @@ def test_fit_learns_and_records_history():
     assert history["val_loss"][-1] < 0.01 * before
 
 
+def test_fit_early_stopping_keeps_the_best_epoch(monkeypatch, capsys):
+    monkeypatch.setenv("COURSE_HEADLESS", "1")  # a text bar on stdout, as in executed copies
+    batches, loss_fn = regression_problem()
+    model = nn.Linear(3, 1)
+    scores = iter([1.0, 0.5, 0.7, 0.9, 0.2, 0.1])  # best at epoch 2, then two worse epochs
+    weights = []
+
+    def evaluate(m):
+        weights.append(m.weight.detach().clone())
+        return {"val_loss": next(scores)}
+
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    history = fit(model, batches, loss_fn, optimizer, epochs=6, evaluate=evaluate, patience=2)
+    assert history["val_loss"] == [1.0, 0.5, 0.7, 0.9], "stops after 2 epochs without progress"
+    assert "4/6" in capsys.readouterr().out, "the bar's last state counts the epochs that ran"
+    torch.testing.assert_close(model.weight, weights[1])  # the weights of epoch 2 are back
+    with pytest.raises(ValueError, match="early stopping needs"):
+        fit(model, batches, loss_fn, optimizer, epochs=2, progress=False, patience=1)
+    with pytest.raises(KeyError, match="monitor='val_acc'"):
+        fit(model, batches, loss_fn, optimizer, epochs=2, progress=False, patience=1,
+            evaluate=lambda m: {"val_loss": 1.0}, monitor="val_acc")
+
+
 def test_fit_stops_on_non_finite_loss_with_advice():
     batches, _ = regression_problem()
     model = nn.Linear(3, 1)

@@ -1,4 +1,4 @@
-"""Encoder-decoder models, the attention they use, and the checkers of exercises 1.2 and 1.3."""
+"""Encoder-decoder models, the attention they use, and the checkers of exercises 1.6 and 1.7."""
 
 from __future__ import annotations
 

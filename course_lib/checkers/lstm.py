@@ -1,4 +1,4 @@
-"""Checkers for exercise 1.1b (the LSTM cell) and 1.1c (one gradient derived by hand)."""
+"""Checkers for exercise 1.3 (the LSTM cell) and 1.3.1 (one gradient derived by hand)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Checker for exercise 1.1a: the forward pass of a vanilla RNN in NumPy."""
+"""Checker for exercise 1.1: the forward pass of a vanilla RNN in NumPy."""
 
 from __future__ import annotations
 

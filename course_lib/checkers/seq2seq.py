@@ -1,4 +1,4 @@
-"""Checkers for exercises 1.2 (teacher forcing, greedy decoding) and 1.3 (attention in NumPy)."""
+"""Checkers for exercises 1.6 (teacher forcing, greedy decoding) and 1.7 (attention in NumPy)."""
 
 from __future__ import annotations
 

@@ -163,13 +163,13 @@ def _offline() -> bool:
 
 def _fetch(url: str, dest: Path, label: str) -> None:
     """Download ``url`` to ``dest`` with a timeout and a progress bar."""
-    from tqdm.auto import tqdm
+    from course_lib.machinery.progress import progress_bar
 
     with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as response:
         total = int(response.headers.get("Content-Length") or 0) or None
         with (
             open(dest, "wb") as out,
-            tqdm(
+            progress_bar(
                 total=total, unit="B", unit_scale=True, desc=f"downloading {label}", leave=False
             ) as bar,
         ):

@@ -19,33 +19,47 @@ def _root() -> Path:
 
 
 def _build(args: argparse.Namespace) -> int:
-    from course_lib.machinery.lessons import build, build_bootstrap
+    from course_lib.machinery.lessons import build, build_bootstrap, build_readme
 
     root = _root()
-    stale = build(root, check=args.check) + build_bootstrap(root, check=args.check)
+    stale = (
+        build(root, check=args.check)
+        + build_bootstrap(root, check=args.check)
+        + build_readme(root, check=args.check)
+    )
     if args.check:
         for path in stale:
             print(f"stale: {path.relative_to(root)} (run `course build`)")
-        print("notebooks up to date" if not stale else f"{len(stale)} stale notebook(s)")
+        print("notebooks up to date" if not stale else f"{len(stale)} stale file(s)")
         return 1 if stale else 0
     for path in stale:
         print(f"written: {path.relative_to(root)}")
-    print(f"{len(stale)} notebook(s) written")
+    print(f"{len(stale)} file(s) written")
     return 0
 
 
 def _run(args: argparse.Namespace) -> int:
     from course_lib.machinery.profiles import detect_profile
+    from course_lib.machinery.run_times import record_run
     from course_lib.machinery.runner import NotebookFailed, find_notebook, run_notebook
 
-    path = find_notebook(args.module, solution=args.solution, root=_root())
-    print(f"running {path.relative_to(_root())} in profile {detect_profile()}")
+    root = _root()
+    try:
+        path = find_notebook(args.module, solution=args.solution, root=root)
+    except FileNotFoundError as err:
+        print(f"course run: {err}", file=sys.stderr)
+        return 2
+    profile = detect_profile()
+    print(f"running {path.relative_to(root)} in profile {profile}")
     try:
         out, seconds = run_notebook(path, timeout=args.timeout)
     except NotebookFailed as err:
         print(err, file=sys.stderr)
         return 1
     print(f"{path.name}: {seconds:.1f} s; executed copy: {out}")
+    if args.record:
+        where = record_run(root, path.stem, profile, seconds, note=args.note)
+        print(f"recorded in {where.relative_to(root)}: run `course build` to update the notebooks")
     return 0
 
 
@@ -59,6 +73,10 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("module", help="module number (1, 01) or notebook name prefix")
     run.add_argument("--solution", action="store_true", help="run the solved notebook")
     run.add_argument("--timeout", type=int, default=1800, help="seconds allowed per cell")
+    run.add_argument(
+        "--record", action="store_true", help="store the run time in docs/run_times.json"
+    )
+    run.add_argument("--note", default="", help="with --record: how the machine was loaded")
     run.set_defaults(func=_run)
     doctor = sub.add_parser("doctor", help="check versions, device, data, Hub; say how to fix")
     doctor_options(doctor)

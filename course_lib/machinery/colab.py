@@ -1,11 +1,15 @@
 """Google Colab: fetch the course, install it, keep outputs on Drive, check the GPU.
 
 ``colab_bootstrap.ipynb`` and the first code cell of every module notebook (both generated
-by ``course build`` from :func:`setup_cell_source`) clone the repository when it is missing
-and then call :func:`bootstrap`, which
+by ``course build`` from :func:`setup_cell_source`) fetch the course when it is missing:
+they clone ``REPO_URL`` (never waiting for a password, and saying in one sentence what to set
+when the clone fails) or, with no URL set (the course has no public home yet), copy it from
+Google Drive (``My Drive/transformers-course/course``, or a zip of it uploaded to ``/content``
+or to ``My Drive/transformers-course``). Then they call :func:`bootstrap`, which
 
 1. pulls the course's updates without clobbering the learner's edits (:func:`clone_or_pull`):
-   a fast-forward only, and nothing at all when an update touches a file the learner changed;
+   a fast-forward only, and nothing at all when an update touches a file the learner changed
+   (a copy from Drive has no updates to pull);
 2. installs the course once, keeping Colab's own torch build (:func:`install_course`);
 3. mounts Google Drive and points ``COURSE_OUTPUT_DIR`` at the course's folder there, so a
    disconnected runtime loses no checkpoint (:func:`outputs_to_drive`);
@@ -37,7 +41,10 @@ COLAB_HOME = "/content/transformers-course"  # where the course is cloned on a C
 GPU_HEAVY_MODULES = frozenset({4, 5})  # modules that should run on a GPU runtime on Colab
 KEEP_PREINSTALLED = ("torch",)  # Colab's builds of these are kept (pinned while installing)
 COLAB_BADGE = "https://colab.research.google.com/assets/colab-badge.svg"
-_INSTALL_MARKER = "course-install.json"  # inside .git/: what the last install was made from
+_INSTALL_MARKER = "course-install.json"  # in .git/ (or the copy): what the last install was from
+PLACEHOLDER_OWNER = "your-github-user"  # REPO_SLUG's owner until the course has a public home
+CLONE_TIMEOUT_S = 300  # the generated cells give up on a clone after this long
+DRIVE_COPY = "course"  # a copy of the course in My Drive/transformers-course/ (no public repo)
 _WATCHED = ("numpy", "torch", "transformers", "tokenizers", "datasets", "huggingface_hub")
 
 
@@ -51,6 +58,21 @@ class BootstrapError(RuntimeError):
 def repo_url(slug: str | None = None) -> str:
     """The clone URL of the repository ``slug`` ("user/name"; default ``REPO_SLUG``)."""
     return f"https://github.com/{slug or course_lib.REPO_SLUG}.git"
+
+
+def repository_configured(slug: str | None = None) -> bool:
+    """False while ``REPO_SLUG`` is the placeholder: there is no public repository to clone."""
+    return not (slug or course_lib.REPO_SLUG).startswith(f"{PLACEHOLDER_OWNER}/")
+
+
+def default_url() -> str:
+    """The clone URL the generated cells start with: empty until the slug is configured."""
+    return repo_url() if repository_configured() else ""
+
+
+def drive_copy(drive_root: Path | None = None) -> Path:
+    """Where a copy of the course goes on Google Drive when there is no public repository."""
+    return (drive_root or paths.DRIVE_ROOT) / paths.DRIVE_FOLDER / DRIVE_COPY
 
 
 def slug_from_url(url: str) -> str | None:
@@ -225,6 +247,12 @@ def install_command(home: str | Path, constraints: Path | None = None) -> list[s
     return command + (["--constraint", str(constraints)] if constraints else [])
 
 
+def _marker(home: Path) -> Path:
+    """The install stamp: in .git/ of a clone, at the top of a copy (from Drive or a zip)."""
+    clone = (home / ".git").is_dir()
+    return home / ".git" / _INSTALL_MARKER if clone else home / f".{_INSTALL_MARKER}"
+
+
 def _install_stamp(home: Path) -> dict:
     digest = hashlib.sha256((home / "pyproject.toml").read_bytes()).hexdigest()
     return {"pyproject_sha256": digest, "python": sys.executable}
@@ -233,7 +261,7 @@ def _install_stamp(home: Path) -> dict:
 def needs_install(home: str | Path) -> bool:
     """True unless the course was installed from this very ``pyproject.toml`` by this Python."""
     home = Path(home)
-    marker = home / ".git" / _INSTALL_MARKER
+    marker = _marker(home)
     if _installed("course-lib") is None or not marker.is_file():
         return True
     try:
@@ -261,7 +289,7 @@ def install_course(home: str | Path, force: bool = False) -> str:
         constraints.write_text("\n".join(pins) + "\n")
         run_pip(install_command(home, constraints if pins else None))
     importlib.invalidate_caches()
-    (home / ".git" / _INSTALL_MARKER).write_text(json.dumps(_install_stamp(home)))
+    _marker(home).write_text(json.dumps(_install_stamp(home)))
     kept = ", ".join(pin.replace("==", " ") for pin in pins)
     report = f"installed the course from {home}" + (f" (kept {kept})" if kept else "")
     changed = [name for name, version in before.items() if _installed(name) != version]
@@ -410,8 +438,19 @@ def bootstrap(
     ``brief`` (the first cell of a module notebook) prints one line per step; otherwise the
     doctor's report and the links to every module follow.
     """
-    url, branch, home = url or repo_url(), branch or course_lib.REPO_BRANCH, Path(home)
-    sync = clone_or_pull(url, branch, home)
+    url = default_url() if url is None else url
+    branch, home = branch or course_lib.REPO_BRANCH, Path(home)
+    if url:
+        sync = clone_or_pull(url, branch, home)
+    elif (home / "pyproject.toml").is_file():  # a copy (from Drive or a zip), or a clone
+        kind = "clone" if (home / ".git").exists() else "copy (from Drive or a zip)"
+        sync = SyncResult("copied", f"using the {kind} of the course in {home}; REPO_URL is empty, "
+                          "so no updates are pulled")
+    else:
+        raise BootstrapError(
+            f"No course to install in {home}: set REPO_URL to the course's clone URL, or put a "
+            f"copy of the course in {drive_copy()} and run this cell again."
+        )
     print(f"[colab] {sync.message}")
     installed = install_course(home)
     print(f"[colab] {installed}")
@@ -428,7 +467,7 @@ def bootstrap(
         )
     gpu = gpu_message()
     print(f"[colab] {gpu}")
-    slug = slug_from_url(url)
+    slug = slug_from_url(url) if url else None
     links = module_links(home, slug, branch) if slug else []
     if not brief:
         from course_lib.machinery.doctor import doctor
@@ -450,6 +489,56 @@ def bootstrap(
 
 # --- the generated cells ----------------------------------------------------------------------
 
+COLAB_DRIVE_MOUNT = "/content/drive"  # where the generated cells mount Google Drive
+COLAB_UPLOADS = "/content"  # where Colab's Files panel uploads (a zip of the course, say)
+
+
+def fetch_course(url: str, branch: str, home: str, drive_folder: str, uploads: str) -> str:
+    """Put the course in ``home`` on a fresh runtime, before ``course_lib`` can be imported.
+
+    With ``url``: a clone that never waits for a password and fails in one sentence. Without:
+    the folder ``drive_folder/course`` (a copy of the course on Drive), or the first zip of the
+    course in ``drive_folder`` or ``uploads``. Standard library only: the generated cells
+    carry this function's source. Returns what it did.
+    """
+    import glob
+    import os
+    import shutil
+    import subprocess
+    import tempfile
+
+    if url:
+        clone = ["git", "clone", "--quiet", "--branch", branch, url, home]
+        env = dict(os.environ, GIT_TERMINAL_PROMPT="0")  # a private repository fails at once
+        try:
+            failed = subprocess.run(clone, env=env, timeout=300).returncode != 0
+        except subprocess.TimeoutExpired:
+            failed = True
+        if failed:
+            raise SystemExit(
+                f"Could not clone {url} (private, misspelt or unreachable): set REPO_URL to the "
+                f"course's public clone URL, or empty it and put a copy of the course in "
+                f"{drive_folder}/course."
+            )
+        return f"cloned {url}"
+    copy = os.path.join(drive_folder, "course")
+    if os.path.isfile(os.path.join(copy, "pyproject.toml")):
+        skip = shutil.ignore_patterns(".git", ".venv", "outputs", "__pycache__")
+        shutil.copytree(copy, home, ignore=skip)
+        return f"copied the course from {copy}"
+    for archive in sorted(glob.glob(f"{drive_folder}/*.zip") + glob.glob(f"{uploads}/*.zip")):
+        unpacked = tempfile.mkdtemp()
+        shutil.unpack_archive(archive, unpacked)
+        found = glob.glob(f"{unpacked}/pyproject.toml") + glob.glob(f"{unpacked}/*/pyproject.toml")
+        if found:  # the course at the top of the zip, or in one folder (GitHub's Download ZIP)
+            shutil.move(os.path.dirname(found[0]), home)
+            return f"unpacked the course from {archive}"
+    raise SystemExit(
+        f"No course to install: set REPO_URL to the course's clone URL, or put a copy of the "
+        f"course folder in {copy} (or its zip in {drive_folder} or {uploads})."
+    )
+
+
 
 def setup_cell_source(
     url: str | None = None, branch: str | None = None, home: str = COLAB_HOME, form: bool = False
@@ -458,14 +547,22 @@ def setup_cell_source(
 
     With ``form`` (colab_bootstrap.ipynb) REPO_URL, BRANCH and MOUNT_DRIVE come from the form
     cell above it and the full report is printed; otherwise (the first code cell of every
-    module notebook) they are written into the cell and the report is brief.
+    module notebook) they are written into the cell and the report is brief. An empty
+    REPO_URL (the default until ``REPO_SLUG`` is configured) installs from Google Drive.
     """
+    import inspect
+
+    fetch = inspect.getsource(fetch_course).splitlines()
+    drive_folder = f"{COLAB_DRIVE_MOUNT}/MyDrive/{paths.DRIVE_FOLDER}"
     if form:
         head = [
             "# Fetch the course (first run) and hand over to course_lib.machinery.colab.bootstrap.",
             "import os",
-            "import subprocess",
             "import sys",
+            "",
+            "",
+            *fetch,
+            "",
             "",
             f'HOME = "{home}"',
             'if "google.colab" not in sys.modules:',
@@ -475,22 +572,31 @@ def setup_cell_source(
         call = "    bootstrap(REPO_URL, BRANCH, HOME, mount_drive=MOUNT_DRIVE)"
     else:
         head = [
+            '# @title On Colab: set the course up (elsewhere: nothing) { display-mode: "form" }',
             "# On Colab only (elsewhere this cell does nothing): fetch and install the course,",
             "# and keep outputs on Google Drive. Set MOUNT_DRIVE = False to skip Drive.",
+            "# An empty REPO_URL installs a copy of the course from Google Drive instead.",
+            "import os",
             "import sys",
             "",
-            'if "google.colab" in sys.modules:',
-            "    import os",
-            "    import subprocess",
             "",
-            f'    REPO_URL = "{url or repo_url()}"',
+            *fetch,
+            "",
+            "",
+            'if "google.colab" in sys.modules:',
+            f'    REPO_URL = "{default_url() if url is None else url}"',
             f'    BRANCH, HOME, MOUNT_DRIVE = "{branch or course_lib.REPO_BRANCH}", "{home}", True',
         ]
         call = "    bootstrap(REPO_URL, BRANCH, HOME, mount_drive=MOUNT_DRIVE, brief=True)"
     body = [
         "    if not os.path.isdir(HOME):",
-        '        clone = ["git", "clone", "--quiet", "--branch", BRANCH, REPO_URL, HOME]',
-        "        subprocess.run(clone, check=True)",
+        "        if not REPO_URL:",
+        "            from google.colab import drive",
+        "",
+        f'            drive.mount("{COLAB_DRIVE_MOUNT}")',
+        "        fetch_course(",
+        f'            REPO_URL, BRANCH, HOME, "{drive_folder}", "{COLAB_UPLOADS}"',
+        "        )",
         "    sys.path.insert(0, HOME)",
         "    from course_lib.machinery.colab import bootstrap",
         "",
@@ -504,7 +610,7 @@ def form_cell_source(url: str | None = None, branch: str | None = None) -> str:
     return "\n".join(
         [
             '# @title Which course? { display-mode: "form" }',
-            f'REPO_URL = "{url or repo_url()}"  # @param {{type:"string"}}',
+            f'REPO_URL = "{default_url() if url is None else url}"  # @param {{type:"string"}}',
             f'BRANCH = "{branch or course_lib.REPO_BRANCH}"  # @param {{type:"string"}}',
             'MOUNT_DRIVE = True  # @param {type:"boolean"}',
         ]
@@ -518,8 +624,10 @@ BOOTSTRAP_INTRO = """\
 
 This notebook prepares a Colab runtime for the course, in one *Run all*:
 
-1. it clones the course (or, on a later run, pulls its updates **without touching the files
-   you edited**);
+1. it clones the course from `REPO_URL` (or, on a later run, pulls its updates **without
+   touching the files you edited**); with `REPO_URL` empty, it copies the course from your
+   Google Drive instead: the course folder as `My Drive/{drive_folder}/course`, or its zip in
+   `My Drive/{drive_folder}` or uploaded to `/content` (*Files* panel);
 2. installs it, keeping Colab's own PyTorch;
 3. mounts your Google Drive and sends every output and checkpoint to
    `My Drive/{drive_folder}/outputs`, so a disconnected runtime loses nothing;
@@ -546,7 +654,7 @@ def bootstrap_notebook(slug: str | None = None, branch: str | None = None):
     """colab_bootstrap.ipynb as an nbformat notebook (``course build`` writes it)."""
     import nbformat
 
-    url = repo_url(slug)
+    url = repo_url(slug) if repository_configured(slug) else ""
     badge = f"[![Open In Colab]({COLAB_BADGE})]({colab_url('colab_bootstrap.ipynb', slug, branch)})"
     heavy = " and ".join(str(m) for m in sorted(GPU_HEAVY_MODULES))
     cells = [

@@ -26,6 +26,9 @@ from pathlib import Path
 PROBE_TIMEOUT_S = 3.0  # the longest the doctor waits for any network answer
 PACKAGES = ("torch", "transformers", "datasets", "tokenizers", "peft")  # versions reported
 INSTALL_FIX = 'install the course: `pip install -e ".[dev]"` in the repository'
+# Without an NVIDIA GPU: PyTorch's CPU-only build (a few hundred MB, not GBs of CUDA
+# libraries), installed before the course. README, docs and the devcontainer use this line.
+CPU_TORCH_INSTALL = "pip install torch --index-url https://download.pytorch.org/whl/cpu"
 _TRUE = {"1", "true", "yes", "on"}
 
 
@@ -93,6 +96,12 @@ def check_versions() -> list[Finding]:
             findings.append(Finding(name, "PROBLEM", detail, fix))
         else:
             findings.append(Finding(name, "ok", version))
+    if _version("torch") is not None:
+        import torch
+
+        from course_lib.machinery.colab import in_colab
+
+        findings.append(torch_build(torch.version.cuda, torch.cuda.is_available(), in_colab()))
     root = paths.repo_root()
     where = f"repository {root}" if root else f"installed at {Path(course_lib.__file__).parent}"
     installed = _version("course-lib")
@@ -108,6 +117,22 @@ def check_versions() -> list[Finding]:
     else:
         findings.append(Finding("course", "ok", f"{course_lib.__version__} ({where})"))
     return findings
+
+
+def torch_build(cuda_version: str | None, gpu: bool, colab: bool = False) -> Finding:
+    """Which build of torch is installed: CPU-only, or CUDA (worth it only with a GPU)."""
+    if cuda_version is None:
+        return Finding("torch build", "ok", "CPU-only (no CUDA libraries)")
+    detail = f"CUDA {cuda_version}"
+    if gpu or colab:
+        return Finding("torch build", "ok", detail + (" (Colab's own)" if colab else ""))
+    return Finding(
+        "torch build",
+        "note",
+        f"{detail}, but no NVIDIA GPU: gigabytes of CUDA libraries go unused",
+        f"the CPU-only build is far smaller: `{CPU_TORCH_INSTALL}` in a fresh virtualenv, "
+        'then `pip install -e ".[dev]"`',
+    )
 
 
 def check_runtime() -> list[Finding]:

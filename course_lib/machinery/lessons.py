@@ -17,9 +17,11 @@ become ``# YOUR CODE HERE`` and ``raise NotImplementedError(...)``. In markdown 
 question) becomes a line inviting the learner's own answer.
 
 Both notebooks also get, from :mod:`course_lib.machinery.colab`, an "Open in Colab" badge as
-their first cell (with a GPU-runtime note for the GPU-heavy modules) and, before the lesson's
-first code cell, the cell that sets a Colab runtime up (it does nothing anywhere else).
-:func:`build_bootstrap` writes ``colab_bootstrap.ipynb`` (``course build`` runs both).
+their first cell (with the measured run times from :mod:`run_times` and a GPU-runtime note for
+the GPU-heavy modules) and, before the lesson's first code cell, the cell that sets a Colab
+runtime up (it does nothing anywhere else). :func:`build_bootstrap` writes
+``colab_bootstrap.ipynb`` and :func:`build_readme` the README's run-time table (``course
+build`` runs all three).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from pathlib import Path
 import jupytext
 import nbformat
 
-from course_lib.machinery import colab
+from course_lib.machinery import colab, run_times
 
 CODE_BEGIN = re.compile(r"^(?P<indent>\s*)# BEGIN SOLUTION\s*$")
 CODE_END = re.compile(r"^\s*# END SOLUTION\s*$")
@@ -99,14 +101,16 @@ def _md_stub(indent: str) -> list[str]:
     return [MD_STUB]
 
 
-def badge_source(stem: str, learner: bool) -> str:
-    """The first cell of a generated notebook: its Open-in-Colab badge (and a GPU note)."""
+def badge_source(stem: str, learner: bool, record: dict | None = None) -> str:
+    """The first cell of a generated notebook: its Open-in-Colab badge, its measured run
+    times (from ``record``, see :mod:`run_times`) and, for GPU-heavy modules, a GPU note."""
     folder = "notebooks" if learner else "solutions"
     url = colab.colab_url(f"{folder}/{stem}.ipynb")
     lines = [f"[![Open In Colab]({colab.COLAB_BADGE})]({url})"]
     if not learner:
         exercises = colab.colab_url(f"notebooks/{stem}.ipynb")
         lines[0] += f" *Solved version* (the exercises: [notebooks/{stem}.ipynb]({exercises}))"
+    lines += ["", run_times.first_cell_line(record or {"runs": {}}, stem)]
     if int(stem[:2]) in colab.GPU_HEAVY_MODULES:
         lines += [
             "",
@@ -116,7 +120,7 @@ def badge_source(stem: str, learner: bool) -> str:
     return "\n".join(lines)
 
 
-def _variant(nb, learner: bool, stem: str):
+def _variant(nb, learner: bool, stem: str, record: dict):
     out = nbformat.v4.new_notebook()
     out.metadata = {"kernelspec": dict(KERNELSPEC), "language_info": {"name": "python"}}
     for index, cell in enumerate(nb.cells):
@@ -132,18 +136,18 @@ def _variant(nb, learner: bool, stem: str):
             new = nbformat.v4.new_markdown_cell("\n".join(lines))
         new.id = f"{stem[:2]}-{index:03d}"
         out.cells.append(new)
-    _add_colab_cells(out, learner, stem)
+    _add_colab_cells(out, learner, stem, record)
     return out
 
 
-def _add_colab_cells(nb, learner: bool, stem: str) -> None:
+def _add_colab_cells(nb, learner: bool, stem: str, record: dict) -> None:
     """The badge on top, the Colab setup cell before the first code cell, GPU metadata."""
     first_code = next((i for i, cell in enumerate(nb.cells) if cell.cell_type == "code"), None)
     if first_code is not None:
         on_colab = nbformat.v4.new_code_cell(colab.setup_cell_source())
         on_colab.id = f"{stem[:2]}-colab"
         nb.cells.insert(first_code, on_colab)
-    badge = nbformat.v4.new_markdown_cell(badge_source(stem, learner))
+    badge = nbformat.v4.new_markdown_cell(badge_source(stem, learner, record))
     badge.id = f"{stem[:2]}-badge"
     nb.cells.insert(0, badge)
     if int(stem[:2]) in colab.GPU_HEAVY_MODULES:  # Colab opens these on a GPU runtime
@@ -153,9 +157,10 @@ def _add_colab_cells(nb, learner: bool, stem: str) -> None:
 def build_notebooks(lesson: Lesson) -> dict[Path, str]:
     """The text of both generated notebooks of ``lesson``, by output path."""
     nb = jupytext.reads(lesson.source.read_text(encoding="utf-8"), fmt="py:percent")
+    record = run_times.load(lesson.source.parent.parent)
     return {
-        lesson.solution_path(): nbformat.writes(_variant(nb, False, lesson.stem)) + "\n",
-        lesson.learner_path(): nbformat.writes(_variant(nb, True, lesson.stem)) + "\n",
+        lesson.solution_path(): nbformat.writes(_variant(nb, False, lesson.stem, record)) + "\n",
+        lesson.learner_path(): nbformat.writes(_variant(nb, True, lesson.stem, record)) + "\n",
     }
 
 
@@ -187,3 +192,17 @@ def build_bootstrap(root: Path, check: bool = False) -> list[Path]:
     """Write (or compare) ``colab_bootstrap.ipynb``; returns it if it was stale."""
     text = nbformat.writes(colab.bootstrap_notebook()) + "\n"
     return write_generated({root / BOOTSTRAP: text}, check)
+
+
+def build_readme(root: Path, check: bool = False) -> list[Path]:
+    """Write (or compare) the README's run-time table from the record; returns README if stale.
+
+    A checkout without a README (a test's copy of the lessons) has nothing to write.
+    """
+    readme = root / "README.md"
+    if not readme.is_file():
+        return []
+    stems = [lesson.stem for lesson in find_lessons(root)]
+    table = run_times.readme_table(run_times.load(root), stems)
+    text = run_times.readme_with_table(readme.read_text(encoding="utf-8"), table)
+    return write_generated({readme: text}, check)
