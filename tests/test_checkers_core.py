@@ -1,8 +1,18 @@
 import pytest
 import torch
+from torch import nn
 
-from course_lib.checkers import CheckFailed, assert_metric, checker, expect_close, expect_shape
+from course_lib.checkers import (
+    STUB_MARKER,
+    CheckFailed,
+    assert_metric,
+    case,
+    checker,
+    expect_close,
+    expect_shape,
+)
 from course_lib.checkers.softmax import check_softmax
+from course_lib.machinery.lessons import STUB_MESSAGE
 
 
 @checker
@@ -17,11 +27,51 @@ def test_checker_passes_reports_and_returns_true(capsys):
 
 
 def test_stub_is_reported_not_attempted(capsys):
+    assert STUB_MESSAGE.startswith(STUB_MARKER)  # the build's stub is what checkers recognise
+
     def stub(x):
-        raise NotImplementedError("Exercise not attempted yet")
+        raise NotImplementedError(STUB_MESSAGE)
 
     assert not check_double(stub)
     assert "[not attempted] check_double" in capsys.readouterr().out
+
+
+def test_other_not_implemented_errors_are_failures():
+    def unfinished(x):
+        raise NotImplementedError
+
+    with pytest.raises(CheckFailed, match="your code raised NotImplementedError"):
+        check_double(unfinished)
+
+    class Misspelled(nn.Module):
+        def forwad(self, x):
+            return 2 * x
+
+    with pytest.raises(CheckFailed, match="no method named `forward`"):
+        check_double(Misspelled())
+
+
+def test_crash_hints_name_no_grad_and_none():
+    def no_grad(x):
+        with torch.no_grad():
+            return (2 * x).sum().backward()
+
+    with pytest.raises(CheckFailed, match="cut off from autograd"):
+        check_double(no_grad)
+
+    def none_attribute(x):
+        return None.weight
+
+    with pytest.raises(CheckFailed, match="something you use is None"):
+        check_double(none_attribute)
+
+
+def test_case_names_the_failing_case_and_lets_stubs_through():
+    with pytest.raises(AssertionError, match=r"cross-attention \(q_len 5, k_len 7\): your code"):
+        with case("cross-attention (q_len 5, k_len 7)"):
+            torch.zeros(5).view(7)
+    with pytest.raises(NotImplementedError), case("anything"):
+        raise NotImplementedError(STUB_MESSAGE)
 
 
 def test_wrong_answer_raises_with_hint():

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from course_lib.checkers import CheckFailed
+from course_lib.checkers import STUB_MARKER, CheckFailed
 from course_lib.checkers.lstm import check_cell_state_gradient, check_lstm_cell
 from course_lib.lstm import LSTM, LSTMCell, cell_state_gradient, copy_lstm_weights, lstm_gates
 
@@ -86,12 +86,12 @@ def test_checkers_accept_references_and_report_stubs():
 
     class Stub(LSTMCell):
         def forward(self, x, state=None):
-            raise NotImplementedError
+            raise NotImplementedError(STUB_MARKER)
 
     assert not check_lstm_cell(Stub)  # falsy: not attempted
 
     def stub_gradient(*args):
-        raise NotImplementedError
+        raise NotImplementedError(STUB_MARKER)
 
     assert not check_cell_state_gradient(stub_gradient)  # falsy: not attempted
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from course_lib.checkers import CheckFailed
+from course_lib.checkers import STUB_MARKER, CheckFailed
 from course_lib.checkers.rnn import check_rnn_forward
 from course_lib.rnn import gradient_norms_by_distance, rnn_forward
 
@@ -53,7 +53,7 @@ def test_check_rnn_forward_accepts_reference():
 
 def test_check_rnn_forward_reports_stub():
     def stub(*args):
-        raise NotImplementedError
+        raise NotImplementedError(STUB_MARKER)
 
     assert not check_rnn_forward(stub)  # falsy: not attempted
 
