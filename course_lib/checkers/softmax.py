@@ -13,10 +13,15 @@ CENTRES = (0.0, 1000.0, -1000.0, 300.0)
 SPREADS = (2.0, 3.0, 1.0, 80.0)
 
 
-def _stress_rows(gen: torch.Generator, width: int = 6) -> torch.Tensor:
-    """(4, width) scores: row r around CENTRES[r], spanning about 2 * SPREADS[r]."""
-    ramp = torch.linspace(-1.0, 1.0, width) + 0.1 * torch.randn(len(CENTRES), width, generator=gen)
-    scores = torch.tensor(CENTRES)[:, None] + torch.tensor(SPREADS)[:, None] * ramp
+def stress_rows(
+    gen: torch.Generator, width: int = 6, centres=CENTRES, spreads=SPREADS
+) -> torch.Tensor:
+    """(len(centres), width) scores: row r around centres[r], spanning about 2 * spreads[r]."""
+    noise = 0.1 * torch.randn(len(centres), width, generator=gen, dtype=torch.float64)
+    ramp = torch.linspace(-1.0, 1.0, width, dtype=torch.float64) + noise
+    scores = torch.tensor(centres, dtype=torch.float64)[:, None] + torch.tensor(
+        spreads, dtype=torch.float64
+    )[:, None] * ramp
     return scores[:, torch.randperm(width, generator=gen)]
 
 
@@ -47,7 +52,7 @@ def check_softmax(softmax, seed: int = 1234) -> None:
             f"softmax(x, dim={dim}) on x of shape (3, 4, 5)",
             hint="normalise along `dim` only: divide by exp(x).sum(dim=dim, keepdim=True).",
         )
-    big = _stress_rows(gen)
+    big = stress_rows(gen).float()
     for scores, dim in ((big, -1), (big.T.contiguous(), 0)):
         what = f"softmax(x, dim={dim}) on x of shape {tuple(scores.shape)} with " + (
             "rows" if dim == -1 else "columns"
