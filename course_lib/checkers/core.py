@@ -70,10 +70,11 @@ def crash_hint(err: BaseException) -> str:
 
 
 @contextmanager
-def case(what: str) -> Iterator[None]:
+def case(what: str, hint: str = "") -> Iterator[None]:
     """Name the case (``what``: inputs' shapes, mask used) in a crash of the code inside.
 
-    Assertions and the exercise's stub pass through unchanged.
+    ``hint`` replaces the generic advice for a crash (e.g. what usually breaks when query and
+    key lengths differ). Assertions and the exercise's stub pass through unchanged.
     """
     try:
         yield
@@ -83,7 +84,8 @@ def case(what: str) -> Iterator[None]:
         if is_stub(err):
             raise
         raise AssertionError(
-            f"{what}: your code raised {type(err).__name__}: {err}\nHint: {crash_hint(err)}"
+            f"{what}: your code raised {type(err).__name__}: {err}\n"
+            f"Hint: {hint or crash_hint(err)}"
         ) from err
 
 
