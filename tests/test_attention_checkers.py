@@ -19,6 +19,8 @@ from course_lib.checkers.attention import (
 )
 from course_lib.positional_encoding import sinusoidal_encoding
 
+ACROSS_SEEDS = [{}] + [{"seed": seed} for seed in range(20)]
+
 
 def stub(*args, **kwargs):
     raise NotImplementedError(STUB_MARKER)
@@ -66,8 +68,9 @@ def test_attention_checker_accepts_references():
     ],
 )
 def test_attention_checker_rejects_typical_mistakes(wrong, hint):
-    with pytest.raises(CheckFailed, match=hint):
-        check_scaled_dot_product_attention(wrong)
+    for kwargs in ACROSS_SEEDS:  # the default seed, then 20 others
+        with pytest.raises(CheckFailed, match=hint):
+            check_scaled_dot_product_attention(wrong, **kwargs)
 
 
 def test_attention_checker_reports_stub():
@@ -141,8 +144,9 @@ def test_self_attention_checker_accepts_references():
     ],
 )
 def test_self_attention_checker_rejects_typical_mistakes(wrong, hint):
-    with pytest.raises(CheckFailed, match=hint):
-        check_self_attention(wrong)
+    for kwargs in ACROSS_SEEDS:  # the default seed, then 20 others
+        with pytest.raises(CheckFailed, match=hint):
+            check_self_attention(wrong, **kwargs)
 
 
 def test_self_attention_checker_reports_stub():
@@ -269,8 +273,9 @@ def test_mha_checker_accepts_references():
     ],
 )
 def test_mha_checker_rejects_typical_mistakes(wrong, hint):
-    with pytest.raises(CheckFailed, match=hint):
-        check_multi_head_attention(wrong)
+    for kwargs in ACROSS_SEEDS:  # the default seed, then 20 others
+        with pytest.raises(CheckFailed, match=hint):
+            check_multi_head_attention(wrong, **kwargs)
 
 
 def test_mha_checker_reports_stub():

@@ -23,6 +23,8 @@ from course_lib.classifier import masked_mean_pool
 from course_lib.encoder import Encoder, EncoderLayer
 from course_lib.feed_forward import PositionwiseFeedForward
 
+ACROSS_SEEDS = [{}] + [{"seed": seed} for seed in range(20)]
+
 
 def stub(*args, **kwargs):
     raise NotImplementedError(STUB_MARKER)
@@ -148,8 +150,9 @@ class BadNames(nn.Module):
     ],
 )
 def test_feed_forward_checker_names_the_mistake(wrong, hint):
-    with pytest.raises(CheckFailed, match=hint):
-        check_feed_forward(wrong)
+    for kwargs in ACROSS_SEEDS:  # the default seed, then 20 others
+        with pytest.raises(CheckFailed, match=hint):
+            check_feed_forward(wrong, **kwargs)
 
 
 # ------------------------------------------------------------------ 3.2 layer norm
@@ -212,8 +215,9 @@ def test_layer_norm_checker_accepts_a_different_formula():
     ],
 )
 def test_layer_norm_checker_names_the_mistake(wrong, hint):
-    with pytest.raises(CheckFailed, match=hint):
-        check_layer_norm(wrong)
+    for kwargs in ACROSS_SEEDS:  # the default seed, then 20 others
+        with pytest.raises(CheckFailed, match=hint):
+            check_layer_norm(wrong, **kwargs)
 
 
 # ------------------------------------------------------------------ 3.2 AddNorm
@@ -294,8 +298,9 @@ def test_add_norm_checker_accepts_a_functional_version():
     ],
 )
 def test_add_norm_checker_names_the_mistake(wrong, hint):
-    with pytest.raises(CheckFailed, match=hint):
-        check_add_norm(wrong)
+    for kwargs in ACROSS_SEEDS:  # the default seed, then 20 others
+        with pytest.raises(CheckFailed, match=hint):
+            check_add_norm(wrong, **kwargs)
 
 
 # ------------------------------------------------------------------ 3.3 encoder layer
@@ -405,8 +410,9 @@ def test_encoder_layer_checker_accepts_an_explicit_version():
     ],
 )
 def test_encoder_layer_checker_names_the_mistake(wrong, hint):
-    with pytest.raises(CheckFailed, match=hint):
-        check_encoder_layer(wrong)
+    for kwargs in ACROSS_SEEDS:  # the default seed, then 20 others
+        with pytest.raises(CheckFailed, match=hint):
+            check_encoder_layer(wrong, **kwargs)
 
 
 # ------------------------------------------------------------------ 3.3 encoder
@@ -491,8 +497,9 @@ def test_encoder_checker_accepts_a_different_loop():
     ],
 )
 def test_encoder_checker_names_the_mistake(wrong, hint):
-    with pytest.raises(CheckFailed, match=hint):
-        check_encoder(wrong)
+    for kwargs in ACROSS_SEEDS:  # the default seed, then 20 others
+        with pytest.raises(CheckFailed, match=hint):
+            check_encoder(wrong, **kwargs)
 
 
 # ------------------------------------------------------------------ pooling
@@ -534,5 +541,6 @@ def test_pooling_checker_accepts_einsum():
     ],
 )
 def test_pooling_checker_names_the_mistake(wrong, hint):
-    with pytest.raises(CheckFailed, match=hint):
-        check_masked_mean_pool(wrong)
+    for kwargs in ACROSS_SEEDS:  # the default seed, then 20 others
+        with pytest.raises(CheckFailed, match=hint):
+            check_masked_mean_pool(wrong, **kwargs)

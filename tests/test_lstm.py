@@ -10,6 +10,8 @@ from course_lib.checkers import STUB_MARKER, CheckFailed
 from course_lib.checkers.lstm import check_cell_state_gradient, check_lstm_cell
 from course_lib.lstm import LSTM, LSTMCell, cell_state_gradient, copy_lstm_weights, lstm_gates
 
+ACROSS_SEEDS = [{}] + [{"seed": seed} for seed in range(20)]
+
 
 def test_cell_equals_nn_lstm_cell():
     torch.manual_seed(0)
@@ -142,8 +144,9 @@ def _swapped_outputs(self, x, h, c):
     ],
 )
 def test_check_lstm_cell_names_mistakes(step, hint):
-    with pytest.raises(CheckFailed, match=hint):
-        check_lstm_cell(_cell_with(step))
+    for kwargs in ACROSS_SEEDS:  # the default seed, then 20 others
+        with pytest.raises(CheckFailed, match=hint):
+            check_lstm_cell(_cell_with(step), **kwargs)
 
 
 def _grad_no_forget(cell, x, state, v):
@@ -170,8 +173,9 @@ def _grad_old_state(cell, x, state, v):
     ],
 )
 def test_check_cell_state_gradient_names_mistakes(grad_fn, hint):
-    with pytest.raises(CheckFailed, match=hint):
-        check_cell_state_gradient(grad_fn)
+    for kwargs in ACROSS_SEEDS:  # the default seed, then 20 others
+        with pytest.raises(CheckFailed, match=hint):
+            check_cell_state_gradient(grad_fn, **kwargs)
 
 
 def test_checkers_leave_the_notebook_random_stream_alone():

@@ -11,6 +11,8 @@ from course_lib.checkers import STUB_MARKER, CheckFailed
 from course_lib.checkers.rnn import check_rnn_forward
 from course_lib.rnn import gradient_norms_by_distance, rnn_forward
 
+ACROSS_SEEDS = [{}] + [{"seed": seed} for seed in range(20)]
+
 
 def test_rnn_forward_equals_nn_rnn():
     torch.manual_seed(0)
@@ -88,5 +90,6 @@ def _last_only(x, h0, W_xh, W_hh, b_h):
     ],
 )
 def test_check_rnn_forward_names_mistakes(wrong, hint):
-    with pytest.raises(CheckFailed, match=hint):
-        check_rnn_forward(wrong)
+    for kwargs in ACROSS_SEEDS:  # the default seed, then 20 others
+        with pytest.raises(CheckFailed, match=hint):
+            check_rnn_forward(wrong, **kwargs)

@@ -27,6 +27,8 @@ from course_lib.word2vec import (
     word_counts,
 )
 
+ACROSS_SEEDS = [{}] + [{"seed": seed} for seed in range(20)]
+
 
 def test_loss_by_hand():
     center = torch.tensor([[1.0, 0.0]])
@@ -113,5 +115,6 @@ def _naive_log(center, context, negatives):
     [(_wrong_sign, "wrong way"), (_summed, "summed over the batch"), (_naive_log, "underflows")],
 )
 def test_checker_names_mistakes(loss_fn, hint):
-    with pytest.raises(CheckFailed, match=hint):
-        check_negative_sampling_loss(loss_fn)
+    for kwargs in ACROSS_SEEDS:  # the default seed, then 20 others
+        with pytest.raises(CheckFailed, match=hint):
+            check_negative_sampling_loss(loss_fn, **kwargs)

@@ -4,9 +4,10 @@ It has :class:`course_lib.seq2seq.Seq2Seq`'s interface (``encode``, ``decoder``,
 ids) but no learned weights, so what a correct greedy loop must produce is known exactly:
 each row's source reversed, then ``<eos>`` -- at a different step for rows of different
 lengths. Its decoder state counts the steps taken, and it only continues the reversal when
-it is fed its own previous prediction; any other input token (``<bos>`` again, a stale
-token) makes it predict ``<unk>``. So a loop that resets the state, feeds the wrong token or
-stops the whole batch at the first ``<eos>`` gives visibly different tokens.
+it is fed its own previous prediction; fed any other token (``<bos>`` again, a stale token)
+at step t, it predicts the source's t-th token counted from the front instead. So a loop that
+resets the state, feeds the wrong token or stops the whole batch at the first ``<eos>``
+gives visibly different tokens.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ class ReverserDecoder(nn.Module):
     def __init__(self, vocab: Vocab):
         super().__init__()
         self.vocab_size = len(vocab)
-        self.bos_id, self.eos_id, self.unk_id = vocab.bos_id, vocab.eos_id, vocab.unk_id
+        self.bos_id, self.eos_id = vocab.bos_id, vocab.eos_id
         self.scale = nn.Parameter(torch.tensor(5.0))  # the logits' size (a model has parameters)
 
     def _script(self, src: torch.Tensor, lengths: torch.Tensor, step: torch.Tensor):
@@ -66,8 +67,9 @@ class ReverserDecoder(nn.Module):
             previous = self._script(src, lengths, step - 1)
             expected_prev = torch.where(step == 1, torch.full_like(previous, self.bos_id), previous)
             follows = tgt_in[:, t] == expected_prev
-            unk = torch.full_like(previous, self.unk_id)
-            tokens.append(torch.where(follows, self._script(src, lengths, step), unk))
+            index = torch.minimum(step - 1, lengths - 1).clamp(0, src.shape[1] - 1)[:, None]
+            forward_copy = src.gather(1, index)[:, 0]  # what it says when fed the wrong token
+            tokens.append(torch.where(follows, self._script(src, lengths, step), forward_copy))
         logits = self.scale * F.one_hot(torch.stack(tokens, dim=1), self.vocab_size).float()
         new_steps = (steps + tgt_in.shape[1]).float()[None, :, None]
         return logits, (new_steps, new_steps.clone()), None
