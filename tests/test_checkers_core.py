@@ -93,24 +93,64 @@ def test_expect_shape_names_both_shapes():
         expect_shape([1, 2], (2,), "out")
 
 
-def test_softmax_checker_accepts_reference_and_rejects_typical_mistakes():
+def _no_max_shift(x, dim=-1):
+    return x.exp() / x.exp().sum(dim=dim, keepdim=True)
+
+
+def _always_last_axis(x, dim=-1):
+    return torch.softmax(x, dim=-1)
+
+
+def _not_normalised(x, dim=-1):
+    return (x - x.max(dim=dim, keepdim=True).values).exp()
+
+
+def _global_max(x, dim=-1):
+    e = (x - x.max()).exp()
+    return e / e.sum(dim=dim, keepdim=True)
+
+
+def _min_shift(x, dim=-1):
+    e = (x - x.min(dim=dim, keepdim=True).values).exp()
+    return e / e.sum(dim=dim, keepdim=True)
+
+
+def _clipped(x, dim=-1):
+    e = x.clamp(-80, 80).exp()
+    return e / e.sum(dim=dim, keepdim=True)
+
+
+def _max_over_last_axis(x, dim=-1):
+    e = (x - x.max(dim=-1, keepdim=True).values).exp()
+    return e / e.sum(dim=dim, keepdim=True)
+
+
+def _softmax_by_logsumexp(x, dim=-1):
+    """Correct, written differently."""
+    return (x - torch.logsumexp(x, dim=dim, keepdim=True)).exp()
+
+
+def test_softmax_checker_accepts_reference_and_a_logsumexp_version():
     assert check_softmax(torch.softmax)
+    assert check_softmax(_softmax_by_logsumexp)
 
-    def no_max_shift(x, dim=-1):
-        return x.exp() / x.exp().sum(dim=dim, keepdim=True)
 
-    def always_last_axis(x, dim=-1):
-        return torch.softmax(x, dim=-1)
-
-    def not_normalised(x, dim=-1):
-        return (x - x.max(dim=dim, keepdim=True).values).exp()
-
-    with pytest.raises(CheckFailed, match="subtract the maximum"):
-        check_softmax(no_max_shift)
-    with pytest.raises(CheckFailed, match="(?s)dim=1.*normalise along `dim`"):
-        check_softmax(always_last_axis)
-    with pytest.raises(CheckFailed, match="normalise along `dim`"):
-        check_softmax(not_normalised)
+@pytest.mark.parametrize(
+    "wrong, hint",
+    [
+        (_no_max_shift, "subtract the maximum"),
+        (_always_last_axis, "(?s)dim=1.*normalise along `dim`"),
+        (_not_normalised, "normalise along `dim`"),
+        (_global_max, r"(?s)rows \[.*2.*\] gave inf or NaN.*One global maximum"),
+        (_min_shift, r"(?s)rows \[3\] gave inf or NaN"),
+        (_clipped, "scores were clipped"),
+        (_max_over_last_axis, "differs from the reference"),
+    ],
+)
+def test_softmax_checker_rejects_typical_mistakes_across_seeds(wrong, hint):
+    for kwargs in [{}] + [{"seed": seed} for seed in range(20)]:
+        with pytest.raises(CheckFailed, match=hint):
+            check_softmax(wrong, **kwargs)
 
 
 def test_assert_metric_prints_and_enforces(capsys):

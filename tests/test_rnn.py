@@ -80,6 +80,20 @@ def _last_only(x, h0, W_xh, W_hh, b_h):
     return rnn_forward(x, h0, W_xh, W_hh, b_h)[:, -1]
 
 
+def _inputs_projected_first(x, h0, W_xh, W_hh, b_h):
+    """Correct, written differently: all input projections at once, states preallocated."""
+    projected = np.einsum("bti,ih->bth", x, W_xh) + b_h
+    states = np.empty(projected.shape)
+    h = h0
+    for t in range(x.shape[1]):
+        h = states[:, t] = np.tanh(projected[:, t] + h @ W_hh)
+    return states
+
+
+def test_check_rnn_forward_accepts_a_different_loop():
+    assert check_rnn_forward(_inputs_projected_first)
+
+
 @pytest.mark.parametrize(
     "wrong, hint",
     [

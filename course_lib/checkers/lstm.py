@@ -78,12 +78,16 @@ def check_lstm_cell(LSTMCell, seed: int = 1234) -> None:
         h_none, h_zero, "h' with state=None",
         hint="when state is None, start from h = c = zeros.",
     )
-    (out[0].sum() + out[1].sum()).backward()
-    for name, p in ours.named_parameters():
-        if p.grad is None or not torch.isfinite(p.grad).all() or p.grad.abs().sum() == 0:
+    dh, dc = torch.randn(batch, hidden), torch.randn(batch, hidden)
+    ((out[0] * dh).sum() + (out[1] * dc).sum()).backward()
+    ((h_ref * dh).sum() + (c_ref * dc).sum()).backward()
+    for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+        grad, want = getattr(ours, name).grad, getattr(ref, name).grad
+        if grad is None or not torch.allclose(grad, want, atol=1e-5, rtol=1e-4):
             raise AssertionError(
-                f"no gradient reaches {name}: compute with torch operations on the "
-                "parameters themselves (no .detach(), .data or NumPy)."
+                f"no gradient reaches {name}, or not the right one (through h' and c'): "
+                "compute with torch operations on the parameters themselves (no .detach(), "
+                ".data or NumPy)."
             )
 
 
