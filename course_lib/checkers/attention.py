@@ -18,7 +18,7 @@ from torch import nn
 
 from course_lib.attention import causal_mask, merge_heads, split_heads
 from course_lib.checkers.core import case, checker, expect_close, expect_shape
-from course_lib.checkers.mistakes import close
+from course_lib.checkers.mistakes import close, seed_cpu
 from course_lib.positional_encoding import sinusoidal_encoding
 
 __all__ = [
@@ -196,8 +196,8 @@ def check_self_attention(SelfAttention, seed: int = 7) -> None:
     (``nn.Linear(d_model, d_k)``); ``forward(x, mask=None) -> (output, weights)``.
     """
     d_model, d_k, seq = 12, 4, 6
-    with torch.random.fork_rng():  # the notebook's random stream stays untouched
-        torch.manual_seed(seed)
+    with torch.random.fork_rng(devices=[]):  # the notebook's random stream stays untouched
+        seed_cpu(seed)
         layer = SelfAttention(d_model, d_k)
     _expect_linears(
         layer,
@@ -271,7 +271,7 @@ def _copy_into_torch(layer: nn.Module, d_model: int, num_heads: int) -> nn.Multi
         "checker can copy them into nn.MultiheadAttention.",
     )
     bias = layer.q_proj.bias is not None
-    with torch.random.fork_rng():  # its initial weights are overwritten below
+    with torch.random.fork_rng(devices=[]):  # its initial weights are overwritten below
         torch_mha = nn.MultiheadAttention(d_model, num_heads, bias=bias, batch_first=True)
     with torch.no_grad():
         torch_mha.in_proj_weight.copy_(
@@ -317,8 +317,8 @@ def _diagnose_mha(MultiHeadAttention, layer, got, expected, inputs, num_heads: i
         )
     # A split or merge in the wrong order is invisible with one head: try that.
     try:
-        with torch.random.fork_rng():
-            torch.manual_seed(0)
+        with torch.random.fork_rng(devices=[]):
+            seed_cpu(0)
             single = MultiHeadAttention(d_model, 1)
         torch_single = _copy_into_torch(single, d_model, 1)
         with torch.no_grad():
@@ -426,8 +426,8 @@ def check_multi_head_attention(MultiHeadAttention, seed: int = 11) -> None:
     tokens, key/value 7), with each mask and with both masks together (combined with OR).
     """
     d_model, num_heads, seq = 16, 4, 5
-    with torch.random.fork_rng():
-        torch.manual_seed(seed)
+    with torch.random.fork_rng(devices=[]):
+        seed_cpu(seed)
         layer = MultiHeadAttention(d_model, num_heads)
     torch_mha = _copy_into_torch(layer, d_model, num_heads)
     if hasattr(layer, "eval"):

@@ -15,7 +15,7 @@ from torch import nn
 
 from course_lib.add_norm import AddNorm
 from course_lib.checkers.core import case, checker, expect_close, expect_shape
-from course_lib.checkers.mistakes import close, expect_close_or_explain, own_rng
+from course_lib.checkers.mistakes import close, expect_close_or_explain, own_rng, seed_cpu
 from course_lib.classifier import masked_mean_pool
 from course_lib.data import padding_mask
 from course_lib.encoder import Encoder, to_torch_encoder_layer
@@ -70,7 +70,7 @@ def check_feed_forward(FeedForward, seed: int = 31) -> None:
     long as the output is linear2(dropout(relu(linear1(x)))).
     """
     gen = torch.Generator().manual_seed(seed)
-    torch.manual_seed(seed)
+    seed_cpu(seed)
     d_model, d_ff = 12, 40
     with case(f"FeedForward({d_model}, {d_ff}, dropout=0.0)"):
         ffn = FeedForward(d_model, d_ff, dropout=0.0)
@@ -119,9 +119,9 @@ def check_feed_forward(FeedForward, seed: int = 31) -> None:
     ffn_drop.train()
     ref.train()
     with torch.no_grad():
-        torch.manual_seed(seed)
+        seed_cpu(seed)
         train_out = ffn_drop(x)
-        torch.manual_seed(seed)
+        seed_cpu(seed)
         ref_out = ref(x)
     assert not close(train_out, ffn_drop.eval()(x)), (
         "with dropout=0.5 in training mode the output equals the eval-mode output: dropout is "
@@ -291,9 +291,9 @@ def check_add_norm(AddNormClass, seed: int = 33) -> None:
                          "with dropout=0.5", hint="dropout must be off in eval mode: use "
                          "nn.Dropout.")
             drop.train(), ref.train()
-            torch.manual_seed(seed)
+            seed_cpu(seed)
             train_out = drop(x, sub)
-            torch.manual_seed(seed)
+            seed_cpu(seed)
             ref_out = ref(x, sub)
         assert not close(train_out, ref.eval()(x, sub)), (
             f"AddNorm {kind} with dropout=0.5 in training mode ignores the dropout: apply "
@@ -325,11 +325,11 @@ def _explicit_attention(module: nn.Module) -> None:
 def _train_mode_matches(ours_fn, reference_fn, seed: int, what: str, hint: str) -> None:
     """In training mode, under the same seed, ``ours_fn()`` must equal ``reference_fn()``."""
     with torch.no_grad():
-        torch.manual_seed(seed)
+        seed_cpu(seed)
         ours = ours_fn()
-        torch.manual_seed(seed)
+        seed_cpu(seed)
         expected = reference_fn()
-        torch.manual_seed(seed + 1)
+        seed_cpu(seed + 1)
         other_draw = reference_fn()
     if close(expected, other_draw):
         raise AssertionError(f"{what}: the checker's dropout had no effect (a bug in the checker).")
@@ -349,7 +349,7 @@ def check_encoder_layer(EncoderLayerClass, seed: int = 34) -> None:
     real = ~mask
     for norm_first in (False, True):
         kind = "pre-norm" if norm_first else "post-norm"
-        torch.manual_seed(seed)
+        seed_cpu(seed)
         layer = EncoderLayerClass(d, heads, d_ff, dropout=0.0, norm_first=norm_first)
         _require(layer, ("self_attn", "feed_forward", "add_norm1", "add_norm2"), "encoder layer")
         what = (f"EncoderLayer ({kind}) on x {tuple(x.shape)} with key_padding_mask "
@@ -389,7 +389,7 @@ def check_encoder_layer(EncoderLayerClass, seed: int = 34) -> None:
             "x = add_norm2(x, feed_forward); self-attention uses x as query, key and value.",
         )
     # Training mode: dropout in every block, compared with the course's forward under one seed.
-    torch.manual_seed(seed)
+    seed_cpu(seed)
     drop = EncoderLayerClass(d, heads, d_ff, dropout=0.3, norm_first=True).train()
     _explicit_attention(drop)
     what = f"EncoderLayer (pre-norm) in training mode, dropout=0.3, x {tuple(x.shape)}"
@@ -450,7 +450,7 @@ def check_encoder(EncoderClass, seed: int = 35) -> None:
     real = ~mask
     for norm_first in (False, True):
         kind = "pre-norm" if norm_first else "post-norm"
-        torch.manual_seed(seed)
+        seed_cpu(seed)
         enc = EncoderClass(vocab, d, heads, d_ff, layers, dropout=0.0, max_len=64, pad_id=0,
                            norm_first=norm_first)
         ref = Encoder(vocab, d, heads, d_ff, layers, dropout=0.0, max_len=64, pad_id=0,
@@ -488,7 +488,7 @@ def check_encoder(EncoderClass, seed: int = 35) -> None:
             "self.norm.",
         )
     # Training mode: dropout after the positional encoding and in every layer.
-    torch.manual_seed(seed)
+    seed_cpu(seed)
     drop = EncoderClass(vocab, d, heads, d_ff, layers, dropout=0.3, max_len=64, pad_id=0,
                         norm_first=True).train()
     _explicit_attention(drop)

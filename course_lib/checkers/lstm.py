@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from course_lib.checkers.core import case, checker, expect_shape
-from course_lib.checkers.mistakes import expect_close_or_explain, own_rng
+from course_lib.checkers.mistakes import expect_close_or_explain, own_rng, seed_cpu
 from course_lib.lstm import copy_lstm_weights, lstm_gates
 
 
@@ -44,7 +44,7 @@ def _cell_mistakes(ref: nn.LSTMCell, x, h, c) -> list[tuple[tuple, str]]:
 @own_rng
 def check_lstm_cell(LSTMCell, seed: int = 1234) -> None:
     """``LSTMCell(input_size, hidden_size)`` must compute what ``torch.nn.LSTMCell`` computes."""
-    torch.manual_seed(seed)
+    seed_cpu(seed)
     n_in, hidden, batch = 5, 7, 4
     ours, ref = LSTMCell(n_in, hidden), nn.LSTMCell(n_in, hidden)
     for name, shape in (("weight_ih", (4 * hidden, n_in)), ("weight_hh", (4 * hidden, hidden)),
@@ -95,7 +95,7 @@ def check_lstm_cell(LSTMCell, seed: int = 1234) -> None:
 @own_rng
 def check_cell_state_gradient(grad_fn, seed: int = 4321) -> None:
     """``grad_fn(cell, x, (h, c), v)`` must equal autograd's ``dL/dc`` for ``L = sum(v * h')``."""
-    torch.manual_seed(seed)
+    seed_cpu(seed)
     n_in, hidden, batch = 3, 6, 5
     cell = nn.LSTMCell(n_in, hidden)
     x, h = torch.randn(batch, n_in), torch.randn(batch, hidden)

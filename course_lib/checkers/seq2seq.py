@@ -8,7 +8,7 @@ import torch.nn.functional as F
 
 from course_lib.attention import scaled_dot_product_attention
 from course_lib.checkers.core import case, checker
-from course_lib.checkers.mistakes import close, expect_close_or_explain, own_rng
+from course_lib.checkers.mistakes import close, expect_close_or_explain, own_rng, seed_cpu
 from course_lib.checkers.scripted_reverser import ScriptedReverser
 from course_lib.checkers.softmax import stress_rows
 from course_lib.data import Vocab, collate_pairs, reversal_task
@@ -27,7 +27,7 @@ def _toy_model_and_batch(attention: bool, seed: int, sharpen: float = 8.0):
     The output layer (and the encoder) are scaled up by ``sharpen`` so per-token losses and
     greedy choices differ clearly from position to position.
     """
-    torch.manual_seed(seed)
+    seed_cpu(seed)
     pairs = [reversal_task(1, n, n, seed=10 * seed + n)[0] for n in (4, 2, 7, 3, 6, 5)]
     vocab = Vocab.build([s for s, _ in pairs] + [t for _, t in pairs])
     model = build_seq2seq(vocab, emb_dim=8, hidden_size=12, attention=attention).eval()
