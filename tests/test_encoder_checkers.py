@@ -117,6 +117,11 @@ class NoBias(FFN):
         self.linear1 = nn.Linear(d_model, d_ff, bias=False)
 
 
+class DetachedFFN(FFN):
+    def forward(self, x):
+        return super().forward(x).detach()
+
+
 class MisspelledForward(FFN):
     forwad = FFN.forward
     forward = nn.Module.forward
@@ -147,6 +152,7 @@ class BadNames(nn.Module):
         (BadNames, "no attribute linear1, linear2"),
         (NoBias, "both with bias"),
         (MisspelledForward, "no method named `forward`"),
+        (DetachedFFN, "does not require grad"),
     ],
 )
 def test_feed_forward_checker_names_the_mistake(wrong, hint):
@@ -191,6 +197,10 @@ def one_pass_variance(x, weight, bias, eps=1e-5):
     return (x - mean) / torch.sqrt(var + eps) * weight + bias
 
 
+def detached_layer_norm(x, weight, bias, eps=1e-5):
+    return layer_norm(x, weight, bias, eps).detach()
+
+
 def rsqrt_layer_norm(x, weight, bias, eps=1e-5):
     """Correct, written differently: centred first, rsqrt, addcmul."""
     centred = x - x.mean(dim=-1, keepdim=True)
@@ -206,6 +216,7 @@ def test_layer_norm_checker_accepts_a_different_formula():
     "wrong, hint",
     [
         (fixed_eps, "eps argument is ignored"),
+        (detached_layer_norm, "weight and bias cannot be trained"),
         (one_pass_variance, r"E\[x\^2\] - E\[x\]\^2"),
         (batch_norm_like, "that is batch norm"),
         (unbiased_var, "biased variance"),
@@ -266,6 +277,17 @@ class NoAffine(AddNorm):
         self.norm = nn.LayerNorm(d_model, elementwise_affine=False)
 
 
+class NormUnderNoGrad(AddNorm):
+    def forward(self, x, sublayer):
+        if self.norm_first:
+            with torch.no_grad():
+                normed = self.norm(x)
+            return x + self.dropout(sublayer(normed))
+        y = x + self.dropout(sublayer(x))
+        with torch.no_grad():
+            return self.norm(y)
+
+
 class FunctionalAddNorm(nn.Module):
     """Correct, written differently: F.dropout with the module's mode, an extra buffer."""
 
@@ -289,6 +311,7 @@ def test_add_norm_checker_accepts_a_functional_version():
     "wrong, hint",
     [
         (NoAffine, "no learnable scale and shift"),
+        (NormUnderNoGrad, "does not require grad|no gradient reached norm"),
         (NoResidual, "residual connection is missing"),
         (AlwaysPostNorm, "asks for pre-norm"),
         (AlwaysPreNorm, "paper's post-norm"),
@@ -521,6 +544,10 @@ def sums_only(x, padding_mask):
     return x.masked_fill(padding_mask.unsqueeze(-1), 0.0).sum(1)
 
 
+def detached_pool(x, padding_mask):
+    return masked_mean_pool(x, padding_mask).detach()
+
+
 def pool_by_einsum(x, padding_mask):
     """Correct, written differently: weights that sum to 1 per row, einsum."""
     keep = (~padding_mask).float()
@@ -535,6 +562,7 @@ def test_pooling_checker_accepts_einsum():
     "wrong, hint",
     [
         (sums_only, "that is a sum"),
+        (detached_pool, "cannot be trained"),
         (mean_with_padding, "averaged over the padded positions"),
         (divides_by_seq, "divided by the padded length"),
         (inverted, "mask is inverted"),

@@ -15,7 +15,13 @@ from torch import nn
 
 from course_lib.add_norm import AddNorm
 from course_lib.checkers.core import case, checker, expect_close, expect_shape
-from course_lib.checkers.mistakes import close, expect_close_or_explain, own_rng, seed_cpu
+from course_lib.checkers.mistakes import (
+    close,
+    expect_close_or_explain,
+    expect_gradients,
+    own_rng,
+    seed_cpu,
+)
 from course_lib.classifier import masked_mean_pool
 from course_lib.data import padding_mask
 from course_lib.encoder import Encoder, to_torch_encoder_layer
@@ -130,6 +136,7 @@ def check_feed_forward(FeedForward, seed: int = 31) -> None:
     expect_close(train_out, ref_out, "FFN(x) in training mode (dropout=0.5, same seed)",
                  hint="apply the dropout once, to the hidden activations after the ReLU and "
                  "before linear2 (where nn.TransformerEncoderLayer applies it).")
+    expect_gradients(ffn, ffn(x), "FFN(x)", names=("linear1", "linear2"))
 
 
 # ----------------------------------------------------------------------------- 3.2
@@ -198,6 +205,14 @@ def check_layer_norm(layer_norm, seed: int = 32) -> None:
                                 hint="normalise each token over its own d features: (x - "
                                 "mean) / sqrt(var + eps) with the biased variance, then * "
                                 "weight + bias.", atol=atol)
+    leaves = [t.clone().requires_grad_(True) for t in (typical, weight, bias)]
+    with case("layer_norm(x, weight, bias, eps) with x, weight and bias requiring grad"):
+        out = layer_norm(*leaves, 1e-5)
+    if not out.requires_grad:
+        raise AssertionError(
+            "layer_norm's output does not require grad, so weight and bias cannot be trained."
+            "\nHint: compute it with torch operations (no .detach(), .item() or NumPy)."
+        )
     constant = torch.full((2, d), 5.0)
     with case("layer_norm of a constant token (variance 0)"):
         out = layer_norm(constant, weight, bias, 1e-5)
@@ -302,6 +317,7 @@ def check_add_norm(AddNormClass, seed: int = 33) -> None:
         expect_close(train_out, ref_out, f"AddNorm {kind} in training mode (dropout=0.5)",
                      hint="apply dropout to the sub-layer's output, before adding x (not to x, "
                      "not to the sum).")
+        expect_gradients(block, block(x, sub), f"AddNorm {kind}", names=("norm",))
 
 
 # ----------------------------------------------------------------------------- 3.3
@@ -528,3 +544,11 @@ def check_masked_mean_pool(pool, seed: int = 36) -> None:
             (x * (1 - keep)).sum(1) / (1 - keep).sum(1).clamp(min=1),
     }
     expect_close_or_explain(out, expected, "masked mean of x (4, 6, 5)", mistakes)
+    x_leaf = x.clone().requires_grad_(True)
+    with case("pool(x, padding_mask) with x requiring grad"):
+        pooled = pool(x_leaf, mask)
+    if not pooled.requires_grad:
+        raise AssertionError(
+            "the pooled vectors do not require grad, so the encoder below cannot be trained."
+            "\nHint: compute the mean with torch operations on x (no .detach(), .item(), NumPy)."
+        )
