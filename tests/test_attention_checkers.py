@@ -319,8 +319,19 @@ def per_column(max_len, d_model):
     return torch.where(column % 2 == 0, a.sin(), a.cos())
 
 
+def pe_by_exp_log(max_len, d_model):
+    """Correct, written differently: frequencies via exp(-log(10000) * 2i / d), a loop."""
+    pe = torch.zeros(max_len, d_model)
+    position = torch.arange(max_len, dtype=torch.float32)
+    for i in range(0, d_model, 2):
+        angle = position * math.exp(-math.log(10000.0) * i / d_model)
+        pe[:, i], pe[:, i + 1] = torch.sin(angle), torch.cos(angle)
+    return pe
+
+
 def test_positional_encoding_checker_accepts_reference():
     assert check_positional_encoding(sinusoidal_encoding)
+    assert check_positional_encoding(pe_by_exp_log)
 
 
 @pytest.mark.parametrize(
