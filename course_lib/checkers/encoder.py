@@ -348,7 +348,10 @@ def _train_mode_matches(ours_fn, reference_fn, seed: int, what: str, hint: str) 
         seed_cpu(seed + 1)
         other_draw = reference_fn()
     if close(expected, other_draw):
-        raise AssertionError(f"{what}: the checker's dropout had no effect (a bug in the checker).")
+        raise AssertionError(
+            f"{what}: two seeds gave the same output with dropout=0.3, so your module's "
+            "dropout layers are missing or off: keep the __init__ you inherit."
+        )
     expect_close(ours, expected, what, hint=hint)
 
 
