@@ -55,7 +55,9 @@ print(f"{len(names):,} surnames in {len(names_by_language)} languages, e.g. {nam
 # **Exercise 0.2 · softmax.** Turn scores $x$ into probabilities along `dim`:
 # $$\mathrm{softmax}(x)_i = \frac{e^{x_i}}{\sum_j e^{x_j}} = \frac{e^{x_i - m}}{\sum_j e^{x_j - m}}, \quad m = \max_j x_j .$$
 # The second form gives the same numbers and never overflows: you will use it in every
-# attention layer of the course.
+# attention layer of the course. Take $m$ separately for every slice along `dim`: the checker
+# feeds rows around 0, 1000, -1000 and 300 side by side, along either axis, and compares the
+# values (one global maximum, the minimum or clipping the scores all go wrong there).
 
 # %%
 def softmax(x: torch.Tensor, dim: int = -1) -> torch.Tensor:

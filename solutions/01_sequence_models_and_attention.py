@@ -434,7 +434,10 @@ print(f"{len(captions):,} captions, {sum(counts):,} words, vocabulary {len(word_
 
 # %% [markdown]
 # **Exercise · negative-sampling loss.** `center` and `context` are `(batch, dim)`,
-# `negatives` is `(batch, K, dim)`; return the mean over the batch. Use `F.logsigmoid`.
+# `negatives` is `(batch, K, dim)`; return the mean over the batch, as a tensor that keeps its
+# gradient (training learns from it). Use `F.logsigmoid`: the checker compares values and
+# gradients for dot products up to ±150, where `log(sigmoid(x))` (even with a small
+# constant added) is far off.
 
 # %%
 import torch.nn.functional as F
@@ -572,14 +575,15 @@ print(rev_train[:3], f"| vocabulary: {len(rev_vocab)} tokens | {len(rev_test)} t
 # | decoder input | `<bos>` | c | b | a |
 # | label | c | b | a | `<eos>` |
 #
-# so all steps run in one pass, and the loss is the mean cross-entropy over real (non-padding)
-# label tokens:
+# so all steps run in one pass, and the loss is the mean cross-entropy over all the real
+# (non-padding) label tokens of the batch at once (not a mean of per-sequence means):
 # $\mathcal{L} = -\frac{1}{N}\sum_{t} \log p\left(y_t \mid y_{<t}, x\right)$.
 #
 # **Exercise 1.6a.** Write the loss. `batch["tgt"]` `(batch, len)` holds the padded targets
 # (ending with `<eos>`), `shift_right(tgt, bos_id)` builds the decoder input, and
 # `model(src, src_lengths, tgt_in)` returns `(logits, weights)` with logits
-# `(batch, len, vocab)`. The ids are `model.bos_id` and `model.pad_id`.
+# `(batch, len, vocab)`; pass it `batch["src_lengths"]`, so the encoder stops at each
+# row's last real token. The ids are `model.bos_id` and `model.pad_id`.
 
 # %%
 from course_lib.seq2seq import shift_right
@@ -609,7 +613,11 @@ from course_lib.seq2seq import teacher_forcing_loss  # the course's reference
 # **Exercise 1.6b.** `model.encode(src, src_lengths)` returns `enc` with `enc.memory`
 # (encoder outputs), `enc.mask` (True at padding) and `enc.state` (the final `(h, c)`).
 # One decoder step is `logits, state, weights = model.decoder(prev, state, enc.memory, enc.mask)`
-# with `prev` of shape `(batch, 1)`. Return the generated ids `(batch, max_len)`.
+# with `prev` of shape `(batch, 1)`. Return the generated ids `(batch, max_len)`. Rows
+# produce `<eos>` at different steps: never stop the whole batch at the first `<eos>` (you
+# may stop once *every* row has produced one, returning fewer columns). The checker also runs
+# your loop on a scripted model that reverses each source, so `<eos>` comes at a different
+# step in every row.
 
 # %%
 def greedy_decode(model, src, src_lengths, max_len):
@@ -714,7 +722,8 @@ assert_metric("no attention: character accuracy", plain_chars, at_least=S["s2s_m
 #
 # **Exercise 1.7 · attention in NumPy.** `query` `(..., n_q, d)`, `keys` `(..., n_k, d)`,
 # `values` `(..., n_k, d_v)`; return `(context, weights)`. Use `np.swapaxes(keys, -1, -2)`
-# so batched inputs work, and subtract each row's maximum score before `np.exp`.
+# so batched inputs work, and subtract each row's own maximum score before `np.exp` (the
+# checker compares the weights for rows of scores around 0, 1000, -1000 and 300).
 
 # %%
 def dot_product_attention(query, keys, values):

@@ -324,18 +324,25 @@ fig = plot_attention(untied[0], keys=sentence, queries=sentence, cell_size=4, su
 #
 # | step | shape |
 # |---|---|
-# | project `q_proj(query)` | `(batch, seq, d_model)` |
-# | split: `.view(batch, seq, h, d_head).transpose(1, 2)` | `(batch, h, seq, d_head)` |
+# | project `q_proj(query)`; `k_proj(key)`, `v_proj(value)` | `(batch, q_len, d_model)`; `(batch, k_len, d_model)` |
+# | split each: `.view(batch, len, h, d_head).transpose(1, 2)`, `len` its own length | `(batch, h, q_len, d_head)`; `(batch, h, k_len, d_head)` |
 # | attend in every head at once | `(batch, h, q_len, d_head)`, weights `(batch, h, q_len, k_len)` |
-# | merge: `.transpose(1, 2).reshape(batch, seq, d_model)` | `(batch, q_len, d_model)` |
+# | merge: `.transpose(1, 2).reshape(batch, q_len, d_model)` | `(batch, q_len, d_model)` |
 # | `out_proj` | `(batch, q_len, d_model)` |
+#
+# In self-attention `q_len = k_len`; in cross-attention (Module 4's decoder) the queries
+# and the keys/values come from different sequences, so the two lengths differ.
 #
 # Write `MultiHeadAttention(d_model, num_heads)` with `q_proj`, `k_proj`, `v_proj`, `out_proj`
 # (`nn.Linear(d_model, d_model)` with bias, the names the checker copies into
 # `nn.MultiheadAttention`) and `forward(query, key, value, key_padding_mask=None,
 # attn_mask=None)` returning the output and the weights **averaged over heads**, batch
 # first. `key_padding_mask` is `(batch, k_len)`, `attn_mask` is `(q_len, k_len)`, both bool
-# with True = blocked.
+# with True = blocked. Either may be given, or both: a key is blocked when *either* mask
+# blocks it (combine them with `|`, as `nn.MultiheadAttention` does). The checker copies
+# your four projections into `nn.MultiheadAttention` and compares both on self- and
+# cross-attention (`q_len` 5, `k_len` 7), with each mask and with both; your layer may hold
+# other submodules, and its output must keep its gradient.
 
 # %%
 class MultiHeadAttention(nn.Module):

@@ -53,9 +53,11 @@ sizes
 # (linearly projected) values; the FFN gives each token a non-linear transformation of its
 # own. Dropout goes on the hidden activations, where `nn.TransformerEncoderLayer` puts it.
 #
-# **Exercise 3.1.** Write `PositionwiseFeedForward` with two `nn.Linear` layers named
-# `linear1` and `linear2` and an `nn.Dropout` named `dropout` (the names of PyTorch's layer,
-# so the checker can copy weights).
+# **Exercise 3.1.** Write `PositionwiseFeedForward` with two `nn.Linear` layers (with bias)
+# named `linear1` and `linear2` and an `nn.Dropout` named `dropout` (the names of PyTorch's
+# layer, so the checker can copy weights). Other submodules are allowed (an `nn.Sequential`
+# holding the same layers, say): the checker copies `linear1` and `linear2` only and
+# compares what your module computes, in eval mode and in training mode under one seed.
 
 # %%
 class PositionwiseFeedForward(nn.Module):
@@ -113,6 +115,8 @@ print("parameters:", sum(p.numel() for p in ffn.parameters()), "=", 2 * 16 * 64 
 # inside the square root, as in `nn.LayerNorm`.
 #
 # **Exercise 3.2.1.** Write `layer_norm(x, weight, bias, eps)` for `x` of shape `(..., d)`.
+# Use the `eps` you are given (the checker also passes `eps=0.01`) and compute the variance
+# from `x - mean` (tokens far from 0 lose all precision in $E[x^2] - E[x]^2$ in float32).
 
 # %%
 def layer_norm(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, eps: float = 1e-5):
@@ -248,8 +252,9 @@ except ValueError as err:
 # Because pre-norm needs the norm *before* the sub-layer runs, `AddNorm.forward` takes the
 # sub-layer itself as a function: `block(x, sublayer)`.
 #
-# **Exercise 3.2.3.** Write `AddNorm` with an `nn.LayerNorm` named `norm` and an `nn.Dropout`
-# named `dropout`; `norm_first` chooses pre-norm.
+# **Exercise 3.2.3.** Write `AddNorm` with an `nn.LayerNorm(d_model)` named `norm` (with its
+# learnable weight and bias: the defaults) and an `nn.Dropout` named `dropout` on the
+# sub-layer's output; `norm_first` chooses pre-norm.
 
 # %%
 class AddNorm(nn.Module):
@@ -307,7 +312,9 @@ for norm_first in (False, True):
 # the course's `EncoderLayer.__init__` (this class inherits it): `self.self_attn` (Module 2's
 # `MultiHeadAttention`, called as `self_attn(query, key, value, key_padding_mask=...)` and
 # returning `(output, weights)`), `self.feed_forward`, `self.add_norm1`, `self.add_norm2`
-# (which already know `norm_first`).
+# (which already know `norm_first` and apply the dropout). Pass the mask on unchanged (True
+# = padding). The checker compares your layer with `nn.TransformerEncoderLayer` and, in
+# training mode with dropout, with the course's layer under the same seed.
 
 # %%
 from course_lib.encoder import EncoderLayer as CourseEncoderLayer
@@ -475,7 +482,8 @@ assert_metric("post-norm: token spread at the output", post[1], at_least=0.01)
 # **Exercise 3.4.** Write the encoder's `forward`. Its parts (inherited from the course's
 # `Encoder`): `self.embedding`, `self.positional_encoding` (adds PE, then dropout),
 # `self.layers` (a list of `EncoderLayer`), `self.norm` (LayerNorm for pre-norm, identity
-# otherwise) and `self.d_model`.
+# otherwise) and `self.d_model`. Add the positions through `self.positional_encoding`: the
+# checker also runs your encoder in training mode, where that module's dropout counts.
 
 # %%
 from course_lib.encoder import Encoder as CourseEncoder

@@ -1,8 +1,18 @@
 import pytest
 import torch
+from torch import nn
 
-from course_lib.checkers import CheckFailed, assert_metric, checker, expect_close, expect_shape
+from course_lib.checkers import (
+    STUB_MARKER,
+    CheckFailed,
+    assert_metric,
+    case,
+    checker,
+    expect_close,
+    expect_shape,
+)
 from course_lib.checkers.softmax import check_softmax
+from course_lib.machinery.lessons import STUB_MESSAGE
 
 
 @checker
@@ -17,11 +27,51 @@ def test_checker_passes_reports_and_returns_true(capsys):
 
 
 def test_stub_is_reported_not_attempted(capsys):
+    assert STUB_MESSAGE.startswith(STUB_MARKER)  # the build's stub is what checkers recognise
+
     def stub(x):
-        raise NotImplementedError("Exercise not attempted yet")
+        raise NotImplementedError(STUB_MESSAGE)
 
     assert not check_double(stub)
     assert "[not attempted] check_double" in capsys.readouterr().out
+
+
+def test_other_not_implemented_errors_are_failures():
+    def unfinished(x):
+        raise NotImplementedError
+
+    with pytest.raises(CheckFailed, match="your code raised NotImplementedError"):
+        check_double(unfinished)
+
+    class Misspelled(nn.Module):
+        def forwad(self, x):
+            return 2 * x
+
+    with pytest.raises(CheckFailed, match="no method named `forward`"):
+        check_double(Misspelled())
+
+
+def test_crash_hints_name_no_grad_and_none():
+    def no_grad(x):
+        with torch.no_grad():
+            return (2 * x).sum().backward()
+
+    with pytest.raises(CheckFailed, match="cut off from autograd"):
+        check_double(no_grad)
+
+    def none_attribute(x):
+        return None.weight
+
+    with pytest.raises(CheckFailed, match="something you use is None"):
+        check_double(none_attribute)
+
+
+def test_case_names_the_failing_case_and_lets_stubs_through():
+    with pytest.raises(AssertionError, match=r"cross-attention \(q_len 5, k_len 7\): your code"):
+        with case("cross-attention (q_len 5, k_len 7)"):
+            torch.zeros(5).view(7)
+    with pytest.raises(NotImplementedError), case("anything"):
+        raise NotImplementedError(STUB_MESSAGE)
 
 
 def test_wrong_answer_raises_with_hint():
@@ -43,24 +93,64 @@ def test_expect_shape_names_both_shapes():
         expect_shape([1, 2], (2,), "out")
 
 
-def test_softmax_checker_accepts_reference_and_rejects_typical_mistakes():
+def _no_max_shift(x, dim=-1):
+    return x.exp() / x.exp().sum(dim=dim, keepdim=True)
+
+
+def _always_last_axis(x, dim=-1):
+    return torch.softmax(x, dim=-1)
+
+
+def _not_normalised(x, dim=-1):
+    return (x - x.max(dim=dim, keepdim=True).values).exp()
+
+
+def _global_max(x, dim=-1):
+    e = (x - x.max()).exp()
+    return e / e.sum(dim=dim, keepdim=True)
+
+
+def _min_shift(x, dim=-1):
+    e = (x - x.min(dim=dim, keepdim=True).values).exp()
+    return e / e.sum(dim=dim, keepdim=True)
+
+
+def _clipped(x, dim=-1):
+    e = x.clamp(-80, 80).exp()
+    return e / e.sum(dim=dim, keepdim=True)
+
+
+def _max_over_last_axis(x, dim=-1):
+    e = (x - x.max(dim=-1, keepdim=True).values).exp()
+    return e / e.sum(dim=dim, keepdim=True)
+
+
+def _softmax_by_logsumexp(x, dim=-1):
+    """Correct, written differently."""
+    return (x - torch.logsumexp(x, dim=dim, keepdim=True)).exp()
+
+
+def test_softmax_checker_accepts_reference_and_a_logsumexp_version():
     assert check_softmax(torch.softmax)
+    assert check_softmax(_softmax_by_logsumexp)
 
-    def no_max_shift(x, dim=-1):
-        return x.exp() / x.exp().sum(dim=dim, keepdim=True)
 
-    def always_last_axis(x, dim=-1):
-        return torch.softmax(x, dim=-1)
-
-    def not_normalised(x, dim=-1):
-        return (x - x.max(dim=dim, keepdim=True).values).exp()
-
-    with pytest.raises(CheckFailed, match="subtract the maximum"):
-        check_softmax(no_max_shift)
-    with pytest.raises(CheckFailed, match="(?s)dim=1.*normalise along `dim`"):
-        check_softmax(always_last_axis)
-    with pytest.raises(CheckFailed, match="normalise along `dim`"):
-        check_softmax(not_normalised)
+@pytest.mark.parametrize(
+    "wrong, hint",
+    [
+        (_no_max_shift, "subtract the maximum"),
+        (_always_last_axis, "(?s)dim=1.*normalise along `dim`"),
+        (_not_normalised, "normalise along `dim`"),
+        (_global_max, r"(?s)rows \[.*2.*\] gave inf or NaN.*One global maximum"),
+        (_min_shift, r"(?s)rows \[3\] gave inf or NaN"),
+        (_clipped, "scores were clipped"),
+        (_max_over_last_axis, "differs from the reference"),
+    ],
+)
+def test_softmax_checker_rejects_typical_mistakes_across_seeds(wrong, hint):
+    for kwargs in [{}] + [{"seed": seed} for seed in range(20)]:
+        with pytest.raises(CheckFailed, match=hint):
+            check_softmax(wrong, **kwargs)
 
 
 def test_assert_metric_prints_and_enforces(capsys):

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from course_lib.add_norm import AddNorm, layer_norm
-from course_lib.checkers import CheckFailed
+from course_lib.checkers import STUB_MARKER, CheckFailed
 from course_lib.checkers.encoder import (
     check_add_norm,
     check_encoder,
@@ -23,9 +23,11 @@ from course_lib.classifier import masked_mean_pool
 from course_lib.encoder import Encoder, EncoderLayer
 from course_lib.feed_forward import PositionwiseFeedForward
 
+ACROSS_SEEDS = [{}] + [{"seed": seed} for seed in range(20)]
+
 
 def stub(*args, **kwargs):
-    raise NotImplementedError("Exercise not attempted yet")
+    raise NotImplementedError(STUB_MARKER)
 
 
 class StubModule(nn.Module):
@@ -97,10 +99,36 @@ class MixesPositions(FFN):
         return super().forward(x).cumsum(dim=1)
 
 
-class ExtraParameters(FFN):
+class SequentialFFN(nn.Module):
+    """Correct, written differently: the named layers also live in an nn.Sequential."""
+
+    def __init__(self, d_model, d_ff, dropout=0.1):
+        super().__init__()
+        self.linear1, self.linear2 = nn.Linear(d_model, d_ff), nn.Linear(d_ff, d_model)
+        self.net = nn.Sequential(self.linear1, nn.ReLU(), nn.Dropout(dropout), self.linear2)
+
+    def forward(self, x):
+        return self.net(x)
+
+
+class NoBias(FFN):
     def __init__(self, d_model, d_ff, dropout=0.1):
         super().__init__(d_model, d_ff, dropout)
-        self.scale = nn.Parameter(torch.ones(1))
+        self.linear1 = nn.Linear(d_model, d_ff, bias=False)
+
+
+class DetachedFFN(FFN):
+    def forward(self, x):
+        return super().forward(x).detach()
+
+
+class MisspelledForward(FFN):
+    forwad = FFN.forward
+    forward = nn.Module.forward
+
+
+def test_feed_forward_checker_accepts_a_sequential_holding_the_layers():
+    assert check_feed_forward(SequentialFFN)
 
 
 class BadNames(nn.Module):
@@ -122,12 +150,15 @@ class BadNames(nn.Module):
         (DropoutAfter, "before linear2"),
         (MixesPositions, "each position separately"),
         (BadNames, "no attribute linear1, linear2"),
-        (ExtraParameters, "keep exactly two nn.Linear layers"),
+        (NoBias, "both with bias"),
+        (MisspelledForward, "no method named `forward`"),
+        (DetachedFFN, "does not require grad"),
     ],
 )
 def test_feed_forward_checker_names_the_mistake(wrong, hint):
-    with pytest.raises(CheckFailed, match=hint):
-        check_feed_forward(wrong)
+    for kwargs in ACROSS_SEEDS:  # the default seed, then 20 others
+        with pytest.raises(CheckFailed, match=hint):
+            check_feed_forward(wrong, **kwargs)
 
 
 # ------------------------------------------------------------------ 3.2 layer norm
@@ -156,9 +187,37 @@ def no_eps(x, weight, bias, eps=1e-5):
     return layer_norm(x, weight, bias, eps=0.0)
 
 
+def fixed_eps(x, weight, bias, eps=1e-5):
+    return layer_norm(x, weight, bias, eps=1e-5)
+
+
+def one_pass_variance(x, weight, bias, eps=1e-5):
+    mean = x.mean(-1, keepdim=True)
+    var = (x * x).mean(-1, keepdim=True) - mean**2
+    return (x - mean) / torch.sqrt(var + eps) * weight + bias
+
+
+def detached_layer_norm(x, weight, bias, eps=1e-5):
+    return layer_norm(x, weight, bias, eps).detach()
+
+
+def rsqrt_layer_norm(x, weight, bias, eps=1e-5):
+    """Correct, written differently: centred first, rsqrt, addcmul."""
+    centred = x - x.mean(dim=-1, keepdim=True)
+    inv_std = torch.rsqrt(centred.pow(2).mean(dim=-1, keepdim=True) + eps)
+    return torch.addcmul(bias, centred * inv_std, weight)
+
+
+def test_layer_norm_checker_accepts_a_different_formula():
+    assert check_layer_norm(rsqrt_layer_norm)
+
+
 @pytest.mark.parametrize(
     "wrong, hint",
     [
+        (fixed_eps, "eps argument is ignored"),
+        (detached_layer_norm, "weight and bias cannot be trained"),
+        (one_pass_variance, r"E\[x\^2\] - E\[x\]\^2"),
         (batch_norm_like, "that is batch norm"),
         (unbiased_var, "biased variance"),
         (eps_outside, "eps goes inside the square root"),
@@ -167,8 +226,9 @@ def no_eps(x, weight, bias, eps=1e-5):
     ],
 )
 def test_layer_norm_checker_names_the_mistake(wrong, hint):
-    with pytest.raises(CheckFailed, match=hint):
-        check_layer_norm(wrong)
+    for kwargs in ACROSS_SEEDS:  # the default seed, then 20 others
+        with pytest.raises(CheckFailed, match=hint):
+            check_layer_norm(wrong, **kwargs)
 
 
 # ------------------------------------------------------------------ 3.2 AddNorm
@@ -211,9 +271,47 @@ class DropsTheSum(AddNorm):
         return self.norm(self.dropout(x + sublayer(x)))
 
 
+class NoAffine(AddNorm):
+    def __init__(self, d_model, dropout=0.0, norm_first=False):
+        super().__init__(d_model, dropout, norm_first)
+        self.norm = nn.LayerNorm(d_model, elementwise_affine=False)
+
+
+class NormUnderNoGrad(AddNorm):
+    def forward(self, x, sublayer):
+        if self.norm_first:
+            with torch.no_grad():
+                normed = self.norm(x)
+            return x + self.dropout(sublayer(normed))
+        y = x + self.dropout(sublayer(x))
+        with torch.no_grad():
+            return self.norm(y)
+
+
+class FunctionalAddNorm(nn.Module):
+    """Correct, written differently: F.dropout with the module's mode, an extra buffer."""
+
+    def __init__(self, d_model, dropout=0.0, norm_first=False):
+        super().__init__()
+        self.p, self.norm_first = dropout, norm_first
+        self.norm = nn.LayerNorm(d_model)
+        self.register_buffer("calls", torch.zeros(()))
+
+    def forward(self, x, sublayer):
+        if self.norm_first:
+            return x + F.dropout(sublayer(self.norm(x)), self.p, self.training)
+        return self.norm(x + F.dropout(sublayer(x), self.p, self.training))
+
+
+def test_add_norm_checker_accepts_a_functional_version():
+    assert check_add_norm(FunctionalAddNorm)
+
+
 @pytest.mark.parametrize(
     "wrong, hint",
     [
+        (NoAffine, "no learnable scale and shift"),
+        (NormUnderNoGrad, "does not require grad|no gradient reached norm"),
         (NoResidual, "residual connection is missing"),
         (AlwaysPostNorm, "asks for pre-norm"),
         (AlwaysPreNorm, "paper's post-norm"),
@@ -223,8 +321,9 @@ class DropsTheSum(AddNorm):
     ],
 )
 def test_add_norm_checker_names_the_mistake(wrong, hint):
-    with pytest.raises(CheckFailed, match=hint):
-        check_add_norm(wrong)
+    for kwargs in ACROSS_SEEDS:  # the default seed, then 20 others
+        with pytest.raises(CheckFailed, match=hint):
+            check_add_norm(wrong, **kwargs)
 
 
 # ------------------------------------------------------------------ 3.3 encoder layer
@@ -267,9 +366,65 @@ class DetachesAttention(EncoderLayer):
         return self.add_norm2(x, self.feed_forward)
 
 
+class InvertedMask(EncoderLayer):
+    def forward(self, x, key_padding_mask=None):
+        return super().forward(x, ~key_padding_mask)
+
+
+class NoDropoutInLayer(EncoderLayer):
+    """Right in eval mode; writes the residual and norm itself, skipping the dropout."""
+
+    def forward(self, x, key_padding_mask=None):
+        def attend(y):
+            return self.self_attn(y, y, y, key_padding_mask=key_padding_mask)[0]
+
+        if self.add_norm1.norm_first:
+            x = x + attend(self.add_norm1.norm(x))
+            return x + self.feed_forward(self.add_norm2.norm(x))
+        x = self.add_norm1.norm(x + attend(x))
+        return self.add_norm2.norm(x + self.feed_forward(x))
+
+
+class DropoutOnResidual(EncoderLayer):
+    """Right in eval mode; in training, dropout hits the residual sum, not the sub-layer."""
+
+    def forward(self, x, key_padding_mask=None):
+        def attend(y):
+            return self.self_attn(y, y, y, key_padding_mask=key_padding_mask)[0]
+
+        for block, sub in ((self.add_norm1, attend), (self.add_norm2, self.feed_forward)):
+            if block.norm_first:
+                x = block.dropout(x + sub(block.norm(x)))
+            else:
+                x = block.norm(block.dropout(x + sub(x)))
+        return x
+
+
+class ExplicitLayer(EncoderLayer):
+    """Correct, written differently: the AddNorm logic spelled out with the blocks' parts."""
+
+    def forward(self, x, key_padding_mask=None):
+        def attend(y):
+            return self.self_attn(y, y, y, key_padding_mask=key_padding_mask)[0]
+
+        for block, sub in ((self.add_norm1, attend), (self.add_norm2, self.feed_forward)):
+            if block.norm_first:
+                x = x + block.dropout(sub(block.norm(x)))
+            else:
+                x = block.norm(x + block.dropout(sub(x)))
+        return x
+
+
+def test_encoder_layer_checker_accepts_an_explicit_version():
+    assert check_encoder_layer(ExplicitLayer)
+
+
 @pytest.mark.parametrize(
     "wrong, hint",
     [
+        (InvertedMask, "padding mask is inverted"),
+        (NoDropoutInLayer, "training mode"),
+        (DropoutOnResidual, "training mode"),
         (IgnoresMask, "padding mask is ignored"),
         (AlwaysPostNormLayer, "asks for pre-norm"),
         (FeedForwardFirst, "the order is"),
@@ -278,8 +433,9 @@ class DetachesAttention(EncoderLayer):
     ],
 )
 def test_encoder_layer_checker_names_the_mistake(wrong, hint):
-    with pytest.raises(CheckFailed, match=hint):
-        check_encoder_layer(wrong)
+    for kwargs in ACROSS_SEEDS:  # the default seed, then 20 others
+        with pytest.raises(CheckFailed, match=hint):
+            check_encoder_layer(wrong, **kwargs)
 
 
 # ------------------------------------------------------------------ 3.3 encoder
@@ -312,9 +468,51 @@ class NoFinalNorm(EncoderVariant):
     final = False
 
 
+class NoEmbeddingDropout(EncoderVariant):
+    """Adds the positional table itself, skipping the module's dropout."""
+
+    def forward(self, ids, padding_mask=None):
+        x = self.embedding(ids) * math.sqrt(self.d_model)
+        x = x + self.positional_encoding.pe[: ids.shape[1]]
+        for layer in self.layers:
+            x = layer(x, key_padding_mask=padding_mask)
+        return self.norm(x)
+
+
+class LayersInTrainingOnly(EncoderVariant):
+    """Skips the last layer in training mode."""
+
+    def forward(self, ids, padding_mask=None):
+        x = self.positional_encoding(self.embedding(ids) * math.sqrt(self.d_model))
+        layers = self.layers[:-1] if self.training else self.layers
+        for layer in layers:
+            x = layer(x, key_padding_mask=padding_mask)
+        return self.norm(x)
+
+
+class ReduceEncoder(Encoder):
+    """Correct, written differently: functools.reduce over the layers, scale as a tensor."""
+
+    def forward(self, ids, padding_mask=None):
+        import functools
+
+        scale = torch.tensor(float(self.d_model)).sqrt()
+        x = self.positional_encoding(self.embedding(ids) * scale)
+        x = functools.reduce(
+            lambda h, layer: layer(h, key_padding_mask=padding_mask), self.layers, x
+        )
+        return self.norm(x)
+
+
+def test_encoder_checker_accepts_a_different_loop():
+    assert check_encoder(ReduceEncoder)
+
+
 @pytest.mark.parametrize(
     "wrong, hint",
     [
+        (NoEmbeddingDropout, "skips it"),
+        (LayersInTrainingOnly, "training mode"),
         (NoScale, "scale the embeddings by sqrt"),
         (NoPositions, "positional encoding is missing"),
         (NoMask, "pass padding_mask to every layer"),
@@ -322,8 +520,9 @@ class NoFinalNorm(EncoderVariant):
     ],
 )
 def test_encoder_checker_names_the_mistake(wrong, hint):
-    with pytest.raises(CheckFailed, match=hint):
-        check_encoder(wrong)
+    for kwargs in ACROSS_SEEDS:  # the default seed, then 20 others
+        with pytest.raises(CheckFailed, match=hint):
+            check_encoder(wrong, **kwargs)
 
 
 # ------------------------------------------------------------------ pooling
@@ -341,14 +540,35 @@ def inverted(x, padding_mask):
     return masked_mean_pool(x, ~padding_mask)
 
 
+def sums_only(x, padding_mask):
+    return x.masked_fill(padding_mask.unsqueeze(-1), 0.0).sum(1)
+
+
+def detached_pool(x, padding_mask):
+    return masked_mean_pool(x, padding_mask).detach()
+
+
+def pool_by_einsum(x, padding_mask):
+    """Correct, written differently: weights that sum to 1 per row, einsum."""
+    keep = (~padding_mask).float()
+    return torch.einsum("bs,bsd->bd", keep / keep.sum(1, keepdim=True), x)
+
+
+def test_pooling_checker_accepts_einsum():
+    assert check_masked_mean_pool(pool_by_einsum)
+
+
 @pytest.mark.parametrize(
     "wrong, hint",
     [
+        (sums_only, "that is a sum"),
+        (detached_pool, "cannot be trained"),
         (mean_with_padding, "averaged over the padded positions"),
         (divides_by_seq, "divided by the padded length"),
         (inverted, "mask is inverted"),
     ],
 )
 def test_pooling_checker_names_the_mistake(wrong, hint):
-    with pytest.raises(CheckFailed, match=hint):
-        check_masked_mean_pool(wrong)
+    for kwargs in ACROSS_SEEDS:  # the default seed, then 20 others
+        with pytest.raises(CheckFailed, match=hint):
+            check_masked_mean_pool(wrong, **kwargs)

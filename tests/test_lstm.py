@@ -6,9 +6,11 @@ import pytest
 import torch
 from torch import nn
 
-from course_lib.checkers import CheckFailed
+from course_lib.checkers import STUB_MARKER, CheckFailed
 from course_lib.checkers.lstm import check_cell_state_gradient, check_lstm_cell
 from course_lib.lstm import LSTM, LSTMCell, cell_state_gradient, copy_lstm_weights, lstm_gates
+
+ACROSS_SEEDS = [{}] + [{"seed": seed} for seed in range(20)]
 
 
 def test_cell_equals_nn_lstm_cell():
@@ -86,12 +88,12 @@ def test_checkers_accept_references_and_report_stubs():
 
     class Stub(LSTMCell):
         def forward(self, x, state=None):
-            raise NotImplementedError
+            raise NotImplementedError(STUB_MARKER)
 
     assert not check_lstm_cell(Stub)  # falsy: not attempted
 
     def stub_gradient(*args):
-        raise NotImplementedError
+        raise NotImplementedError(STUB_MARKER)
 
     assert not check_cell_state_gradient(stub_gradient)  # falsy: not attempted
 
@@ -132,6 +134,29 @@ def _swapped_outputs(self, x, h, c):
     return c_new, o * torch.tanh(c_new)
 
 
+def _four_matmuls(self, x, h, c):
+    """Correct, written differently: each gate from its own slice of the weights."""
+    n = self.hidden_size
+    pre = [
+        x @ self.weight_ih[k * n:(k + 1) * n].T + h @ self.weight_hh[k * n:(k + 1) * n].T
+        + self.bias_ih[k * n:(k + 1) * n] + self.bias_hh[k * n:(k + 1) * n]
+        for k in range(4)
+    ]
+    i, f, o = torch.sigmoid(pre[0]), torch.sigmoid(pre[1]), torch.sigmoid(pre[3])
+    c_new = torch.addcmul(f * c, i, torch.tanh(pre[2]))
+    return o * torch.tanh(c_new), c_new
+
+
+def _detached_state(self, x, h, c):
+    i, f, g, o = lstm_gates(self, x, h)
+    c_new = (f * c + i * g).detach()
+    return o * torch.tanh(c_new), c_new
+
+
+def test_check_lstm_cell_accepts_per_gate_slices():
+    assert check_lstm_cell(_cell_with(_four_matmuls))
+
+
 @pytest.mark.parametrize(
     "step, hint",
     [
@@ -139,11 +164,13 @@ def _swapped_outputs(self, x, h, c):
         (_no_forget, "old cell state is dropped"),
         (_no_tanh_on_c, r"not o \* c'"),
         (_swapped_outputs, "swapped"),
+        (_detached_state, "no gradient reaches"),
     ],
 )
 def test_check_lstm_cell_names_mistakes(step, hint):
-    with pytest.raises(CheckFailed, match=hint):
-        check_lstm_cell(_cell_with(step))
+    for kwargs in ACROSS_SEEDS:  # the default seed, then 20 others
+        with pytest.raises(CheckFailed, match=hint):
+            check_lstm_cell(_cell_with(step), **kwargs)
 
 
 def _grad_no_forget(cell, x, state, v):
@@ -161,17 +188,36 @@ def _grad_old_state(cell, x, state, v):
     return v * o * (1 - torch.tanh(state[1]) ** 2) * f
 
 
+def _grad_no_upstream(cell, x, state, v):
+    i, f, g, o = lstm_gates(cell, x, state[0])
+    return o * (1 - torch.tanh(f * state[1] + i * g) ** 2) * f
+
+
+def _grad_by_autograd(cell, x, state, v):
+    """Correct, written differently: autograd instead of the chain rule by hand."""
+    with torch.enable_grad():
+        c = state[1].clone().requires_grad_(True)
+        h_new, _ = cell(x, (state[0], c))
+        return torch.autograd.grad((v * h_new).sum(), c)[0]
+
+
+def test_check_cell_state_gradient_accepts_autograd():
+    assert check_cell_state_gradient(_grad_by_autograd)
+
+
 @pytest.mark.parametrize(
     "grad_fn, hint",
     [
+        (_grad_no_upstream, "upstream gradient"),
         (_grad_no_forget, "forget gate is missing"),
         (_grad_no_tanh, "derivative of tanh is missing"),
         (_grad_old_state, "old state c"),
     ],
 )
 def test_check_cell_state_gradient_names_mistakes(grad_fn, hint):
-    with pytest.raises(CheckFailed, match=hint):
-        check_cell_state_gradient(grad_fn)
+    for kwargs in ACROSS_SEEDS:  # the default seed, then 20 others
+        with pytest.raises(CheckFailed, match=hint):
+            check_cell_state_gradient(grad_fn, **kwargs)
 
 
 def test_checkers_leave_the_notebook_random_stream_alone():

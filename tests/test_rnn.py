@@ -7,9 +7,11 @@ import pytest
 import torch
 from torch import nn
 
-from course_lib.checkers import CheckFailed
+from course_lib.checkers import STUB_MARKER, CheckFailed
 from course_lib.checkers.rnn import check_rnn_forward
 from course_lib.rnn import gradient_norms_by_distance, rnn_forward
+
+ACROSS_SEEDS = [{}] + [{"seed": seed} for seed in range(20)]
 
 
 def test_rnn_forward_equals_nn_rnn():
@@ -53,7 +55,7 @@ def test_check_rnn_forward_accepts_reference():
 
 def test_check_rnn_forward_reports_stub():
     def stub(*args):
-        raise NotImplementedError
+        raise NotImplementedError(STUB_MARKER)
 
     assert not check_rnn_forward(stub)  # falsy: not attempted
 
@@ -78,6 +80,20 @@ def _last_only(x, h0, W_xh, W_hh, b_h):
     return rnn_forward(x, h0, W_xh, W_hh, b_h)[:, -1]
 
 
+def _inputs_projected_first(x, h0, W_xh, W_hh, b_h):
+    """Correct, written differently: all input projections at once, states preallocated."""
+    projected = np.einsum("bti,ih->bth", x, W_xh) + b_h
+    states = np.empty(projected.shape)
+    h = h0
+    for t in range(x.shape[1]):
+        h = states[:, t] = np.tanh(projected[:, t] + h @ W_hh)
+    return states
+
+
+def test_check_rnn_forward_accepts_a_different_loop():
+    assert check_rnn_forward(_inputs_projected_first)
+
+
 @pytest.mark.parametrize(
     "wrong, hint",
     [
@@ -88,5 +104,6 @@ def _last_only(x, h0, W_xh, W_hh, b_h):
     ],
 )
 def test_check_rnn_forward_names_mistakes(wrong, hint):
-    with pytest.raises(CheckFailed, match=hint):
-        check_rnn_forward(wrong)
+    for kwargs in ACROSS_SEEDS:  # the default seed, then 20 others
+        with pytest.raises(CheckFailed, match=hint):
+            check_rnn_forward(wrong, **kwargs)

@@ -9,7 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from course_lib.checkers import CheckFailed
+from course_lib.checkers import STUB_MARKER, CheckFailed
 from course_lib.checkers.seq2seq import (
     check_dot_product_attention,
     check_greedy_decode,
@@ -30,6 +30,8 @@ from course_lib.seq2seq import (
 )
 
 VOCAB = Vocab.build(string.ascii_lowercase)
+
+ACROSS_SEEDS = [{}] + [{"seed": seed} for seed in range(20)]
 
 
 def _batch(n=5, seed=0):
@@ -130,7 +132,7 @@ def test_encoder_rejects_float_ids():
 
 
 def _raise(*args, **kwargs):
-    raise NotImplementedError
+    raise NotImplementedError(STUB_MARKER)
 
 
 def test_checkers_accept_references_and_report_stubs():
@@ -164,17 +166,54 @@ def _loss_no_bos(model, batch):
     return F.cross_entropy(logits.flatten(0, 1), tgt[:, 1:].flatten(), ignore_index=model.pad_id)
 
 
+def _loss_ignoring_lengths(model, batch):
+    src, tgt = batch["src"], batch["tgt"]
+    full = torch.full_like(batch["src_lengths"], src.shape[1])
+    logits, _ = model(src, full, shift_right(tgt, model.bos_id))
+    return F.cross_entropy(logits.flatten(0, 1), tgt.flatten(), ignore_index=model.pad_id)
+
+
+def _loss_per_sequence_mean(model, batch):
+    tgt = batch["tgt"]
+    logits, _ = model(batch["src"], batch["src_lengths"], shift_right(tgt, model.bos_id))
+    per_token = F.cross_entropy(logits.transpose(1, 2), tgt, reduction="none")
+    real = (tgt != model.pad_id).float()
+    return ((per_token * real).sum(1) / real.sum(1)).mean()
+
+
+def _loss_detached(model, batch):
+    return teacher_forcing_loss(model, batch).detach()
+
+
+def _loss_by_gather(model, batch):
+    """Correct, written differently: log_softmax, gather, a boolean mask."""
+    tgt = batch["tgt"]
+    tgt_in = torch.cat([torch.full_like(tgt[:, :1], model.bos_id), tgt[:, :-1]], dim=1)
+    logits, _ = model(batch["src"], batch["src_lengths"], tgt_in)
+    log_p = logits.log_softmax(-1).gather(-1, tgt[..., None])[..., 0]
+    real = tgt != model.pad_id
+    return -log_p[real].sum() / real.sum()
+
+
+def test_teacher_forcing_checker_accepts_a_different_formula():
+    assert check_teacher_forcing_loss(_loss_by_gather)
+
+
 @pytest.mark.parametrize(
     "loss_fn, hint",
     [
+        (_loss_ignoring_lengths, "source lengths were not used"),
+        (_loss_per_sequence_mean, "mean of per-sequence means"),
+        (_loss_detached, "does not require grad"),
         (_loss_unshifted, "fed the target itself"),
         (_loss_with_padding, "padding counts"),
         (_loss_no_bos, "never predicted"),
     ],
 )
 def test_check_teacher_forcing_loss_names_mistakes(loss_fn, hint):
-    with pytest.raises(CheckFailed, match=hint):
-        check_teacher_forcing_loss(loss_fn)
+    for kwargs in ACROSS_SEEDS:  # the default seed, then 20 others
+        with pytest.raises(CheckFailed, match=hint):
+            check_teacher_forcing_loss(loss_fn, **kwargs)
 
 
 def _decode_feeding_bos(model, src, lengths, max_len):
@@ -198,13 +237,75 @@ def _decode_resetting_state(model, src, lengths, max_len):
     return torch.cat(out, 1)
 
 
+def _decode_until_first_eos(model, src, lengths, max_len):
+    enc = model.encode(src, lengths)
+    prev = torch.full((src.shape[0], 1), model.bos_id)
+    state, out = enc.state, []
+    for _ in range(max_len):
+        logits, state, _ = model.decoder(prev, state, enc.memory, enc.mask)
+        prev = logits[:, -1].argmax(-1, keepdim=True)
+        out.append(prev)
+        if (prev == model.eos_id).any():
+            break
+    return torch.cat(out, 1)
+
+
+def _decode_without_mask(model, src, lengths, max_len):
+    enc = model.encode(src, lengths)
+    prev = torch.full((src.shape[0], 1), model.bos_id)
+    state, out = enc.state, []
+    for _ in range(max_len):
+        logits, state, _ = model.decoder(prev, state, enc.memory, None)
+        prev = logits[:, -1].argmax(-1, keepdim=True)
+        out.append(prev)
+    return torch.cat(out, 1)
+
+
+def _decode_stopping_rows(model, src, lengths, max_len):
+    """Correct, written differently: finished rows get padding; stops when all are done."""
+    enc = model.encode(src, lengths)
+    prev = torch.full((src.shape[0], 1), model.bos_id)
+    state, out = enc.state, []
+    done = torch.zeros(src.shape[0], dtype=torch.bool)
+    for _ in range(max_len):
+        logits, state, _ = model.decoder(prev, state, enc.memory, enc.mask)
+        token = logits[:, -1].argmax(-1, keepdim=True).masked_fill(done[:, None], model.pad_id)
+        out.append(token)
+        done |= token[:, 0] == model.eos_id
+        prev = token
+        if done.all():
+            break
+    return torch.cat(out, 1)
+
+
+def _decode_refeeding_prefix(model, src, lengths, max_len):
+    """Correct, written differently: re-runs the decoder over the whole prefix each step."""
+    enc = model.encode(src, lengths)
+    tokens = torch.full((src.shape[0], 1), model.bos_id)
+    for _ in range(max_len):
+        logits, _, _ = model.decoder(tokens, enc.state, enc.memory, enc.mask)
+        tokens = torch.cat([tokens, logits[:, -1:].argmax(-1)], dim=1)
+    return tokens[:, 1:]
+
+
+@pytest.mark.parametrize("decode", [_decode_stopping_rows, _decode_refeeding_prefix])
+def test_greedy_checker_accepts_other_loops(decode):
+    assert check_greedy_decode(decode)
+
+
 @pytest.mark.parametrize(
     "decode, hint",
-    [(_decode_feeding_bos, "fed <bos>"), (_decode_resetting_state, "state is reset")],
+    [
+        (_decode_feeding_bos, "fed <bos>"),
+        (_decode_resetting_state, "state is reset"),
+        (_decode_until_first_eos, "whole batch stopped when one row produced <eos>"),
+        (_decode_without_mask, "differ from the reference"),
+    ],
 )
 def test_check_greedy_decode_names_mistakes(decode, hint):
-    with pytest.raises(CheckFailed, match=hint):
-        check_greedy_decode(decode)
+    for kwargs in ACROSS_SEEDS:  # the default seed, then 20 others
+        with pytest.raises(CheckFailed, match=hint):
+            check_greedy_decode(decode, **kwargs)
 
 
 def _softmax(x, axis):
@@ -233,9 +334,45 @@ def _attention_unstable(q, k, v):
     return w @ v, w
 
 
+def _attention_global_max(q, k, v):
+    scores = q @ np.swapaxes(k, -1, -2)
+    e = np.exp(scores - scores.max())
+    w = e / e.sum(axis=-1, keepdims=True)
+    return w @ v, w
+
+
+def _attention_min_shift(q, k, v):
+    scores = q @ np.swapaxes(k, -1, -2)
+    e = np.exp(scores - scores.min(axis=-1, keepdims=True))
+    w = e / e.sum(axis=-1, keepdims=True)
+    return w @ v, w
+
+
+def _attention_clipped(q, k, v):
+    e = np.exp(np.clip(q @ np.swapaxes(k, -1, -2), -500, 500))
+    w = e / e.sum(axis=-1, keepdims=True)
+    return w @ v, w
+
+
+def _attention_by_logsumexp(q, k, v):
+    """Correct, written differently: einsum and log-sum-exp."""
+    scores = np.einsum("...qd,...kd->...qk", q, k)
+    top = scores.max(axis=-1, keepdims=True)
+    log_z = top + np.log(np.exp(scores - top).sum(axis=-1, keepdims=True))
+    w = np.exp(scores - log_z)
+    return np.einsum("...qk,...kd->...qd", w, v), w
+
+
+def test_dot_product_attention_checker_accepts_logsumexp():
+    assert check_dot_product_attention(_attention_by_logsumexp)
+
+
 @pytest.mark.parametrize(
     "attention, hint",
     [
+        (_attention_global_max, r"(?s)gave inf or NaN.*each row's own maximum"),
+        (_attention_min_shift, r"(?s)rows \[3\] gave inf or NaN.*each row's own maximum"),
+        (_attention_clipped, "scores were clipped"),
         (_attention_wrong_axis, "over the queries"),
         (_attention_no_softmax, "raw scores"),
         (_attention_scaled, "scaled by 1/sqrt"),
@@ -243,9 +380,10 @@ def _attention_unstable(q, k, v):
     ],
 )
 def test_check_dot_product_attention_names_mistakes(attention, hint):
-    with np.errstate(over="ignore", invalid="ignore"):
-        with pytest.raises(CheckFailed, match=hint):
-            check_dot_product_attention(attention)
+    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+        for kwargs in ACROSS_SEEDS:  # the default seed, then 20 others
+            with pytest.raises(CheckFailed, match=hint):
+                check_dot_product_attention(attention, **kwargs)
 
 
 def test_accuracy_by_length_is_drawn_with_plot_history():

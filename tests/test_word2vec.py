@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from course_lib.checkers import CheckFailed
+from course_lib.checkers import STUB_MARKER, CheckFailed
 from course_lib.checkers.word2vec import check_negative_sampling_loss
 from course_lib.data import Vocab
 from course_lib.training import fit
@@ -26,6 +26,8 @@ from course_lib.word2vec import (
     tokenize,
     word_counts,
 )
+
+ACROSS_SEEDS = [{}] + [{"seed": seed} for seed in range(20)]
 
 
 def test_loss_by_hand():
@@ -87,7 +89,7 @@ def test_checker_accepts_reference_and_reports_stub():
     assert check_negative_sampling_loss(negative_sampling_loss)  # truthy: passed
 
     def stub(*args):
-        raise NotImplementedError
+        raise NotImplementedError(STUB_MARKER)
 
     assert not check_negative_sampling_loss(stub)  # falsy: not attempted
 
@@ -108,10 +110,45 @@ def _naive_log(center, context, negatives):
     return -(pos + torch.log(torch.sigmoid(-neg)).sum(-1)).mean()
 
 
+def _log_plus_epsilon(center, context, negatives):
+    neg = (negatives @ center[:, :, None]).squeeze(-1)
+    pos = torch.log(torch.sigmoid((center * context).sum(-1)) + 1e-10)
+    return -(pos + torch.log(torch.sigmoid(-neg) + 1e-10).sum(-1)).mean()
+
+
+def _detached(center, context, negatives):
+    return negative_sampling_loss(center, context, negatives).detach()
+
+
+def _clamped_scores(center, context, negatives):
+    neg = (negatives @ center[:, :, None]).squeeze(-1).clamp(-10, 10)
+    pos = (center * context).sum(-1).clamp(-10, 10)
+    return -(F.logsigmoid(pos) + F.logsigmoid(-neg).sum(-1)).mean()
+
+
+def _by_softplus(center, context, negatives):
+    """Correct, written differently: -log sigma(z) = softplus(-z), bmm, sum / batch."""
+    pos = (center * context).sum(-1)
+    neg = torch.bmm(negatives, center[:, :, None]).squeeze(-1)
+    return (F.softplus(-pos).sum() + F.softplus(neg).sum()) / center.shape[0]
+
+
+def test_checker_accepts_softplus_version():
+    assert check_negative_sampling_loss(_by_softplus)
+
+
 @pytest.mark.parametrize(
     "loss_fn, hint",
-    [(_wrong_sign, "wrong way"), (_summed, "summed over the batch"), (_naive_log, "underflows")],
+    [
+        (_wrong_sign, "wrong way"),
+        (_summed, "summed over the batch"),
+        (_naive_log, "underflows"),
+        (_log_plus_epsilon, "scores from -150 to 150"),
+        (_detached, "does not require grad"),
+        (_clamped_scores, "differs from the reference"),
+    ],
 )
 def test_checker_names_mistakes(loss_fn, hint):
-    with pytest.raises(CheckFailed, match=hint):
-        check_negative_sampling_loss(loss_fn)
+    for kwargs in ACROSS_SEEDS:  # the default seed, then 20 others
+        with pytest.raises(CheckFailed, match=hint):
+            check_negative_sampling_loss(loss_fn, **kwargs)

@@ -5,6 +5,22 @@ named after its topic and are imported from there, e.g.
 ``from course_lib.checkers.attention import check_multi_head_attention``.
 """
 
-from course_lib.checkers.core import CheckFailed, assert_metric, checker, expect_close, expect_shape
+from course_lib.checkers.core import (
+    STUB_MARKER,
+    CheckFailed,
+    assert_metric,
+    case,
+    checker,
+    expect_close,
+    expect_shape,
+)
 
-__all__ = ["CheckFailed", "assert_metric", "checker", "expect_close", "expect_shape"]
+__all__ = [
+    "STUB_MARKER",
+    "CheckFailed",
+    "assert_metric",
+    "case",
+    "checker",
+    "expect_close",
+    "expect_shape",
+]

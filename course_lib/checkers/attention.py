@@ -17,8 +17,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from course_lib.attention import causal_mask, merge_heads, split_heads
-from course_lib.checkers.core import checker, expect_close, expect_shape
-from course_lib.checkers.mistakes import close
+from course_lib.checkers.core import case, checker, expect_close, expect_shape
+from course_lib.checkers.mistakes import close, seed_cpu
 from course_lib.positional_encoding import sinusoidal_encoding
 
 __all__ = [
@@ -128,18 +128,19 @@ def _diagnose_mask(weights, unmasked_weights, mask, what: str) -> None:
 
 
 @checker
-def check_scaled_dot_product_attention(attention) -> None:
+def check_scaled_dot_product_attention(attention, seed: int = 2021) -> None:
     """``attention(query, key, value, mask=None) -> (output, weights)``, as in 2.1.
 
     Compared with ``F.scaled_dot_product_attention`` (which returns no weights) and with
     softmax(Q K^T / sqrt(d_k)), on batched multi-head shapes with q_len != k_len, d_v != d_k.
     """
-    gen = torch.Generator().manual_seed(2021)
+    gen = torch.Generator().manual_seed(seed)
     batch, heads, q_len, k_len, d_k, d_v = 2, 3, 5, 7, 8, 4
     q = torch.randn(batch, heads, q_len, d_k, generator=gen)
     k = torch.randn(batch, heads, k_len, d_k, generator=gen) * 1.5
     v = torch.randn(batch, heads, k_len, d_v, generator=gen)
-    out, weights = _pair(attention(q, k, v), "attention(query, key, value)")
+    with case("attention(query, key, value) with q (2, 3, 5, 8), k (2, 3, 7, 8), v (2, 3, 7, 4)"):
+        out, weights = _pair(attention(q, k, v), "attention(query, key, value)")
     if isinstance(weights, torch.Tensor) and weights.shape[-2:] == (k_len, q_len):
         raise AssertionError(
             f"weights have shape {tuple(weights.shape)}: the last two axes are swapped.\n"
@@ -162,7 +163,8 @@ def check_scaled_dot_product_attention(attention) -> None:
 
     mask = torch.rand(batch, 1, q_len, k_len, generator=gen) < 0.4
     mask[..., 0] = False  # every query keeps at least one key
-    out, weights = _pair(attention(q, k, v, mask=mask), "attention(query, key, value, mask)")
+    with case("attention(query, key, value, mask) with a (2, 1, 5, 7) mask"):
+        out, weights = _pair(attention(q, k, v, mask=mask), "attention(query, key, value, mask)")
     _diagnose_mask(weights, reference_weights, mask, "with a (batch, 1, q_len, k_len) mask")
     _expect_rows_sum_to_one(weights, "masked attention weights")
     expect_close(
@@ -173,7 +175,8 @@ def check_scaled_dot_product_attention(attention) -> None:
     )
 
     x = torch.randn(batch, 6, d_k, generator=gen)  # 3-D inputs and a 2-D causal mask
-    out, weights = _pair(attention(x, x, x, mask=causal_mask(6)), "attention(x, x, x, causal)")
+    with case("attention(x, x, x, mask) with x (2, 6, 8) and a causal (6, 6) mask"):
+        out, weights = _pair(attention(x, x, x, mask=causal_mask(6)), "attention(x, x, x, causal)")
     _diagnose_mask(
         weights,
         _weights(x, x, 1 / math.sqrt(d_k)),
@@ -188,13 +191,13 @@ def check_scaled_dot_product_attention(attention) -> None:
 
 
 @checker
-def check_self_attention(SelfAttention) -> None:
+def check_self_attention(SelfAttention, seed: int = 7) -> None:
     """``SelfAttention(d_model, d_k)`` with ``q_proj``, ``k_proj``, ``v_proj``
     (``nn.Linear(d_model, d_k)``); ``forward(x, mask=None) -> (output, weights)``.
     """
     d_model, d_k, seq = 12, 4, 6
-    with torch.random.fork_rng():  # the notebook's random stream stays untouched
-        torch.manual_seed(7)
+    with torch.random.fork_rng(devices=[]):  # the notebook's random stream stays untouched
+        seed_cpu(seed)
         layer = SelfAttention(d_model, d_k)
     _expect_linears(
         layer,
@@ -203,9 +206,10 @@ def check_self_attention(SelfAttention) -> None:
         d_k,
         "self.{name} = nn.Linear(d_model, d_k).",
     )
-    gen = torch.Generator().manual_seed(8)
+    gen = torch.Generator().manual_seed(seed + 1)
     x = torch.randn(2, seq, d_model, generator=gen)
-    out, weights = _pair(layer(x), "layer(x)")
+    with case(f"layer(x) for x of shape {tuple(x.shape)}"):
+        out, weights = _pair(layer(x), "layer(x)")
     expect_shape(weights, (2, seq, seq), f"weights for x of shape (2, {seq}, {d_model})")
     expect_shape(out, (2, seq, d_k), f"output for x of shape (2, {seq}, {d_model})")
     _expect_rows_sum_to_one(weights, "self-attention weights")
@@ -221,12 +225,19 @@ def check_self_attention(SelfAttention) -> None:
         expect_close(out, reference @ v, "self-attention output", hint=hint)
 
     mask = causal_mask(seq)
-    out, weights = _pair(layer(x, mask=mask), "layer(x, mask=causal_mask(seq))")
+    with case(f"layer(x, mask=causal_mask({seq})) for x of shape {tuple(x.shape)}"):
+        out, weights = _pair(layer(x, mask=mask), "layer(x, mask=causal_mask(seq))")
     _diagnose_mask(weights, reference, mask, "with a causal mask")
     expect_close(out, _weights(q, k, 1 / math.sqrt(d_k), mask) @ v, "causally masked output")
 
     layer.zero_grad()
-    layer(x)[0].pow(2).sum().backward()
+    out = layer(x)[0]
+    if not out.requires_grad:
+        raise AssertionError(
+            "the output does not require grad, so the layer cannot be trained.\nHint: compute "
+            "Q, K and V with the layer's projections outside torch.no_grad(), without .detach()."
+        )
+    out.pow(2).sum().backward()
     for name, param in layer.named_parameters():
         if param.grad is None or param.grad.abs().sum() == 0:
             raise AssertionError(
@@ -260,7 +271,7 @@ def _copy_into_torch(layer: nn.Module, d_model: int, num_heads: int) -> nn.Multi
         "checker can copy them into nn.MultiheadAttention.",
     )
     bias = layer.q_proj.bias is not None
-    with torch.random.fork_rng():  # its initial weights are overwritten below
+    with torch.random.fork_rng(devices=[]):  # its initial weights are overwritten below
         torch_mha = nn.MultiheadAttention(d_model, num_heads, bias=bias, batch_first=True)
     with torch.no_grad():
         torch_mha.in_proj_weight.copy_(
@@ -306,8 +317,8 @@ def _diagnose_mha(MultiHeadAttention, layer, got, expected, inputs, num_heads: i
         )
     # A split or merge in the wrong order is invisible with one head: try that.
     try:
-        with torch.random.fork_rng():
-            torch.manual_seed(0)
+        with torch.random.fork_rng(devices=[]):
+            seed_cpu(0)
             single = MultiHeadAttention(d_model, 1)
         torch_single = _copy_into_torch(single, d_model, 1)
         with torch.no_grad():
@@ -343,38 +354,97 @@ def _diagnose_mha(MultiHeadAttention, layer, got, expected, inputs, num_heads: i
     )
 
 
+def _diagnose_mask_combination(weights, torch_mha, inputs, masks, what: str) -> None:
+    """Raise a hint when ``weights`` used one of two masks, or combined them with AND."""
+    padding, attn = masks["key_padding_mask"], masks["attn_mask"]
+    blocked_both = padding[:, None, :] & attn[None]
+    wrong = [
+        ({"key_padding_mask": padding},
+         "only key_padding_mask was applied: attn_mask was dropped."),
+        ({"attn_mask": attn}, "only attn_mask was applied: key_padding_mask was dropped."),
+        ({"attn_mask": blocked_both.repeat_interleave(torch_mha.num_heads, dim=0)},
+         "the masks were combined with AND: a key is blocked when *either* mask blocks it, "
+         "so combine them with OR (mask = padding[:, None, None, :] | attn_mask)."),
+    ]
+    with torch.no_grad():
+        for given, hint in wrong:
+            if close(weights, torch_mha(*inputs, **given)[1]):
+                raise AssertionError(
+                    f"{what}: {hint}\nHint: apply both: key_padding_mask (batch, k_len) "
+                    "broadcast over heads and queries, attn_mask (q_len, k_len) broadcast over "
+                    "batch and heads, combined with | (True = blocked)."
+                )
+
+
+def _mha_cases(d_model: int, seq: int, gen: torch.Generator):
+    """(what, (query, key, value), masks, blocked) for every case the checker runs."""
+    batch, mem_len = 3, seq + 2
+    x = torch.randn(batch, seq, d_model, generator=gen)
+    memory = torch.randn(batch, mem_len, d_model, generator=gen)
+    lengths = torch.tensor([seq, 3, 1])[torch.randperm(batch, generator=gen)]
+    padding = torch.arange(seq)[None, :] >= lengths[:, None]
+    mem_lengths = torch.tensor([mem_len, 4, 2])[torch.randperm(batch, generator=gen)]
+    mem_padding = torch.arange(mem_len)[None, :] >= mem_lengths[:, None]
+    cross_mask = torch.rand(seq, mem_len, generator=gen) < 0.4
+    cross_mask[:, 0] = False  # every query keeps key 0, which no padding blocks
+    causal = causal_mask(seq)
+    q, k = f"query {tuple(x.shape)}", f"key/value {tuple(memory.shape)}"
+    return [
+        ("self-attention", (x, x, x), {}),
+        ("with key_padding_mask (True = padding)", (x, x, x), {"key_padding_mask": padding}),
+        ("with a causal attn_mask", (x, x, x), {"attn_mask": causal}),
+        (f"cross-attention ({q}, {k})", (x, memory, memory), {}),
+        (f"cross-attention ({q}, {k}) with key_padding_mask {tuple(mem_padding.shape)}",
+         (x, memory, memory), {"key_padding_mask": mem_padding}),
+        ("with both key_padding_mask and a causal attn_mask", (x, x, x),
+         {"key_padding_mask": padding, "attn_mask": causal}),
+        (f"cross-attention ({q}, {k}) with both key_padding_mask {tuple(mem_padding.shape)} "
+         f"and attn_mask {tuple(cross_mask.shape)}", (x, memory, memory),
+         {"key_padding_mask": mem_padding, "attn_mask": cross_mask}),
+    ]
+
+
+def _blocked(masks: dict) -> torch.Tensor | None:
+    """(batch or 1, q_len or 1, k_len) True where the masks block a key."""
+    blocked = None
+    if "key_padding_mask" in masks:
+        blocked = masks["key_padding_mask"][:, None, :]
+    if "attn_mask" in masks:
+        attn = masks["attn_mask"][None]
+        blocked = attn if blocked is None else blocked | attn
+    return blocked
+
+
 @checker
-def check_multi_head_attention(MultiHeadAttention) -> None:
+def check_multi_head_attention(MultiHeadAttention, seed: int = 11) -> None:
     """``MultiHeadAttention(d_model, num_heads)`` with ``q_proj``, ``k_proj``, ``v_proj``,
     ``out_proj``; ``forward(query, key, value, key_padding_mask=None, attn_mask=None)``
     ``-> (output, weights averaged over heads)``, batch first.
 
     The weights are copied into ``nn.MultiheadAttention(batch_first=True)`` and both are run
-    on the same inputs: self-attention, padding mask, causal mask, cross-attention.
+    on the same inputs: self-attention, padding mask, causal mask, cross-attention (query 5
+    tokens, key/value 7), with each mask and with both masks together (combined with OR).
     """
     d_model, num_heads, seq = 16, 4, 5
-    with torch.random.fork_rng():
-        torch.manual_seed(11)
+    with torch.random.fork_rng(devices=[]):
+        seed_cpu(seed)
         layer = MultiHeadAttention(d_model, num_heads)
     torch_mha = _copy_into_torch(layer, d_model, num_heads)
     if hasattr(layer, "eval"):
         layer.eval()
-    gen = torch.Generator().manual_seed(12)
-    x = torch.randn(2, seq, d_model, generator=gen)
-    memory = torch.randn(2, seq + 2, d_model, generator=gen)
-    lengths = torch.tensor([seq, 3])
-    padding = torch.arange(seq)[None, :] >= lengths[:, None]
-    cases = [
-        ("self-attention", (x, x, x), {}),
-        ("with key_padding_mask (True = padding)", (x, x, x), {"key_padding_mask": padding}),
-        ("with a causal attn_mask", (x, x, x), {"attn_mask": causal_mask(seq)}),
-        ("cross-attention (query 5 tokens, key/value 7)", (x, memory, memory), {}),
-    ]
-    unmasked_weights = None
+    gen = torch.Generator().manual_seed(seed + 1)
+    cases = _mha_cases(d_model, seq, gen)
     for what, (query, key, value), masks in cases:
-        out, weights = _pair(layer(query, key, value, **masks), f"layer(query, key, value) {what}")
+        hint = (
+            "query and key/value have different lengths here: split each of q, k and v with "
+            "its own length (t.shape[1]), and merge the heads with the query's length."
+            if query.shape != key.shape else ""
+        )
+        with case(f"layer(query, key, value) {what}", hint=hint):
+            out, weights = _pair(layer(query, key, value, **masks), f"layer(...) {what}")
         with torch.no_grad():
             expected_out, expected_weights = torch_mha(query, key, value, **masks)
+            unmasked_weights = torch_mha(query, key, value)[1]
         if isinstance(weights, torch.Tensor) and weights.dim() == 4:
             raise AssertionError(
                 f"{what}: weights have shape {tuple(weights.shape)}, per head; return them "
@@ -382,9 +452,10 @@ def check_multi_head_attention(MultiHeadAttention) -> None:
             )
         expect_shape(out, expected_out.shape, f"{what}: output")
         expect_shape(weights, expected_weights.shape, f"{what}: weights (averaged over heads)")
+        if len(masks) == 2 and not close(weights, expected_weights):
+            _diagnose_mask_combination(weights, torch_mha, (query, key, value), masks, what)
         if masks:
-            blocked = padding[:, None, :] if "key_padding_mask" in masks else causal_mask(seq)[None]
-            _diagnose_mask(weights, unmasked_weights, blocked, what)
+            _diagnose_mask(weights, unmasked_weights, _blocked(masks), what)
         _expect_rows_sum_to_one(weights, f"{what}: weights")
         if not (close(out, expected_out) and close(weights, expected_weights)):
             _diagnose_mha(
@@ -396,12 +467,18 @@ def check_multi_head_attention(MultiHeadAttention) -> None:
                 num_heads,
                 what,
             )
-        if not masks and query is key:
-            unmasked_weights = weights.detach()
 
+    what, (x, _, _), masks = cases[1]
     if hasattr(layer, "zero_grad"):
         layer.zero_grad()
-    layer(x, x, x, key_padding_mask=padding)[0].pow(2).sum().backward()
+    out = layer(x, x, x, **masks)[0]
+    if not out.requires_grad:
+        raise AssertionError(
+            f"the output {what} does not require grad, so the layer cannot be trained.\nHint: "
+            "compute it with the layer's projections outside torch.no_grad(), without "
+            ".detach()."
+        )
+    out.pow(2).sum().backward()
     for name, param in layer.named_parameters():
         if param.grad is None or param.grad.abs().sum() == 0:
             raise AssertionError(

@@ -2,17 +2,22 @@
 
 A checker runs the learner's code on fresh random inputs against the reference. It prints
 "passed", or raises :class:`CheckFailed` (an AssertionError) whose message teaches: which
-shape, which property, which likely mistake. An untouched stub (it raises
-NotImplementedError) is reported as "not attempted" and the notebook carries on.
+shape, which property, which likely mistake. Only the exercise's own stub (the
+NotImplementedError whose message starts with :data:`STUB_MARKER`, written by ``course
+build``) is reported as "not attempted", and the notebook carries on; any other exception
+(a misspelled ``forward`` raises PyTorch's own NotImplementedError) is a failure.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
+
+STUB_MARKER = "Exercise not attempted yet"  # how ``course build``'s stub message starts
 
 
 class CheckFailed(AssertionError):
@@ -33,6 +38,57 @@ class CheckResult:
         """Show nothing in a notebook: the checker has already printed its verdict."""
 
 
+def is_stub(err: BaseException) -> bool:
+    """True when ``err`` is the NotImplementedError of an exercise's untouched stub."""
+    return isinstance(err, NotImplementedError) and str(err).startswith(STUB_MARKER)
+
+
+def crash_hint(err: BaseException) -> str:
+    """The most useful hint for an exception raised by the learner's code."""
+    text = str(err)
+    if isinstance(err, NotImplementedError) and '"forward" function' in text:
+        return (
+            "PyTorch found no method named `forward` in your module: check its spelling and "
+            "that `def forward(self, ...)` is indented inside the class."
+        )
+    if "does not require grad" in text or "does not have a grad_fn" in text:
+        return (
+            "the result is cut off from autograd: it was computed under torch.no_grad(), or "
+            "detached (.detach(), .data, .item(), NumPy). Compute it with torch operations "
+            "on the inputs and parameters themselves."
+        )
+    if isinstance(err, AttributeError) and "NoneType" in text:
+        return (
+            "something you use is None: a layer built without the parameters the exercise "
+            "asks for (e.g. bias=False, elementwise_affine=False), or a function that returns "
+            "nothing (a missing `return`)."
+        )
+    return (
+        "print the shapes of your intermediate tensors and compare them with the shapes in "
+        "the docstring."
+    )
+
+
+@contextmanager
+def case(what: str, hint: str = "") -> Iterator[None]:
+    """Name the case (``what``: inputs' shapes, mask used) in a crash of the code inside.
+
+    ``hint`` replaces the generic advice for a crash (e.g. what usually breaks when query and
+    key lengths differ). Assertions and the exercise's stub pass through unchanged.
+    """
+    try:
+        yield
+    except AssertionError:
+        raise
+    except Exception as err:  # the learner's code crashed: say where, with the cause
+        if is_stub(err):
+            raise
+        raise AssertionError(
+            f"{what}: your code raised {type(err).__name__}: {err}\n"
+            f"Hint: {hint or crash_hint(err)}"
+        ) from err
+
+
 def checker(fn: Callable[..., None]) -> Callable[..., CheckResult]:
     """Turn ``fn`` (which asserts) into a notebook checker; its result is truthy if passed."""
 
@@ -41,19 +97,18 @@ def checker(fn: Callable[..., None]) -> Callable[..., CheckResult]:
         name = fn.__name__
         try:
             fn(*args, **kwargs)
-        except NotImplementedError as err:
-            print(
-                f"[not attempted] {name}: {err or 'the exercise is still a stub'}. "
-                "The notebook carries on with the course's reference implementation."
-            )
-            return CheckResult(name, False)
         except AssertionError as err:
             raise CheckFailed(f"{name} failed: {err}") from None
         except Exception as err:  # the learner's code crashed: say so, with the cause
+            if is_stub(err):
+                print(
+                    f"[not attempted] {name}: {err}. "
+                    "The notebook carries on with the course's reference implementation."
+                )
+                return CheckResult(name, False)
             raise CheckFailed(
                 f"{name} failed: your code raised {type(err).__name__}: {err}\n"
-                "Hint: print the shapes of your intermediate tensors and compare them with "
-                "the shapes in the docstring."
+                f"Hint: {crash_hint(err)}"
             ) from err
         print(f"[passed] {name}")
         return CheckResult(name, True)

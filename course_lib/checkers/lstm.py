@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from course_lib.checkers.core import checker, expect_shape
-from course_lib.checkers.mistakes import expect_close_or_explain, own_rng
+from course_lib.checkers.core import case, checker, expect_shape
+from course_lib.checkers.mistakes import expect_close_or_explain, own_rng, seed_cpu
 from course_lib.lstm import copy_lstm_weights, lstm_gates
 
 
@@ -42,9 +42,9 @@ def _cell_mistakes(ref: nn.LSTMCell, x, h, c) -> list[tuple[tuple, str]]:
 
 @checker
 @own_rng
-def check_lstm_cell(LSTMCell) -> None:
+def check_lstm_cell(LSTMCell, seed: int = 1234) -> None:
     """``LSTMCell(input_size, hidden_size)`` must compute what ``torch.nn.LSTMCell`` computes."""
-    torch.manual_seed(1234)
+    seed_cpu(seed)
     n_in, hidden, batch = 5, 7, 4
     ours, ref = LSTMCell(n_in, hidden), nn.LSTMCell(n_in, hidden)
     for name, shape in (("weight_ih", (4 * hidden, n_in)), ("weight_hh", (4 * hidden, hidden)),
@@ -55,7 +55,8 @@ def check_lstm_cell(LSTMCell) -> None:
     copy_lstm_weights(ref, ours)
     x = torch.randn(batch, n_in)
     h, c = torch.randn(batch, hidden), torch.randn(batch, hidden)
-    out = ours(x, (h, c))
+    with case(f"cell(x, (h, c)) with x ({batch}, {n_in}), h and c ({batch}, {hidden})"):
+        out = ours(x, (h, c))
     if not isinstance(out, tuple) or len(out) != 2:
         raise AssertionError("LSTMCell.forward must return the pair (h_new, c_new).")
     h_ref, c_ref = ref(x, (h, c))
@@ -71,24 +72,30 @@ def check_lstm_cell(LSTMCell) -> None:
         hint="h' = o * tanh(c') with o = sigmoid(...).",
     )
     h_zero, _ = ref(x)
+    with case(f"cell(x) with x ({batch}, {n_in}) and no state"):
+        h_none = ours(x)[0]
     expect_close_or_explain(
-        ours(x)[0], h_zero, "h' with state=None",
+        h_none, h_zero, "h' with state=None",
         hint="when state is None, start from h = c = zeros.",
     )
-    (out[0].sum() + out[1].sum()).backward()
-    for name, p in ours.named_parameters():
-        if p.grad is None or not torch.isfinite(p.grad).all() or p.grad.abs().sum() == 0:
+    dh, dc = torch.randn(batch, hidden), torch.randn(batch, hidden)
+    ((out[0] * dh).sum() + (out[1] * dc).sum()).backward()
+    ((h_ref * dh).sum() + (c_ref * dc).sum()).backward()
+    for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+        grad, want = getattr(ours, name).grad, getattr(ref, name).grad
+        if grad is None or not torch.allclose(grad, want, atol=1e-5, rtol=1e-4):
             raise AssertionError(
-                f"no gradient reaches {name}: compute with torch operations on the "
-                "parameters themselves (no .detach(), .data or NumPy)."
+                f"no gradient reaches {name}, or not the right one (through h' and c'): "
+                "compute with torch operations on the parameters themselves (no .detach(), "
+                ".data or NumPy)."
             )
 
 
 @checker
 @own_rng
-def check_cell_state_gradient(grad_fn) -> None:
+def check_cell_state_gradient(grad_fn, seed: int = 4321) -> None:
     """``grad_fn(cell, x, (h, c), v)`` must equal autograd's ``dL/dc`` for ``L = sum(v * h')``."""
-    torch.manual_seed(4321)
+    seed_cpu(seed)
     n_in, hidden, batch = 3, 6, 5
     cell = nn.LSTMCell(n_in, hidden)
     x, h = torch.randn(batch, n_in), torch.randn(batch, hidden)
@@ -96,7 +103,9 @@ def check_cell_state_gradient(grad_fn) -> None:
     h_new, _ = cell(x, (h, c))
     (autograd,) = torch.autograd.grad((v * h_new).sum(), c)
     with torch.no_grad():
-        ours = grad_fn(cell, x, (h, c.detach()), v)
+        with case(f"grad_fn(cell, x, (h, c), v) with x ({batch}, {n_in}), h, c and v "
+                  f"({batch}, {hidden})"):
+            ours = grad_fn(cell, x, (h, c.detach()), v)
         i, f, g, o = lstm_gates(cell, x, h)
         c_new = f * c + i * g
         tanh_c = torch.tanh(c_new)

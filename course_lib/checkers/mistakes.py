@@ -32,6 +32,37 @@ def own_rng(fn: Callable) -> Callable:
     return run
 
 
+def seed_cpu(seed: int) -> None:
+    """Seed PyTorch's CPU generator only (checkers build and run their modules on the CPU).
+
+    Unlike ``torch.manual_seed`` it leaves the GPU generators, which :func:`own_rng` does not
+    save, untouched, and it is cheaper.
+    """
+    torch.default_generator.manual_seed(seed)
+
+
+def expect_gradients(module: torch.nn.Module, output: torch.Tensor, what: str,
+                     names: tuple[str, ...] | None = None) -> None:
+    """``output`` must keep its gradient, and a backward pass must reach ``module``'s
+    parameters (those whose names start with one of ``names``, or all of them)."""
+    if not isinstance(output, torch.Tensor) or not output.requires_grad:
+        raise AssertionError(
+            f"{what} does not require grad, so it cannot be trained.\nHint: compute it with "
+            "torch operations on the inputs and parameters (no torch.no_grad(), .detach(), "
+            ".data or NumPy)."
+        )
+    module.zero_grad()
+    output.pow(2).sum().backward()
+    for name, param in module.named_parameters():
+        if names is not None and not name.startswith(names):
+            continue
+        if param.grad is None or param.grad.abs().sum() == 0:
+            raise AssertionError(
+                f"{what}: no gradient reached {name}: every parameter must take part in the "
+                "output (no .detach(), .data or torch.no_grad())."
+            )
+
+
 def close(a: torch.Tensor, b: torch.Tensor, atol: float = 1e-5, rtol: float = 1e-4) -> bool:
     """True when ``a`` has ``b``'s shape and values (within tolerance)."""
     if not isinstance(a, torch.Tensor) or a.shape != b.shape:

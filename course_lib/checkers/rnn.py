@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from course_lib.checkers.core import checker
+from course_lib.checkers.core import case, checker
 from course_lib.checkers.mistakes import expect_close_or_explain
 from course_lib.rnn import rnn_forward as reference
 
@@ -34,16 +34,18 @@ def _mistakes(x, h0, W_xh, W_hh, b_h) -> list[tuple[np.ndarray, str]]:
 
 
 @checker
-def check_rnn_forward(rnn_forward) -> None:
+def check_rnn_forward(rnn_forward, seed: int = 1234) -> None:
     """``rnn_forward(x, h0, W_xh, W_hh, b_h)`` must return every hidden state, as the reference."""
-    rng = np.random.default_rng(1234)
+    rng = np.random.default_rng(seed)
     batch, seq, n_in, hidden = 3, 6, 4, 5
     x = rng.normal(size=(batch, seq, n_in))
     h0 = rng.normal(size=(batch, hidden)) * 0.5
     W_xh = rng.normal(size=(n_in, hidden)) * 0.5
     W_hh = rng.normal(size=(hidden, hidden)) * 0.5
     b_h = rng.normal(size=hidden) * 0.1
-    out = rnn_forward(x, h0, W_xh, W_hh, b_h)
+    with case(f"rnn_forward on x {x.shape}, h0 {h0.shape}, W_xh {W_xh.shape}, W_hh "
+              f"{W_hh.shape}, b_h {b_h.shape}"):
+        out = rnn_forward(x, h0, W_xh, W_hh, b_h)
     if not isinstance(out, np.ndarray):
         raise AssertionError(f"rnn_forward should return a NumPy array, got {type(out).__name__}.")
     if out.shape == (batch, hidden):

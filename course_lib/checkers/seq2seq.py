@@ -7,8 +7,10 @@ import torch
 import torch.nn.functional as F
 
 from course_lib.attention import scaled_dot_product_attention
-from course_lib.checkers.core import checker
-from course_lib.checkers.mistakes import expect_close_or_explain, own_rng
+from course_lib.checkers.core import case, checker
+from course_lib.checkers.mistakes import close, expect_close_or_explain, own_rng, seed_cpu
+from course_lib.checkers.scripted_reverser import ScriptedReverser
+from course_lib.checkers.softmax import stress_rows
 from course_lib.data import Vocab, collate_pairs, reversal_task
 from course_lib.seq2seq import (
     build_seq2seq,
@@ -19,54 +21,98 @@ from course_lib.seq2seq import (
 )
 
 
-def _toy_model_and_batch(attention: bool, seed: int):
-    """A small untrained model and a padded batch of reversal pairs (lengths differ)."""
-    torch.manual_seed(seed)
-    pairs = reversal_task(6, min_len=2, max_len=7, seed=seed)
+def _toy_model_and_batch(attention: bool, seed: int, sharpen: float = 8.0):
+    """A small untrained model and a padded batch of six reversal pairs of lengths 2 to 7.
+
+    The output layer (and the encoder) are scaled up by ``sharpen`` so per-token losses and
+    greedy choices differ clearly from position to position.
+    """
+    seed_cpu(seed)
+    pairs = [reversal_task(1, n, n, seed=10 * seed + n)[0] for n in (4, 2, 7, 3, 6, 5)]
     vocab = Vocab.build([s for s, _ in pairs] + [t for _, t in pairs])
     model = build_seq2seq(vocab, emb_dim=8, hidden_size=12, attention=attention).eval()
+    with torch.no_grad():
+        model.decoder.out.weight.mul_(sharpen)
+        for p in model.encoder.parameters():
+            p.mul_(sharpen**0.5)
     batch = collate_pairs(encode_pairs(pairs, vocab), pad_id=vocab.pad_id)
     return model, batch
 
 
-@checker
-@own_rng
-def check_teacher_forcing_loss(loss_fn) -> None:
-    """``loss_fn(model, batch)`` must be the teacher-forced cross-entropy, padding ignored."""
-    model, batch = _toy_model_and_batch(attention=True, seed=7)
+def _loss_mistakes(model, batch) -> list[tuple[torch.Tensor, str]]:
+    """What the usual wrong teacher-forcing losses return on ``batch``."""
     src, lengths, tgt = batch["src"], batch["src_lengths"], batch["tgt"]
-    ours = loss_fn(model, batch)
-    if not isinstance(ours, torch.Tensor) or ours.dim() != 0:
-        raise AssertionError("the loss must be a scalar tensor (0-dim), the mean over tokens.")
-    if not ours.requires_grad:
-        raise AssertionError("the loss does not require grad: compute it from model(...) outputs.")
-    expected = teacher_forcing_loss(model, batch)
+    pad = model.pad_id
 
     def ce(logits, target, **kw):
         return F.cross_entropy(logits.flatten(0, 1), target.flatten(), **kw)
 
-    pad = model.pad_id
-    shifted = shift_right(tgt, model.bos_id)
-    logits_ok, _ = model(src, lengths, shifted)
-    logits_unshifted, _ = model(src, lengths, tgt)
-    logits_no_bos, _ = model(src, lengths, tgt[:, :-1])
-    mistakes = [
-        (ce(logits_unshifted, tgt, ignore_index=pad),
-         "the decoder was fed the target itself, so it can copy the answer: feed it the target "
-         "shifted right, <bos> first (shift_right), and predict the unshifted target."),
-        (ce(logits_ok, tgt),
-         "padding counts in the loss: pass ignore_index=model.pad_id to F.cross_entropy."),
-        (ce(logits_no_bos, tgt[:, 1:], ignore_index=pad),
-         "the first target token is never predicted: start the decoder input with <bos> "
-         "(model.bos_id) and keep every target token as a label."),
-        (ce(logits_ok, tgt, ignore_index=pad, reduction="sum"),
-         "the loss is summed: average over the real (non-padding) tokens (reduction='mean')."),
-    ]
-    expect_close_or_explain(
-        ours, expected, "the teacher-forcing loss", mistakes,
-        hint="logits = model(src, src_lengths, shift_right(tgt, bos)); cross-entropy against "
-        "tgt with ignore_index=pad.",
-    )
+    with torch.no_grad():
+        shifted = shift_right(tgt, model.bos_id)
+        logits_ok, _ = model(src, lengths, shifted)
+        logits_unshifted, _ = model(src, lengths, tgt)
+        logits_no_bos, _ = model(src, lengths, tgt[:, :-1])
+        logits_full_length, _ = model(src, torch.full_like(lengths, src.shape[1]), shifted)
+        per_token = F.cross_entropy(logits_ok.transpose(1, 2), tgt, ignore_index=pad,
+                                    reduction="none")
+        real = (tgt != pad).float()
+        per_sequence = ((per_token * real).sum(1) / real.sum(1)).mean()
+        return [
+            (ce(logits_unshifted, tgt, ignore_index=pad),
+             "the decoder was fed the target itself, so it can copy the answer: feed it the "
+             "target shifted right, <bos> first (shift_right), and predict the unshifted "
+             "target."),
+            (ce(logits_ok, tgt),
+             "padding counts in the loss: pass ignore_index=model.pad_id to F.cross_entropy."),
+            (ce(logits_no_bos, tgt[:, 1:], ignore_index=pad),
+             "the first target token is never predicted: start the decoder input with <bos> "
+             "(model.bos_id) and keep every target token as a label."),
+            (ce(logits_ok, tgt, ignore_index=pad, reduction="sum"),
+             "the loss is summed: average over the real (non-padding) tokens "
+             "(reduction='mean')."),
+            (ce(logits_full_length, tgt, ignore_index=pad),
+             "the source lengths were not used: pass batch['src_lengths'] to the model, so "
+             "the encoder stops at each row's last real token and attention skips padding."),
+            (per_sequence,
+             "the loss is a mean of per-sequence means: average over all real target tokens "
+             "of the batch at once (a long target counts more), as F.cross_entropy(..., "
+             "ignore_index=pad) does on the flattened logits."),
+        ]
+
+
+@checker
+@own_rng
+def check_teacher_forcing_loss(loss_fn, seed: int = 7) -> None:
+    """``loss_fn(model, batch)`` must be the teacher-forced cross-entropy, padding ignored.
+
+    Two batches (sources and targets of lengths 2 to 7), compared to within 1e-5 relative.
+    """
+    for attempt in range(2):
+        model, batch = _toy_model_and_batch(attention=True, seed=seed + 1000 * attempt)
+        shapes = (f"src {tuple(batch['src'].shape)} (lengths {batch['src_lengths'].tolist()}), "
+                  f"tgt {tuple(batch['tgt'].shape)}")
+        what = f"the teacher-forcing loss on a batch with {shapes}"
+        with case(what):
+            ours = loss_fn(model, batch)
+        if not isinstance(ours, torch.Tensor) or ours.dim() != 0:
+            raise AssertionError(
+                f"{what}: the loss must be a scalar tensor (0-dim), the mean over tokens; got "
+                f"{getattr(ours, 'shape', type(ours).__name__)}."
+            )
+        if not ours.requires_grad:
+            raise AssertionError(
+                f"{what}: the loss does not require grad: compute it from model(...) outputs "
+                "(no torch.no_grad(), .detach() or .item())."
+            )
+        expected = teacher_forcing_loss(model, batch)
+        if close(ours, expected, atol=1e-6, rtol=1e-5):
+            continue
+        expect_close_or_explain(
+            ours, expected, what, _loss_mistakes(model, batch),
+            hint="logits = model(src, src_lengths, shift_right(tgt, bos)); cross-entropy "
+            "against tgt with ignore_index=pad, averaged over all real tokens.",
+            atol=1e-6, rtol=1e-5,
+        )
 
 
 def _first_eos_prefix(row: list[int], eos_id: int) -> list[int]:
@@ -87,32 +133,26 @@ def _wrong_decode(model, src, lengths, max_len, feed_bos=False, reset_state=Fals
     return torch.cat(out, dim=1)
 
 
-@checker
-@own_rng
-def check_greedy_decode(decode) -> None:
-    """``decode(model, src, src_lengths, max_len)`` must give the reference's greedy tokens."""
-    model, batch = _toy_model_and_batch(attention=True, seed=11)
-    # sharpen the untrained model so the greedy choice is unambiguous
-    with torch.no_grad():
-        model.decoder.out.weight.mul_(8.0)
-    src, lengths, max_len = batch["src"], batch["src_lengths"], 9
-    ours = decode(model, src, lengths, max_len)
+def _compare_decodes(model, src, lengths, max_len: int, ours, what: str) -> None:
+    """Fail naming the first row whose tokens (up to its first <eos>) differ from greedy's."""
     if isinstance(ours, tuple):
         ours = ours[0]
     if not isinstance(ours, torch.Tensor) or ours.dim() != 2 or ours.shape[0] != src.shape[0]:
         raise AssertionError(
-            f"decode should return a tensor of token ids (batch, <= max_len) = "
+            f"{what}: decode should return a tensor of token ids (batch, <= max_len) = "
             f"({src.shape[0]}, <= {max_len}), got {getattr(ours, 'shape', type(ours).__name__)}."
         )
     if ours.shape[1] > max_len:
-        raise AssertionError(f"decode produced {ours.shape[1]} tokens; stop at max_len={max_len}.")
+        raise AssertionError(
+            f"{what}: decode produced {ours.shape[1]} tokens; stop at max_len={max_len}."
+        )
     expected, _ = greedy_decode(model, src, lengths, max_len)
     eos = model.eos_id
     mistakes = [
-        (_wrong_decode(model, src, lengths, max_len, feed_bos=True),
+        ({"feed_bos": True},
          "every step was fed <bos>: feed back the token just predicted (argmax) as the next "
          "input."),
-        (_wrong_decode(model, src, lengths, max_len, reset_state=True),
+        ({"reset_state": True},
          "the decoder state is reset each step: keep the state returned by model.decoder and "
          "pass it to the next step."),
     ]
@@ -120,17 +160,57 @@ def check_greedy_decode(decode) -> None:
         got, want = _first_eos_prefix(got, eos), _first_eos_prefix(want, eos)
         if got == want:
             continue
-        for wrong, why in mistakes:
-            if _first_eos_prefix(wrong[row].tolist(), eos) == got:
-                raise AssertionError(
-                    f"row {row}: tokens {got} differ from the reference {want}.\nHint: {why}"
-                )
+        where = f"{what}, row {row}: tokens {got} differ from the reference {want}"
+        if ours.shape[1] < max_len and eos not in got and want[: len(got)] == got:
+            raise AssertionError(
+                f"{where}: it was cut off after {ours.shape[1]} tokens.\nHint: the whole batch "
+                "stopped when one row produced <eos>. Rows finish at different steps: keep "
+                "decoding until every row has produced <eos> (or max_len is reached)."
+            )
+        prefixes = [_first_eos_prefix(r, eos) for r in ours.tolist()]
+        matching = [
+            why for mistake, why in mistakes
+            if [_first_eos_prefix(r, eos)
+                for r in _wrong_decode(model, src, lengths, max_len, **mistake).tolist()]
+            == prefixes
+        ]
+        if matching:
+            raise AssertionError(f"{where}.\nHint: " + "\nOr: ".join(matching))
         raise AssertionError(
-            f"row {row}: tokens {got} differ from the reference {want} (compared up to the first "
-            "<eos>).\nHint: encode once (model.encode), start from <bos> and the encoder's state, "
-            "then at each step call model.decoder(prev, state, enc.memory, enc.mask), take the "
-            "argmax of the last logits and feed it back."
+            f"{where} (compared up to the first <eos>).\nHint: encode once (model.encode), "
+            "start from <bos> and the encoder's state, then at each step call "
+            "model.decoder(prev, state, enc.memory, enc.mask), take the argmax of the last "
+            "logits and feed it back."
         )
+
+
+@checker
+@own_rng
+def check_greedy_decode(decode, seed: int = 11) -> None:
+    """``decode(model, src, src_lengths, max_len)`` must give the reference's greedy tokens.
+
+    Run on a scripted model that reverses its source then emits <eos>, at a different step
+    in every row, and on an untrained recurrent model with attention.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    sizes = (torch.randperm(6, generator=gen) + 1).tolist()
+    pairs = [reversal_task(1, n, n, seed=10 * seed + n)[0] for n in sizes]
+    vocab = Vocab.build([s for s, _ in pairs])
+    scripted = ScriptedReverser(vocab)
+    batch = collate_pairs(encode_pairs(pairs, vocab), pad_id=vocab.pad_id)
+    src, lengths = batch["src"], batch["src_lengths"]
+    what = (f"a model that reverses its source then emits <eos> (source lengths "
+            f"{lengths.tolist()}, so <eos> comes at a different step in each row; max_len 6)")
+    with case(what):
+        ours = decode(scripted, src, lengths, 6)
+    _compare_decodes(scripted, src, lengths, 6, ours, what)
+
+    model, batch = _toy_model_and_batch(attention=True, seed=seed)
+    src, lengths = batch["src"], batch["src_lengths"]
+    what = f"an untrained model, src {tuple(src.shape)}, max_len 9"
+    with case(what):
+        ours = decode(model, src, lengths, 9)
+    _compare_decodes(model, src, lengths, 9, ours, what)
 
 
 def _softmax(x: np.ndarray, axis: int) -> np.ndarray:
@@ -139,15 +219,18 @@ def _softmax(x: np.ndarray, axis: int) -> np.ndarray:
 
 
 @checker
-def check_dot_product_attention(attention) -> None:
+def check_dot_product_attention(attention, seed: int = 99) -> None:
     """NumPy ``attention(query, keys, values)`` -> ``(context, weights)``, unscaled dot product."""
-    rng = np.random.default_rng(99)
+    rng = np.random.default_rng(seed)
+    gen = torch.Generator().manual_seed(seed)
     for shape in ((4, 3, 6, 5), (2, 3, 3, 3)):
         lead, n_q, n_k, d = shape
         q, k, v = (rng.normal(size=(lead, n, d)) for n in (n_q, n_k, n_k))
         cases = (("2-D inputs (no batch)", (q[0], k[0], v[0])), ("batched inputs", (q, k, v)))
         for name, args in cases:
-            out = attention(*args)
+            with case(f"attention on {name}: query {args[0].shape}, keys {args[1].shape}, "
+                      f"values {args[2].shape}"):
+                out = attention(*args)
             if not isinstance(out, tuple) or len(out) != 2:
                 raise AssertionError("attention must return the pair (context, weights).")
             context, weights = (torch.from_numpy(np.asarray(a, dtype=np.float64)) for a in out)
@@ -174,10 +257,27 @@ def check_dot_product_attention(attention) -> None:
                 context, ref_context, f"the context ({name})",
                 hint="context = weights @ values: one weighted average of the values per query.",
             )
-    big = (np.full((1, 4), 30.0), np.eye(4) * 30.0, np.eye(4))
-    _, weights = attention(*big)
-    if not np.isfinite(np.asarray(weights)).all():
+    # Stability: rows of scores around 0, 1000, -1000 and 300, one spanning 1000 (float64's
+    # exp overflows past 709): only subtracting each row's own maximum gets all of them.
+    centres = (0.0, 1000.0, -1000.0, 300.0)
+    scores = stress_rows(gen, 5, centres, (2.0, 3.0, 1.0, 500.0)).numpy()
+    args = (scores, np.eye(5), rng.normal(size=(5, 3)))  # query @ keys^T = scores
+    what = f"the weights for scores of shape (4, 5), rows around {list(centres)}"
+    with case(what), np.errstate(over="ignore", invalid="ignore", under="ignore"):
+        _, weights = attention(*args)
+    weights = np.asarray(weights, dtype=np.float64)
+    if weights.shape == scores.shape and not np.isfinite(weights).all():
+        rows = np.flatnonzero(~np.isfinite(weights).all(axis=-1)).tolist()
         raise AssertionError(
-            "scores of about 900 gave inf or NaN: exp overflows. Subtract each row's maximum "
-            "score before exponentiating (the softmax is unchanged)."
+            f"{what}: rows {rows} gave inf or NaN (scores around "
+            f"{[centres[r] for r in rows]}): exp overflows or every term underflows to 0.\n"
+            "Hint: subtract each row's own maximum score (max over axis=-1, keepdims=True) "
+            "before exponentiating; the softmax is unchanged."
         )
+    expect_close_or_explain(
+        torch.from_numpy(weights), torch.from_numpy(_softmax(scores, axis=-1)), what,
+        [(torch.from_numpy(_softmax(np.clip(scores, -500, 500), axis=-1)),
+          "the scores were clipped: that changes the weights. Subtract each row's maximum "
+          "instead (exact).")],
+        hint="subtract each row's own maximum, exponentiate, divide by the row's sum.",
+    )
