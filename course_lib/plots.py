@@ -305,7 +305,7 @@ def plot_lines(
         ax.set_xscale("log")
     if logy:
         ax.set_yscale("log")
-    if x is None or np.allclose(_numpy(x), np.round(_numpy(x))):
+    if not logx and (x is None or np.allclose(_numpy(x), np.round(_numpy(x)))):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     if ylim is not None:
         ax.set_ylim(*ylim)
@@ -450,6 +450,7 @@ def plot_confusion_matrix(
     class_names: Sequence[str],
     title: str | None = None,
     unit: str = "examples",
+    ax=None,
 ):
     """Counts of (true class, predicted class) pairs, annotated (seaborn); returns the Axes.
 

@@ -8,6 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import torch
+from matplotlib.ticker import MaxNLocator
 
 from course_lib.plots import (
     NOTEBOOK_WIDTH,
@@ -213,3 +214,13 @@ def test_say_prints_outside_a_notebook_and_rejects_empty(capsys):
     assert capsys.readouterr().out == "accuracy **0.78**\n"
     with pytest.raises(ValueError, match="non-empty"):
         say("  ")
+
+
+def test_integer_ticks_do_not_replace_a_log_axis():
+    from matplotlib.ticker import LogLocator
+
+    ax = plot_lines({"var": [4, 16, 64]}, [4, 16, 64], xlabel="d_k", ylabel="variance", logx=True)
+    assert isinstance(ax.xaxis.get_major_locator(), LogLocator)
+    ax = plot_lines({"loss": [3, 2, 1]}, xlabel="epoch", ylabel="loss (nats)")
+    assert isinstance(ax.xaxis.get_major_locator(), MaxNLocator)
+    plt.close("all")
