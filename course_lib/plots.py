@@ -140,18 +140,21 @@ def _as_grid(weights) -> np.ndarray:
 
 
 def _token_ticks(ax, labels, n: int, axis: str, panel_inches: float) -> None:
-    """Tokens as tick labels, upright when short, thinned when they would overlap."""
+    """Tokens as tick labels: short ones upright, long ones turned on the x axis, thinned
+    when they would overlap."""
     cell_points = panel_inches * 72 / n
     size = max(MIN_FONT, min(11, 0.8 * cell_points))
-    step = max(1, int(np.ceil(size * 1.2 / cell_points)))
+    texts = [str(i) for i in range(n)] if labels is None else [str(t) for t in labels]
+    widest = max(len(t) for t in texts)
+    upright_width = 0.65 * size * widest + 3  # points taken by an upright label
+    need = upright_width if axis == "x" and widest <= 3 else 1.3 * size
+    step = max(1, int(np.ceil(need / cell_points)))
     positions = list(range(0, n, step))
-    if labels is None:
-        texts = [str(i) for i in positions]
-    else:
-        texts = [str(labels[i]) for i in positions]
-    upright = axis == "y" or max(len(t) for t in texts) <= 2
     setter = ax.set_xticks if axis == "x" else ax.set_yticks
-    setter(positions, texts, rotation=0 if upright else 90, fontsize=size)
+    setter(positions, [texts[i] for i in positions], fontsize=size)
+    if axis == "x":
+        for label in ax.get_xticklabels():
+            label.set_rotation(0 if len(label.get_text()) <= 3 else 90)
 
 
 def plot_attention(
@@ -473,6 +476,7 @@ def plot_confusion_matrix(
         colorbar_label=f"number of {unit}",
         fmt="d",
         title=title,
+        ax=ax,
     )
 
 

@@ -37,7 +37,6 @@ from course_lib.checkers import assert_metric
 
 cfg = setup(module=3)
 sizes = cfg.sizes
-sizes
 
 # %% [markdown]
 # ## 3.1 The position-wise feed-forward network
@@ -362,14 +361,15 @@ for norm_first in (False, True):
         a, b = ours(x, key_padding_mask=mask), theirs(x, src_key_padding_mask=mask)
     torch.testing.assert_close(a[~mask], b[~mask])
     print(f"norm_first={norm_first}: largest difference {(a - b)[~mask].abs().max():.1e}")
-print(theirs)
 
 # %% [markdown]
 # ### Why residual connections? Gradient flow in a deep stack, measured
 #
 # Take a deep stack of the encoder layers you just built and measure, after one backward
 # pass, the gradient norm $\lVert \partial L / \partial x_\ell \rVert$ that reaches the input
-# $x_\ell$ of each layer $\ell$. We compare four stacks built from the *same* weights:
+# $x_\ell$ of each layer $\ell$, in float64 (without residuals the gradient falls below
+# float32's smallest number and would read as exactly 0). We compare four stacks built from
+# the *same* weights:
 #
 # - **post-norm** and **pre-norm**: the real encoder layer, with residual connections;
 # - **no residual**: each sub-layer becomes $\mathrm{LayerNorm}(F(x))$, the "$x +$" dropped;
@@ -404,25 +404,27 @@ def gradient_flow(blocks, x, target):
 
 
 depth, width = sizes["flow_depth"], sizes["flow_d_model"]
-x, target = torch.randn(8, 16, width), torch.randn(8, 16, width)
+x, target = torch.randn(8, 16, width, dtype=torch.float64), torch.randn(8, 16, width, dtype=torch.float64)
 flows = {}
 for name in ("post-norm", "pre-norm", "no residual", "no residual, no norm"):
     torch.manual_seed(cfg.seed)  # the same weights for every variant
-    layers = [EncoderLayer(width, 4, 4 * width, dropout=0.0, norm_first=(name == "pre-norm"))
+    layers = [EncoderLayer(width, 4, 4 * width, dropout=0.0, norm_first=(name == "pre-norm")).double()
               for _ in range(depth)]
     if name.startswith("no residual"):
         layers = [PlainLayer(layer, use_norm=(name == "no residual")) for layer in layers]
     flows[name] = gradient_flow(layers, x, target)
 
 # %%
-fig, ax = plt.subplots(figsize=(7, 4))
-for name, (grads, _spread) in flows.items():
-    ax.semilogy(range(depth), [max(g, 1e-30) for g in grads], marker=".", label=name)
-ax.set_xlabel("layer (0 = bottom, next to the input)")
-ax.set_ylabel(r"$\|\partial L / \partial x_\ell\|$")
-ax.set_title(f"gradient reaching each layer of a {depth}-layer encoder")
-ax.legend()
-ax.grid(alpha=0.3)
+from course_lib.plots import notebook_figure, plot_lines
+
+fig, axes = notebook_figure(2, height=3.4)
+fig.suptitle(f"gradient reaching each layer of a {depth}-layer encoder (float64)")
+grads = {name: grads for name, (grads, _spread) in flows.items()}
+kept = {name: g for name, g in grads.items() if name != "no residual, no norm"}
+for ax, curves, title in ((axes[0, 0], grads, "all four stacks"),
+                          (axes[0, 1], kept, "zoom: the three that keep their gradient")):
+    plot_lines(curves, range(depth), xlabel="layer (0 = bottom, next to the input)",
+               ylabel=r"$\|\partial L / \partial x_\ell\|$", title=title, ax=ax, logy=True)
 plt.show()
 for name, (grads, spread) in flows.items():
     print(f"{name:22s} bottom/top gradient {grads[0] / grads[-1]:9.2e}   "
@@ -621,7 +623,7 @@ loaders = {
     "test": make_loader(test_set, 256, collate_labelled, pad_id=vocab.pad_id),
 }
 batch = next(iter(loaders["train"]))
-print({k: tuple(v.shape) for k, v in batch.items()})
+print("one training batch:", ", ".join(f"{k} {tuple(v.shape)}" for k, v in batch.items()))
 
 # %% [markdown]
 # ### From token vectors to one sentence vector
@@ -712,9 +714,20 @@ history = train_classifier(model)
 
 # %%
 from course_lib.plots import plot_history
+from course_lib.report import say
 
-plot_history(history, title="Transformer encoder on rotten tomatoes")
+plot_history(history, title="Transformer encoder on rotten tomatoes",
+             loss_label="cross-entropy (nats per sentence)",
+             loss_baselines={"uniform guess, ln 2": math.log(2)},
+             metric_baselines={"chance (balanced classes)": 0.5})
 plt.show()
+best = min(range(len(history["val_loss"])), key=history["val_loss"].__getitem__)
+if best < len(history["val_loss"]) - 1:
+    say(f"The validation loss was lowest after epoch {best + 1} ({history['val_loss'][best]:.3f}) and "
+        f"rose to {history['val_loss'][-1]:.3f} by the last epoch while the training loss kept "
+        "falling: the model has started to overfit, though accuracy may hold up a while longer.")
+else:
+    say(f"The validation loss fell every epoch, to {history['val_loss'][-1]:.3f}: no sign of overfitting yet.")
 
 # %% [markdown]
 # The held-out **test** split, untouched so far, gives the numbers we report:
@@ -727,8 +740,8 @@ assert_metric("test macro F1", test_metrics["f1"], at_least=sizes["min_test_f1"]
 # %% [markdown]
 # Is the encoder pulling its weight? The same model with **zero** layers is a "bag of
 # embeddings": it averages word vectors (plus positions) and classifies, with no attention
-# at all. On small data such baselines are strong; the difference below is what attention
-# and the feed-forward layers add on these sentences. (For scale, on this data set: Kim
+# at all. On small data such baselines are strong; the difference below, *if* it is larger
+# than the noise of a test set this size, is what attention and the feed-forward layers add. (For scale, on this data set: Kim
 # (2014) reports 76.1% for a CNN trained from scratch and about 81% for the same CNN on
 # pre-trained word2vec vectors; fine-tuned BERT models reach about 87-90%. Module 5 shows
 # why pre-training is worth so much.)
@@ -739,27 +752,43 @@ train_classifier(baseline)
 baseline_metrics = evaluate_classifier(baseline, loaders["test"], logits_fn, cfg.device)
 for name, metrics in (("bag of embeddings", baseline_metrics), ("Transformer encoder", test_metrics)):
     print(f"{name:20s} test accuracy {metrics['accuracy']:.3f}   macro F1 {metrics['f1']:.3f}")
+difference = test_metrics["accuracy"] - baseline_metrics["accuracy"]
+p = (test_metrics["accuracy"] + baseline_metrics["accuracy"]) / 2
+standard_error = math.sqrt(2 * p * (1 - p) / len(test_set))  # of a difference of two accuracies
+verdict = ("more than two standard errors: evidence that the encoder layers help" if difference > 2 * standard_error
+           else "within two standard errors: on one run, no evidence either way")
+say(f"Encoder minus bag of embeddings: **{difference:+.3f}** test accuracy; one standard error of "
+    f"that difference on {len(test_set):,} test sentences is about {standard_error:.3f}, so this is "
+    f"{verdict}.")
 
 # %% [markdown]
 # ### What does a trained layer attend to?
 #
-# Ask the encoder for its attention weights on a few short test sentences and draw every
+# Ask the encoder for its attention weights on two short test sentences and draw every
 # layer and head with `plot_attention` (rows: queries, columns: keys; each row sums to 1).
+# We pick them on purpose, not at random: the first short sentence the model gets **right**
+# (a positive one if there is one) and the first it gets **wrong** among the other label,
+# so that neither picture flatters the model.
 
 # %%
 from course_lib.plots import plot_attention
 
-short = [(ids, label) for ids, label in test_set if 6 <= len(ids) <= 10][:2]
+short = [(ids, label) for ids, label in test_set if 6 <= len(ids) <= 10]
 model.eval()
-for ids, label in short:
-    tokens = [vocab.itos[i] for i in ids]
+with torch.no_grad():
+    p_positive = [model(torch.tensor([ids], device=cfg.device)).softmax(-1)[0, 1].item()
+                  for ids, _ in short]
+is_right = [(p > 0.5) == bool(label) for p, (_, label) in zip(p_positive, short)]
+right = next((i for i, ok in enumerate(is_right) if ok and short[i][1] == 1), is_right.index(True))
+wrong = next((i for i, ok in enumerate(is_right) if not ok and short[i][1] != short[right][1]),
+             is_right.index(False))
+for i in (right, wrong):
+    (ids, label), tokens = short[i], [vocab.itos[t] for t in short[i][0]]
     with torch.no_grad():
-        ids_t = torch.tensor([ids], device=cfg.device)
-        _, weights = model.encoder(ids_t, need_weights=True)  # (layers, 1, heads, q, k)
-        positive = model(ids_t).softmax(-1)[0, 1].item()
-    plot_attention(weights[:, 0], keys=tokens, queries=tokens,
-                   suptitle=f"label {'positive' if label else 'negative'}, "
-                            f"P(positive) = {positive:.2f}")
+        _, weights = model.encoder(torch.tensor([ids], device=cfg.device), need_weights=True)
+    plot_attention(weights[:, 0], keys=tokens, queries=tokens,  # weights: (layers, 1, heads, q, k)
+                   suptitle=f"{'right' if is_right[i] else 'wrong'}: a {'positive' if label else 'negative'} "
+                            f"sentence, P(positive) = {p_positive[i]:.2f}")
     plt.show()
 
 # %% [markdown]
@@ -775,10 +804,19 @@ for ids, label in short:
 # Which test sentences does the model get wrong, most confidently?
 
 # %%
+from course_lib.plots import plot_confusion_matrix, plot_distributions
 from course_lib.training import predict
 
 probs, labels = predict(model, loaders["test"], logits_fn, cfg.device)
 predicted = probs.argmax(-1)
+fig, axes = notebook_figure(2, height=3.2)
+plot_confusion_matrix(labels, predicted, ["negative", "positive"], unit="test sentences",
+                      title="test set", ax=axes[0, 0])
+confidence_of = probs.max(-1).values
+plot_distributions({"right": confidence_of[predicted == labels], "wrong": confidence_of[predicted != labels]},
+                   xlabel="confidence: P(predicted class)", binrange=(0.5, 1.0), bins=10,
+                   title="how sure the model is", ax=axes[0, 1])
+plt.show()
 wrong = (predicted != labels).nonzero().flatten()
 confidence = probs[wrong, predicted[wrong]]
 print(f"{len(wrong)} of {len(labels)} test sentences misclassified; the most confident mistakes:")
@@ -797,13 +835,14 @@ def unk_share(indices):
 
 
 right = (predicted == labels).nonzero().flatten().tolist()
-print(f"<unk> share: misclassified {unk_share(wrong.tolist()):.1%}, correct {unk_share(right):.1%}")
+unk_wrong, unk_right = unk_share(wrong.tolist()), unk_share(right)
+print(f"<unk> share: misclassified {unk_wrong:.1%}, correct {unk_right:.1%}")
+say("A clearly higher share among the mistakes would mean that unseen words cost accuracy. Here "
+    f"the two differ by {abs(unk_wrong - unk_right):.1%}: "
+    + ("so the vocabulary is not the main problem." if abs(unk_wrong - unk_right) < 0.02
+       else "large enough that unseen words may well cost accuracy."))
 
 # %% [markdown]
-# A clearly higher share among the mistakes would mean that unseen words cost accuracy; in
-# our runs the two shares were within about a point of each other, so the vocabulary is not
-# the main problem.
-#
 # Reading the mistakes is the most useful habit in applied NLP. On this data set they tend to
 # fall into a few groups: sentiment that turns on a negation or a contrast ("never once
 # predictable", "not too pretentious", "a sharp movie about otherwise dull subjects"), irony

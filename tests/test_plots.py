@@ -224,3 +224,11 @@ def test_integer_ticks_do_not_replace_a_log_axis():
     ax = plot_lines({"loss": [3, 2, 1]}, xlabel="epoch", ylabel="loss (nats)")
     assert isinstance(ax.xaxis.get_major_locator(), MaxNLocator)
     plt.close("all")
+
+
+def test_helpers_draw_into_given_axes_of_one_figure():
+    fig, axes = plt.subplots(1, 2)
+    assert plot_confusion_matrix([0, 1], [0, 1], ["a", "b"], ax=axes[0]) is axes[0]
+    assert plot_distributions({"a": [0.5]}, xlabel="p (0 to 1)", ax=axes[1]) is axes[1]
+    assert plt.get_fignums() == [fig.number]
+    plt.close(fig)
