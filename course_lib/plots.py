@@ -25,16 +25,17 @@ import matplotlib.pyplot as plt
 import numpy as np
 import seaborn as sns
 import torch
+from matplotlib.collections import PatchCollection
 from matplotlib.colors import Colormap, Normalize
 from matplotlib.figure import Figure
-from matplotlib.patches import Patch
+from matplotlib.patches import Patch, Rectangle
 from matplotlib.ticker import MaxNLocator
 
 NOTEBOOK_WIDTH = 8.5  # inches: 850 px at the inline backend's 100 dpi, a notebook's output width
 MIN_FONT = 8  # points: the smallest tick label drawn
 SEQUENTIAL = "viridis"  # non-negative data
 DIVERGING = "RdBu_r"  # signed data, always centred on 0
-MASK_STYLE = {"hatch": "///", "edgecolor": "0.55", "facecolor": "white"}
+MASK_STYLE = {"hatch": "///", "edgecolor": "0.6", "facecolor": "0.88"}  # grey, in no map
 
 _DIVERGING = {
     "RdBu",
@@ -157,6 +158,13 @@ def _token_ticks(ax, labels, n: int, axis: str, panel_inches: float) -> None:
             label.set_rotation(0 if len(label.get_text()) <= 3 else 90)
 
 
+def _hatch_cells(ax, blocked: np.ndarray) -> None:
+    """Cover the cells where ``blocked`` (queries, keys) is True with hatched squares."""
+    rows, cols = np.nonzero(blocked)
+    squares = [Rectangle((c - 0.5, r - 0.5), 1, 1) for r, c in zip(rows, cols)]
+    ax.add_collection(PatchCollection(squares, linewidth=0, **MASK_STYLE))
+
+
 def plot_attention(
     weights,
     keys: Sequence[str] | None = None,
@@ -213,10 +221,9 @@ def plot_attention(
         for head in range(n_heads):
             ax = axes[layer, head]
             data = grid[layer, head]
-            if blocked is not None:
-                data = np.ma.masked_array(data, blocked[layer, head])
-                ax.patch.set(**MASK_STYLE)
             ax.imshow(data, cmap=cmap, norm=norm)
+            if blocked is not None:
+                _hatch_cells(ax, blocked[layer, head])
             index = layer * n_heads + head
             if titles is not None:
                 ax.set_title(titles[index], fontsize=10)
