@@ -748,10 +748,17 @@ assert_metric("test macro F1", test_metrics["f1"], at_least=sizes["min_test_f1"]
 
 # %%
 baseline = make_classifier(num_layers=0)
-train_classifier(baseline)
+baseline_history = train_classifier(baseline)
 baseline_metrics = evaluate_classifier(baseline, loaders["test"], logits_fn, cfg.device)
 for name, metrics in (("bag of embeddings", baseline_metrics), ("Transformer encoder", test_metrics)):
     print(f"{name:20s} test accuracy {metrics['accuracy']:.3f}   macro F1 {metrics['f1']:.3f}")
+
+# %%
+plot_history({"Transformer encoder": history["val_accuracy"],
+              "bag of embeddings": baseline_history["val_accuracy"]},
+             metric_label="validation accuracy", metric_baselines={"chance (balanced classes)": 0.5},
+             title="the encoder against its baseline")
+plt.show()
 difference = test_metrics["accuracy"] - baseline_metrics["accuracy"]
 p = (test_metrics["accuracy"] + baseline_metrics["accuracy"]) / 2
 standard_error = math.sqrt(2 * p * (1 - p) / len(test_set))  # of a difference of two accuracies

@@ -136,6 +136,12 @@ def test_single_character_tokens_stay_upright_and_legible():
     assert all(t.get_rotation() == 0 and t.get_fontsize() >= 8 for t in labels)
     words = plot_attention(torch.rand(2, 2), keys=["movie", "dull"]).axes[0].get_xticklabels()
     assert all(t.get_rotation() == 90 for t in words)
+    mixed = plot_attention(torch.rand(3, 3), keys=["<bos>", "a", "b"]).axes[0].get_xticklabels()
+    assert [t.get_rotation() for t in mixed] == [90, 0, 0]  # only the long token turns
+    fig = plot_attention(torch.rand(64, 64), cell_size=4.5)  # two-digit positions, thinned
+    fig.canvas.draw()
+    boxes = [t.get_window_extent() for t in fig.axes[0].get_xticklabels()]
+    assert all(left.x1 <= right.x0 for left, right in zip(boxes, boxes[1:]))  # no overlap
     plt.close("all")
 
 
