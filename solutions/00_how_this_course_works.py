@@ -142,8 +142,10 @@ for step in range(cfg.sizes["steps"]):
 from course_lib.checkers import assert_metric
 from course_lib.plots import plot_history
 
-plot_history(history, xlabel="step / 10", title="bigram model of surnames");
 uniform = math.log(len(vocab))
+plot_history(history, xlabel="training step / 10", title="bigram model of surnames",
+             loss_label="cross-entropy (nats per character)",
+             loss_baselines={f"uniform guess, ln {len(vocab)}": uniform});
 print(f"uniform baseline: ln({len(vocab)}) = {uniform:.3f} nats")
 assert_metric("validation loss", history["val_loss"][-1], at_most=uniform - cfg.sizes["min_gain_nats"])
 
@@ -162,7 +164,8 @@ letters = list("aeiou") + list("nrst")
 ids = torch.tensor(vocab.encode(letters))
 with torch.no_grad():
     probs = torch.softmax(logits[ids][:, ids], dim=-1)
-plot_attention(probs, keys=letters, queries=letters, suptitle="P(next | current), renormalised");
+plot_attention(probs, keys=letters, queries=letters, xlabel="next letter", ylabel="current letter",
+               colorbar_label="P(next | current)", suptitle="P(next | current), renormalised");
 
 # %% [markdown]
 # ## Self-check

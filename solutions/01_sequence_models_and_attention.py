@@ -26,7 +26,8 @@ from torch import nn
 
 from course_lib import setup
 from course_lib.checkers import assert_metric
-from course_lib.plots import plot_attention, plot_history
+from course_lib.plots import plot_attention, plot_history, plot_lines
+from course_lib.report import say
 from course_lib.training import evaluate_loss, fit
 
 cfg = setup(module=1)
@@ -96,7 +97,8 @@ print("NumPy RNN == torch.nn.RNN; largest difference:", np.abs(ours - theirs.det
 # when their gains are below 1 (**vanishing**) and grows geometrically when above 1
 # (**exploding**). Rather than believe it, measure it: `gradient_norms_by_distance` feeds a
 # random sequence and reports $\lVert \partial (v \cdot h_T) / \partial x_{T-k} \rVert$ for
-# every distance $k$.
+# every distance $k$. We measure in float64: the vanishing gradients fall below float32's
+# smallest number (about $10^{-45}$) within a few dozen steps and would read as exactly 0.
 
 # %%
 from course_lib.rnn import gradient_norms_by_distance
@@ -132,14 +134,12 @@ nets = {
     "LSTM, forget-gate bias 0 (f = 0.5, as at PyTorch's init)": lstm(0.0),
     "LSTM, forget-gate bias 3 (f = 0.95)": lstm(3.0),
 }
-norms = {name: gradient_norms_by_distance(net, seq_len=S["grad_seq_len"]) for name, net in nets.items()}
-fig, ax = plt.subplots(figsize=(7, 3.8))
-for name, values in norms.items():
-    ax.semilogy(values / values[0], label=name)
-ax.set_xlabel("distance k = T - t (time steps back)")
-ax.set_ylabel("gradient norm, relative to k = 0")
-ax.grid(alpha=0.3)
-ax.legend(fontsize=8)
+norms = {name: gradient_norms_by_distance(net.double(), seq_len=S["grad_seq_len"])  # float64
+         for name, net in nets.items()}
+plot_lines({name: values / values[0] for name, values in norms.items()}, range(S["grad_seq_len"]),
+           xlabel="distance k = T - t (time steps back)",
+           ylabel="gradient norm\n(relative to k = 0)", logy=True, legend_outside=True,
+           title="how strongly the last state depends on an input k steps back")
 plt.show()
 
 # %% [markdown]
@@ -154,6 +154,7 @@ names = list(ratio)
 assert_metric("vanishing: small-weight RNN ratio", ratio[names[0]], at_most=1e-4)
 assert_metric("exploding: large-weight RNN ratio", ratio[names[1]], at_least=1e2)
 assert_metric("LSTM with f = 0.95: ratio", ratio[names[3]], at_least=0.1)
+assert all((values > 0).all() for values in norms.values()), "a gradient underflowed to 0"
 
 # %% [markdown]
 # The vanilla RNN has no good setting: shrink $W_{hh}$ and the signal from 30 steps back is
@@ -357,7 +358,9 @@ char_history = fit(
 )
 
 # %%
-plot_history(char_history, title="character-level LSTM on surnames (nats per character)")
+plot_history(char_history, title="character-level LSTM on surnames",
+             loss_label="cross-entropy (nats per character)",
+             loss_baselines={f"uniform guess, ln {len(char_vocab)}": uniform})
 plt.show()
 assert_metric("char model validation loss (nats/char)", char_history["val_loss"][-1],
               at_most=uniform - S["char_min_gain_nats"])
@@ -470,9 +473,9 @@ assert_metric("skip-gram training loss (last epoch)", w2v_history["train_loss"][
 
 # %% [markdown]
 # Nearest neighbours by cosine similarity: words that appear in the same kinds of captions
-# end up close. (With the `cpu` profile, all 29,000 captions and 3 epochs, we measured
-# dog → collar, puppy, spots, dogs; red → green, blue, purple, yellow; bike → bicycle, bikes,
-# bmx, motorcycle. The `ci` profile's one short epoch on 3,000 captions gives mostly noise.)
+# end up close. Read the list below with the profile in mind: the `cpu` sizes (all captions,
+# several epochs) give mostly sensible neighbours, the `ci` profile's one short epoch on a
+# tenth of the captions mostly noise.
 
 # %%
 from course_lib.word2vec import cosine, nearest_neighbours, project_2d
@@ -509,13 +512,15 @@ groups = {
 }
 words = [w for group in groups.values() for w in group if w in word_vocab]
 xy = project_2d(embeddings[[word_vocab.stoi[w] for w in words]])
-fig, ax = plt.subplots(figsize=(6, 4.5))
+fig, ax = plt.subplots(figsize=(6.5, 4.5), layout="constrained")
 for group, members in groups.items():
     idx = [words.index(w) for w in members if w in words]
     ax.scatter(xy[idx, 0], xy[idx, 1], label=group)
     for i in idx:
-        ax.annotate(words[i], xy[i], fontsize=8)
-ax.legend(fontsize=8)
+        ax.annotate(words[i], xy[i], fontsize=9, xytext=(3, 3), textcoords="offset points")
+ax.set_xlabel("first principal direction (arbitrary units)")
+ax.set_ylabel("second principal direction\n(arbitrary units)")
+fig.legend(fontsize=9, loc="outside right upper")
 ax.set_title("skip-gram vectors, PCA to 2-D")
 plt.show()
 
@@ -670,8 +675,11 @@ def train_reversal(attention: bool):
 
 
 # %%
+REVERSAL_LOSS = {"loss_label": "cross-entropy (nats per character)"}
 plain_model, plain_history = train_reversal(attention=False)
-plot_history(plain_history, title="encoder-decoder without attention")
+uniform_rev = {f"uniform guess, ln {len(rev_vocab)}": math.log(len(rev_vocab))}
+plot_history(plain_history, title="encoder-decoder without attention", loss_baselines=uniform_rev,
+             **REVERSAL_LOSS)
 plt.show()
 
 # %% [markdown]
@@ -690,8 +698,10 @@ for (src, tgt), pred in zip(rev_test, plain_preds, strict=True):
     if len(src) % 3 == 0 and len(src) not in shown:  # one example every third length
         shown.add(len(src))
         print(f"{src:>16s} -> {pred:16s} {'ok' if pred == tgt else 'wrong (want ' + tgt + ')'}")
-plot_history({"no attention: exact match": list(plain_by_length.values())}, xlabel="source length",
-             x=list(plain_by_length), title="reversal, exact match by source length")
+EXACT_MATCH = {"xlabel": "source length (characters)", "x": list(plain_by_length),
+               "metric_label": "exact match (share of test strings)"}
+plot_history({"no attention (1.2)": list(plain_by_length.values())},
+             title="reversal, exact match by source length", **EXACT_MATCH)
 plt.show()
 
 # %%
@@ -779,16 +789,16 @@ plt.show()
 # It calls `scaled_dot_product_attention(s, e, e, mask, scale=1.0)`: the **unscaled** dot
 # score of Luong et al., the attention of exercise 1.7. Queries and keys here are LSTM
 # outputs, every coordinate in $(-1, 1)$, so scores cannot blow up; dividing them by
-# $\sqrt{d}$ only makes the softmax flatter and the alignment slower to learn. We measured it:
-# with the `ci` sizes (3 epochs of 3,000 pairs, $d = 64$), the default scale $1/8$ reached
-# 0.13 exact match at length 8, the unscaled version 0.99; with the `cpu` sizes both reach
-# 1.00. Module 2 shows why Transformers, whose queries and keys are unbounded linear
+# $\sqrt{d}$ only makes the softmax flatter and the alignment slower to learn (when we tried
+# it with the small `ci` sizes, a $1/\sqrt{d}$ version had barely started to align when the
+# unscaled one was nearly perfect; with the `cpu` sizes both get there). Module 2 shows why Transformers, whose queries and keys are unbounded linear
 # projections, do need the $1/\sqrt{d}$. Everything else (embeddings, LSTMs, data, epochs,
 # learning rate) is the same as in 1.2.
 
 # %%
 attn_model, attn_history = train_reversal(attention=True)
-plot_history(attn_history, title="encoder-decoder with attention")
+plot_history(attn_history, title="encoder-decoder with attention", loss_baselines=uniform_rev,
+             **REVERSAL_LOSS)
 plt.show()
 attn_by_length, attn_chars, attn_preds = evaluate_reversal(attn_model)
 
@@ -798,14 +808,12 @@ for n in plain_by_length:
     print(f"{n:6d} | {plain_by_length[n]:12.2f} | {attn_by_length[n]:9.2f}")
 plot_history({"no attention (1.6)": list(plain_by_length.values()),
               "attention (1.7)": list(attn_by_length.values())},
-             xlabel="source length", x=list(plain_by_length), title="reversal: exact match by source length")
+             title="reversal: exact match by source length", **EXACT_MATCH)
 plt.show()
 
 # %% [markdown]
 # The claim, checked: on the long sources, where the bottleneck model fails, the attention
-# model is (close to) perfect. (With the `cpu` profile we measured, for lengths 13, 14 and 15,
-# exact match 0.40, 0.33 and 0.14 without attention, 1.00 at every length with it; both models
-# had the same data, sizes and number of updates.)
+# model does far better. Both models had the same data, sizes and number of updates.
 
 # %%
 long_lengths = [n for n in S_LENGTHS if n >= S["s2s_long_from"]]
@@ -816,6 +824,9 @@ assert_metric("attention: worst exact match on long sources", attn_long, at_leas
 assert_metric("no attention: mean exact match on long sources", plain_long, at_most=S["s2s_plain_max_exact_long"])
 assert_metric("attention: validation loss", attn_history["val_loss"][-1], at_most=S["s2s_attn_max_val_loss"])
 assert_metric("attention: character accuracy", attn_chars, at_least=S["s2s_attn_min_char_accuracy"])
+say(f"On sources of {long_lengths[0]} to {long_lengths[-1]} characters, exact match without "
+    f"attention is {', '.join(f'{plain_by_length[n]:.2f}' for n in long_lengths)}; with attention "
+    f"{', '.join(f'{attn_by_length[n]:.2f}' for n in long_lengths)} (same lengths, in order).")
 
 # %% [markdown]
 # ### 1.7.2 Where does the model look?

@@ -22,7 +22,6 @@
 # %%
 import math
 
-import matplotlib.pyplot as plt
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -76,8 +75,12 @@ exp = np.exp(scaled - scaled.max(axis=-1, keepdims=True))
 weights_np = exp / exp.sum(axis=-1, keepdims=True)
 output_np = weights_np @ V                 # (4, 3)
 np.set_printoptions(precision=3, suppress=True)
-print("scores =\n", scores, "\nscores / sqrt(3) =\n", scaled)
-print("weights (rows sum to 1) =\n", weights_np, "\noutput =\n", output_np)
+print("scores =\n", scores, "\nscores / sqrt(3) =\n", scaled, "\noutput =\n", output_np)
+from course_lib.plots import plot_matrix
+
+tokens = [f"token {i}" for i in range(4)]
+plot_matrix(weights_np, tokens, tokens, xlabel="key", ylabel="query", colorbar_label="attention weight",
+            title="weights: softmax of each row of scores / sqrt(3)");
 
 # %% [markdown]
 # Read row by row: query 1 `[2, 2, 2]` scores 16 against key 1 `[4, 4, 0]`, so 91% of its
@@ -127,22 +130,24 @@ for i, d in enumerate(dims):
           f"scaled {stats['grad_scaled'][i]:.3f}")
 
 # %%
-fig, axes = plt.subplots(1, 4, figsize=(17, 3.6))
-axes[0].loglog(dims, stats["var"], "o-", label="measured var(q . k)")
-axes[0].loglog(dims, dims, "k--", label="$d_k$")
-axes[0].set_title("variance of the raw score")
-panels = (("max", "mean of the largest weight"), ("entropy", "entropy of the weights (nats)"),
-          ("grad", "|d loss / d scores|"))
-for ax, (key, title) in zip(axes[1:], panels, strict=True):
-    ax.semilogx(dims, stats[f"{key}_raw"], "o-", label="softmax($q \\cdot k$)")
-    ax.semilogx(dims, stats[f"{key}_scaled"], "s-", label="softmax($q \\cdot k / \\sqrt{d_k}$)")
-    ax.set_title(title)
-axes[2].axhline(math.log(n_keys), color="gray", ls=":", label="uniform over 16 keys")
-for ax in axes:
-    ax.set_xlabel("$d_k$")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-fig.tight_layout()
+from course_lib.plots import notebook_figure, plot_lines
+
+fig, axes = notebook_figure(2, 2, height=2.9)
+plot_lines({"measured var($q \\cdot k$)": stats["var"]}, dims, xlabel="$d_k$", ylabel="variance",
+           title="variance of the raw score", ax=axes[0, 0], logx=True, logy=True)
+axes[0, 0].loglog(dims, dims, "k--", label="$d_k$ (theory)")
+axes[0, 0].legend(fontsize=9)
+panels = (("max", "largest weight (0 to 1)", "the largest weight", 1 / n_keys),
+          ("entropy", "entropy (nats)", "entropy of the weights", math.log(n_keys)),
+          ("grad", "gradient norm", "|d loss / d scores|", None))
+for ax, (key, ylabel, title, uniform) in zip(axes.flat[1:], panels, strict=True):
+    plot_lines({"unscaled: softmax($q \\cdot k$)": stats[f"{key}_raw"],
+                "scaled: softmax($q \\cdot k / \\sqrt{d_k}$)": stats[f"{key}_scaled"]}, dims,
+               xlabel="$d_k$", ylabel=ylabel, title=title, ax=ax, logx=True,
+               baselines={"uniform over 16 keys": uniform} if uniform else None)
+    ax.get_legend().remove()
+axes[0, 1].set_ylim(0, 1.02)
+fig.legend(*axes[0, 1].get_legend_handles_labels(), loc="outside lower center", ncols=3, fontsize=9);
 
 # %% [markdown]
 # The variance of $q \cdot k$ follows $d_k$ exactly. Without scaling, the largest weight
@@ -218,7 +223,7 @@ pad = padding_mask(torch.tensor([6, 4]))             # (2, 6): True at padding
 mask = pad[:, None, :] | causal_mask(6)              # (2, 6, 6) by broadcasting
 _, weights = scaled_dot_product_attention(x, x, x, mask=mask)
 print("rows sum to", [round(total, 4) for total in weights.sum(-1)[1].tolist()])
-fig = plot_attention(weights, titles=["length 6, causal", "length 4 + 2 pads, causal"])
+fig = plot_attention(weights, titles=["length 6, causal", "length 4 + 2 pads, causal"], mask=mask)
 
 # %% [markdown]
 # **A fully masked row.** If every key of a query is blocked (a sequence that is all padding,
@@ -281,8 +286,10 @@ from course_lib.attention import SelfAttention  # the course's reference from he
 # An untrained layer has random projections, so its weights say nothing about language yet;
 # what they show is geometry. Give each word a random embedding and **tie** the query and
 # key projections ($W^Q = W^K$): then the score of two tokens is a dot product of the same
-# projection of both, largest when the tokens are the same word. Repeated words find each
-# other, with no training at all:
+# projection $p$ of both, and two occurrences of one word score exactly what a word scores
+# with itself, $\lVert p \rVert^2$, usually more than with any other word. A token attending to
+# *itself* proves nothing, so we measure what repeated words do with their *other*
+# occurrences, with no training at all:
 
 # %%
 sentence = "the cat sat on the mat because the cat was tired".split()
@@ -295,9 +302,21 @@ head = SelfAttention(32, 16)
 with torch.no_grad():
     head.k_proj.weight.copy_(head.q_proj.weight)  # tie queries and keys
     _, tied = head(tokens)
-fig = plot_attention(tied[0], keys=sentence, queries=sentence, cell_size=4, suptitle="tied W_Q = W_K")
-same = [sentence[i] == sentence[j] for i, j in enumerate(tied[0].argmax(-1).tolist())]
-print(f"{sum(same)} of {len(sentence)} tokens attend most to an identical word")
+fig = plot_attention(tied[0], keys=sentence, queries=sentence, cell_size=4, vmax=1.0,
+                     suptitle="tied W_Q = W_K")
+from course_lib.report import say
+
+same_word = torch.tensor([[a == b for b in sentence] for a in sentence])
+repeated = same_word.sum(-1) > 1  # tokens whose word occurs more than once
+others = same_word & ~torch.eye(len(sentence), dtype=torch.bool)  # the *other* occurrences
+on_copies = (tied[0] * others).sum(-1)[repeated].mean().item()
+uniform_copies = (others.sum(-1)[repeated] / len(sentence)).float().mean().item()
+gap = (tied[0][others] - tied[0].diagonal()[others.nonzero()[:, 0]]).abs().max().item()
+assert on_copies > uniform_copies and gap < 1e-6  # the two claims of the sentence below
+say(f"The {repeated.sum()} tokens of repeated words put {on_copies:.0%} of their weight on the "
+    f"*other* occurrences of their word, more than a uniform head would ({uniform_copies:.0%}); "
+    f"each gives an other occurrence exactly the weight it gives itself (largest difference "
+    f"{gap:.0e}, float rounding).")
 
 # %% [markdown]
 # With separate (untied) random projections the pattern is arbitrary: *what counts as a
@@ -307,7 +326,8 @@ print(f"{sum(same)} of {len(sentence)} tokens attend most to an identical word")
 head = SelfAttention(32, 16)
 with torch.no_grad():
     _, untied = head(tokens)
-fig = plot_attention(untied[0], keys=sentence, queries=sentence, cell_size=4, suptitle="random W_Q, W_K")
+fig = plot_attention(untied[0], keys=sentence, queries=sentence, cell_size=4, vmax=1.0,
+                     suptitle="random W_Q, W_K (same 0-1 colour scale)")
 
 # %% [markdown]
 # ## 2.6 Exercise · Multi-head attention
@@ -470,8 +490,9 @@ from course_lib.positional_encoding import SinusoidalPositionalEncoding, sinusoi
 
 # %%
 pe = sinusoidal_encoding(64, 64)
-fig = plot_attention(pe, vmin=-1, vmax=1, cmap="RdBu_r", cell_size=4.5, xlabel="dimension",
-                     ylabel="position", suptitle="sinusoidal positional encoding, d_model = 64")
+fig = plot_attention(pe, vmin=-1, vmax=1, cmap="RdBu_r", cell_size=4.5, xlabel="dimension (index)",
+                     ylabel="position", colorbar_label="encoding value",
+                     suptitle="sinusoidal positional encoding, d_model = 64")
 
 # %% [markdown]
 # **Nearby positions are similar.** The dot product $PE_m \cdot PE_n = \sum_i
@@ -480,15 +501,11 @@ fig = plot_attention(pe, vmin=-1, vmax=1, cmap="RdBu_r", cell_size=4.5, xlabel="
 
 # %%
 similarity = pe @ pe.T
-fig = plot_attention(similarity, vmin=None, cmap="RdBu_r", cell_size=4.5, xlabel="position n",
-                     ylabel="position m", suptitle="PE_m . PE_n")
-fig, ax = plt.subplots(figsize=(6, 3))
-for m in (0, 20, 40):
-    ax.plot(range(64), similarity[m].numpy(), label=f"m = {m}")
-ax.set_xlabel("position n")
-ax.set_ylabel("$PE_m \\cdot PE_n$")
-ax.grid(alpha=0.3)
-_ = ax.legend()
+fig = plot_attention(similarity, cell_size=4.5, xlabel="position n", ylabel="position m",
+                     colorbar_label="dot product $PE_m \\cdot PE_n$ (all positive)",
+                     suptitle="PE_m . PE_n")
+_ = plot_lines({f"m = {m}": similarity[m] for m in (0, 20, 40)}, range(64), xlabel="position n",
+               ylabel="$PE_m \\cdot PE_n$", title="one row of the map per position m", markers=False)
 
 # %%
 def offsets_of(n: int) -> torch.Tensor:
@@ -618,21 +635,37 @@ for name, positions in variants.items():
     print(f"{name:13s} held-out accuracy {histories[name]['val_accuracy'][-1]:.3f}")
 
 # %%
-curves = {f"{name} {key.replace('val_', 'held-out ')}": values
-          for name, history in histories.items() for key, values in history.items()}
-fig = plot_history(curves, title="previous / next character, one attention layer")
+def letter_frequency_accuracy():
+    """Held-out accuracy of always guessing the most frequent previous (next) character."""
+    train, val = (torch.cat([neighbour_targets(b).flatten(0, 1) for b in loader])
+                  for loader in (train_loader, val_loader))
+    guess = [train[train[:, side] != -100, side].mode().values for side in (0, 1)]
+    valid = val != -100
+    return (torch.stack(guess) == val)[valid].float().mean().item()
+
+
+curves = {f"{name}: {key}": values for name, history in histories.items()
+          for key, values in history.items()}
+frequency = letter_frequency_accuracy()
+fig = plot_history(curves, title="previous / next character, one attention layer",
+                   names={key: key.replace("val_", "held-out ").replace("train_", "training ")
+                          for key in curves},
+                   loss_label="cross-entropy (nats per character)", metric_label="held-out accuracy",
+                   metric_baselines={"most frequent character": frequency})
 accuracy = {name: history["val_accuracy"][-1] for name, history in histories.items()}
 assert_metric("accuracy without positions", accuracy["no positions"],
               at_most=cfg.sizes["max_accuracy_without_positions"])
 for name in ("sinusoidal", "learned"):
     assert_metric(f"accuracy with {name} positions", accuracy[name],
                   at_least=cfg.sizes["min_task_accuracy"])
+say(f"Without positions the model reaches {accuracy['no positions']:.2f} held-out accuracy, "
+    f"against {frequency:.2f} for always guessing the most frequent character: it cannot tell "
+    f"its left neighbour from any other letter. With sinusoidal or learned positions it reaches "
+    f"{accuracy['sinusoidal']:.2f} and {accuracy['learned']:.2f}.")
 
 # %% [markdown]
-# Without positions the model cannot tell its left neighbour from any other letter and stays
-# near what letter frequencies alone allow; with either encoding it solves the task. **What do
-# the two heads do?** Measure, for each head, the average weight a query puts on the token just
-# before it and just after it:
+# **What do the two heads do?** Measure, for each head, the average weight a query puts on the
+# token just before it and just after it:
 
 # %%
 def neighbour_focus(model, batch):
@@ -687,7 +720,8 @@ fig = plot_attention(
     torch.stack([cosine_similarity_matrix(learned),
                  cosine_similarity_matrix(sinusoidal_encoding(MAX_LEN, d_model))]),
     vmin=-1, vmax=1, cmap="RdBu_r", xlabel="position n", ylabel="position m",
-    titles=["learned, after training", "sinusoidal"], suptitle="cosine similarity of positions")
+    colorbar_label="cosine similarity", titles=["learned, after training", "sinusoidal"],
+    suptitle="cosine similarity of positions")
 for name, table in (("learned", learned), ("sinusoidal", sinusoidal_encoding(MAX_LEN, d_model))):
     similarity_of = cosine_similarity_matrix(table)
     print(f"{name:10s} mean cosine similarity of neighbours {similarity_of.diagonal(1).mean():.2f}, "
@@ -733,7 +767,8 @@ def standardised(scores: torch.Tensor) -> torch.Tensor:
 
 
 fig = plot_attention(torch.stack([standardised(rope_scores), standardised(added_scores)]),
-                     vmin=None, cmap="RdBu_r", xlabel="key position n", ylabel="query position m",
+                     cmap="RdBu_r", xlabel="key position n", ylabel="query position m",
+                     colorbar_label="score (standard deviations from its mean)",
                      titles=["RoPE: constant along diagonals", "added sinusoids: not"],
                      suptitle="score q . k of one query and one key at every pair of positions (standardised)")
 
@@ -810,20 +845,18 @@ def loglog_slope(xs, ys) -> float:
     return float(np.polyfit(np.log(xs[half:]), np.log(ys[half:]), 1)[0])
 
 
-fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
-for ax, key, unit, scale in ((axes[0], "seconds", "time of one call (ms)", 1e3),
-                             (axes[1], "bytes", "memory saved for backward (MiB)", 1 / 2**20)):
+fig, axes = notebook_figure(2, height=3.2)
+for ax, key, unit, scale in ((axes[0, 0], "seconds", "time of one call (ms)", 1e3),
+                             (axes[0, 1], "bytes", "memory saved for backward (MiB)", 1 / 2**20)):
     for name in kernels:
         values = np.array(cost[name][key]) * scale
-        ax.loglog(lengths, values, "o-", label=f"{name}, slope {loglog_slope(lengths, values):.2f}")
+        ax.loglog(lengths, values, "o-", label=f"{name.split(' (')[0]}, slope {loglog_slope(lengths, values):.2f}")
     square = np.array(lengths, dtype=float) ** 2
     anchor = cost["explicit (course reference)"][key][-1] * scale
-    ax.loglog(lengths, square * anchor / square[-1], "k:", label="$\\propto n^2$")
-    ax.set_xlabel("sequence length n")
-    ax.set_ylabel(unit)
+    ax.loglog(lengths, square * anchor / square[-1], "k:", label="$\\propto n^2$ (slope 2)")
+    ax.set(xlabel="sequence length n (tokens)", ylabel=unit, title=key.replace("seconds", "time"))
     ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8)
-fig.tight_layout()
+    ax.legend(fontsize=9)
 
 # %%
 explicit, fused_kernel = cost["explicit (course reference)"], cost["fused (F.scaled_dot_product_attention)"]
@@ -833,12 +866,25 @@ assert_metric("fused kernel: log-log slope of memory", loglog_slope(lengths, fus
               at_most=1.2)
 assert_metric("explicit attention: log-log slope of time", loglog_slope(lengths, explicit["seconds"]),
               at_least=cfg.sizes["min_time_slope"])
+time_slope = loglog_slope(lengths, explicit["seconds"])
+if time_slope > 2.2:
+    why = ("above 2: more than quadratic at these lengths, most likely because each score "
+           "costs more once the $n \\times n$ matrix no longer fits in the CPU's caches")
+elif time_slope < 1.8:
+    why = "below 2: at these lengths fixed costs and the linear parts still weigh in"
+else:
+    why = "close to 2: quadratic"
+say(f"Measured time slope of the explicit version: **{time_slope:.2f}**, {why}. "
+    f"Memory slopes: {loglog_slope(lengths, explicit['bytes']):.2f} (explicit) and "
+    f"{loglog_slope(lengths, fused_kernel['bytes']):.2f} (fused).")
 
 # %% [markdown]
 # The explicit version stores the $n \times n$ weights for the backward pass: its memory
-# slope tends to 2 (a little less at these lengths, where the linear $Q$, $K$, $V$ still count). The fused kernel keeps only $Q$, $K$, $V$, the output and one number
-# per row, so its memory grows linearly; its time is still quadratic (every pair of tokens is
-# still scored), only faster. Long-context models fight exactly this $n^2$.
+# slope tends to 2 (a little less at these lengths, where the linear $Q$, $K$, $V$ still count).
+# The fused kernel keeps only $Q$, $K$, $V$, the output and one number per row, so its memory
+# grows linearly. Its time still grows like $n^2$ (every pair of tokens is still scored), only
+# faster; a measured slope off 2 comes from the machine (caches, fixed costs, other
+# processes), not from the algorithm. Long-context models fight exactly this $n^2$.
 #
 # ### 2.10.1 Parameters of a multi-head attention layer
 #

@@ -37,7 +37,6 @@ from course_lib.checkers import assert_metric
 
 cfg = setup(module=3)
 sizes = cfg.sizes
-sizes
 
 # %% [markdown]
 # ## 3.1 The position-wise feed-forward network
@@ -369,14 +368,15 @@ for norm_first in (False, True):
         a, b = ours(x, key_padding_mask=mask), theirs(x, src_key_padding_mask=mask)
     torch.testing.assert_close(a[~mask], b[~mask])
     print(f"norm_first={norm_first}: largest difference {(a - b)[~mask].abs().max():.1e}")
-print(theirs)
 
 # %% [markdown]
 # ### 3.3.2 Why residual connections? Gradient flow in a deep stack, measured
 #
 # Take a deep stack of the encoder layers you just built and measure, after one backward
 # pass, the gradient norm $\lVert \partial L / \partial x_\ell \rVert$ that reaches the input
-# $x_\ell$ of each layer $\ell$. We compare four stacks built from the *same* weights:
+# $x_\ell$ of each layer $\ell$, in float64 (without residuals the gradient falls below
+# float32's smallest number and would read as exactly 0). We compare four stacks built from
+# the *same* weights:
 #
 # - **post-norm** and **pre-norm**: the real encoder layer, with residual connections;
 # - **no residual**: each sub-layer becomes $\mathrm{LayerNorm}(F(x))$, the "$x +$" dropped;
@@ -411,25 +411,27 @@ def gradient_flow(blocks, x, target):
 
 
 depth, width = sizes["flow_depth"], sizes["flow_d_model"]
-x, target = torch.randn(8, 16, width), torch.randn(8, 16, width)
+x, target = torch.randn(8, 16, width, dtype=torch.float64), torch.randn(8, 16, width, dtype=torch.float64)
 flows = {}
 for name in ("post-norm", "pre-norm", "no residual", "no residual, no norm"):
     torch.manual_seed(cfg.seed)  # the same weights for every variant
-    layers = [EncoderLayer(width, 4, 4 * width, dropout=0.0, norm_first=(name == "pre-norm"))
+    layers = [EncoderLayer(width, 4, 4 * width, dropout=0.0, norm_first=(name == "pre-norm")).double()
               for _ in range(depth)]
     if name.startswith("no residual"):
         layers = [PlainLayer(layer, use_norm=(name == "no residual")) for layer in layers]
     flows[name] = gradient_flow(layers, x, target)
 
 # %%
-fig, ax = plt.subplots(figsize=(7, 4))
-for name, (grads, _spread) in flows.items():
-    ax.semilogy(range(depth), [max(g, 1e-30) for g in grads], marker=".", label=name)
-ax.set_xlabel("layer (0 = bottom, next to the input)")
-ax.set_ylabel(r"$\|\partial L / \partial x_\ell\|$")
-ax.set_title(f"gradient reaching each layer of a {depth}-layer encoder")
-ax.legend()
-ax.grid(alpha=0.3)
+from course_lib.plots import notebook_figure, plot_lines
+
+fig, axes = notebook_figure(2, height=3.4)
+fig.suptitle(f"gradient reaching each layer of a {depth}-layer encoder (float64)")
+grads = {name: grads for name, (grads, _spread) in flows.items()}
+kept = {name: g for name, g in grads.items() if name != "no residual, no norm"}
+for ax, curves, title in ((axes[0, 0], grads, "all four stacks"),
+                          (axes[0, 1], kept, "zoom: the three that keep their gradient")):
+    plot_lines(curves, range(depth), xlabel="layer (0 = bottom, next to the input)",
+               ylabel=r"$\|\partial L / \partial x_\ell\|$", title=title, ax=ax, logy=True)
 plt.show()
 for name, (grads, spread) in flows.items():
     print(f"{name:22s} bottom/top gradient {grads[0] / grads[-1]:9.2e}   "
@@ -629,7 +631,7 @@ loaders = {
     "test": make_loader(test_set, 256, collate_labelled, pad_id=vocab.pad_id),
 }
 batch = next(iter(loaders["train"]))
-print({k: tuple(v.shape) for k, v in batch.items()})
+print("one training batch:", ", ".join(f"{k} {tuple(v.shape)}" for k, v in batch.items()))
 
 # %% [markdown]
 # ### 3.6.1 From token vectors to one sentence vector
@@ -730,9 +732,20 @@ print(f"trained {len(history['val_loss'])} epochs; best validation loss "
 
 # %%
 from course_lib.plots import plot_history
+from course_lib.report import say
 
-plot_history(history, title="Transformer encoder on rotten tomatoes")
+plot_history(history, title="Transformer encoder on rotten tomatoes",
+             loss_label="cross-entropy (nats per sentence)",
+             loss_baselines={"uniform guess, ln 2": math.log(2)},
+             metric_baselines={"chance (balanced classes)": 0.5})
 plt.show()
+best = min(range(len(history["val_loss"])), key=history["val_loss"].__getitem__)
+if best < len(history["val_loss"]) - 1:
+    say(f"The validation loss was lowest after epoch {best + 1} ({history['val_loss'][best]:.3f}) and "
+        f"rose to {history['val_loss'][-1]:.3f} by the last epoch while the training loss kept "
+        "falling: the model has started to overfit, though accuracy may hold up a while longer.")
+else:
+    say(f"The validation loss fell every epoch, to {history['val_loss'][-1]:.3f}: no sign of overfitting yet.")
 
 # %% [markdown]
 # The held-out **test** split, untouched so far, gives the numbers we report:
@@ -759,17 +772,26 @@ assert_metric("test macro F1", test_metrics["f1"], at_least=sizes["min_test_f1"]
 import statistics
 
 accuracy = {"bag of embeddings": {}, "Transformer encoder": {cfg.seed: test_metrics["accuracy"]}}
+baseline_history = None  # the bag of embeddings' curves with the notebook's seed, drawn below
 for seed in sizes["seeds"]:
     for name, num_layers in (("bag of embeddings", 0), ("Transformer encoder", sizes["num_layers"])):
         if seed not in accuracy[name]:
             trained = make_classifier(num_layers, seed)
-            train_classifier(trained, seed, progress=False)
+            run = train_classifier(trained, seed, progress=False)
+            baseline_history = run if seed == cfg.seed and num_layers == 0 else baseline_history
             accuracy[name][seed] = evaluate_classifier(trained, loaders["test"], logits_fn, cfg.device)["accuracy"]
 mean = {name: statistics.mean(by_seed.values()) for name, by_seed in accuracy.items()}
 spread = {name: statistics.pstdev(by_seed.values()) for name, by_seed in accuracy.items()}
 for name, by_seed in accuracy.items():
     runs = ", ".join(f"{by_seed[s]:.3f}" for s in sizes["seeds"])
     print(f"{name:20s} test accuracy {mean[name]:.3f} ± {spread[name]:.3f} over seeds {sizes['seeds']} ({runs})")
+
+# %%
+plot_history({"Transformer encoder": history["val_accuracy"],
+              "bag of embeddings": baseline_history["val_accuracy"]},
+             metric_label="validation accuracy", metric_baselines={"chance (balanced classes)": 0.5},
+             title="the encoder against its baseline")
+plt.show()
 
 # %% [markdown]
 # How large is the gap? Two yardsticks: the spread over seeds (training noise), and the
@@ -805,23 +827,31 @@ assert_metric("encoder minus bag of embeddings (mean accuracy)", gain, at_least=
 # %% [markdown]
 # ### 3.6.3 What does a trained layer attend to?
 #
-# Ask the encoder for its attention weights on a few short test sentences and draw every
+# Ask the encoder for its attention weights on two short test sentences and draw every
 # layer and head with `plot_attention` (rows: queries, columns: keys; each row sums to 1).
+# We pick them on purpose, not at random: the first short sentence the model gets **right**
+# (a positive one if there is one) and the first it gets **wrong** among the other label,
+# so that neither picture flatters the model.
 
 # %%
 from course_lib.plots import plot_attention
 
-short = [(ids, label) for ids, label in test_set if 6 <= len(ids) <= 10][:2]
+short = [(ids, label) for ids, label in test_set if 6 <= len(ids) <= 10]
 model.eval()
-for ids, label in short:
-    tokens = [vocab.itos[i] for i in ids]
+with torch.no_grad():
+    p_positive = [model(torch.tensor([ids], device=cfg.device)).softmax(-1)[0, 1].item()
+                  for ids, _ in short]
+is_right = [(p > 0.5) == bool(label) for p, (_, label) in zip(p_positive, short)]
+right = next((i for i, ok in enumerate(is_right) if ok and short[i][1] == 1), is_right.index(True))
+wrong = next((i for i, ok in enumerate(is_right) if not ok and short[i][1] != short[right][1]),
+             is_right.index(False))
+for i in (right, wrong):
+    (ids, label), tokens = short[i], [vocab.itos[t] for t in short[i][0]]
     with torch.no_grad():
-        ids_t = torch.tensor([ids], device=cfg.device)
-        _, weights = model.encoder(ids_t, need_weights=True)  # (layers, 1, heads, q, k)
-        positive = model(ids_t).softmax(-1)[0, 1].item()
-    plot_attention(weights[:, 0], keys=tokens, queries=tokens,
-                   suptitle=f"label {'positive' if label else 'negative'}, "
-                            f"P(positive) = {positive:.2f}")
+        _, weights = model.encoder(torch.tensor([ids], device=cfg.device), need_weights=True)
+    plot_attention(weights[:, 0], keys=tokens, queries=tokens,  # weights: (layers, 1, heads, q, k)
+                   suptitle=f"{'right' if is_right[i] else 'wrong'}: a {'positive' if label else 'negative'} "
+                            f"sentence, P(positive) = {p_positive[i]:.2f}")
     plt.show()
 
 # %% [markdown]
@@ -837,10 +867,19 @@ for ids, label in short:
 # Which test sentences does the model get wrong, most confidently?
 
 # %%
+from course_lib.plots import plot_confusion_matrix, plot_distributions
 from course_lib.training import predict
 
 probs, labels = predict(model, loaders["test"], logits_fn, cfg.device)
 predicted = probs.argmax(-1)
+fig, axes = notebook_figure(2, height=3.2)
+plot_confusion_matrix(labels, predicted, ["negative", "positive"], unit="test sentences",
+                      title="test set", ax=axes[0, 0])
+confidence_of = probs.max(-1).values
+plot_distributions({"right": confidence_of[predicted == labels], "wrong": confidence_of[predicted != labels]},
+                   xlabel="confidence: P(predicted class)", binrange=(0.5, 1.0), bins=10,
+                   title="how sure the model is", ax=axes[0, 1])
+plt.show()
 wrong = (predicted != labels).nonzero().flatten()
 confidence = probs[wrong, predicted[wrong]]
 print(f"{len(wrong)} of {len(labels)} test sentences misclassified; the most confident mistakes:")
@@ -859,13 +898,14 @@ def unk_share(indices):
 
 
 right = (predicted == labels).nonzero().flatten().tolist()
-print(f"<unk> share: misclassified {unk_share(wrong.tolist()):.1%}, correct {unk_share(right):.1%}")
+unk_wrong, unk_right = unk_share(wrong.tolist()), unk_share(right)
+print(f"<unk> share: misclassified {unk_wrong:.1%}, correct {unk_right:.1%}")
+say("A clearly higher share among the mistakes would mean that unseen words cost accuracy. Here "
+    f"the two differ by {abs(unk_wrong - unk_right):.1%}: "
+    + ("so the vocabulary is not the main problem." if abs(unk_wrong - unk_right) < 0.02
+       else "large enough that unseen words may well cost accuracy."))
 
 # %% [markdown]
-# A clearly higher share among the mistakes would mean that unseen words cost accuracy; in
-# our runs the two shares were within about a point of each other, so the vocabulary is not
-# the main problem.
-#
 # Reading the mistakes is the most useful habit in applied NLP. On this data set they tend to
 # fall into a few groups: sentiment that turns on a negation or a contrast ("never once
 # predictable", "not too pretentious", "a sharp movie about otherwise dull subjects"), irony

@@ -127,7 +127,7 @@ def test_positional_encoding_makes_attention_order_aware():
     assert not torch.allclose(attention(y_perm, y_perm, y_perm)[0], attention(y, y, y)[0][:, perm])
 
 
-def test_the_encoding_table_draws_with_plot_attention_on_its_own_colour_scale():
+def test_the_encoding_table_draws_with_plot_attention_on_a_scale_centred_on_zero():
     import matplotlib.pyplot as plt
 
     from course_lib.plots import plot_attention
@@ -135,7 +135,8 @@ def test_the_encoding_table_draws_with_plot_attention_on_its_own_colour_scale():
     pe = sinusoidal_encoding(16, 8)
     fig = plot_attention(pe, vmin=None, cmap="RdBu_r", xlabel="dimension", ylabel="position")
     ax = fig.axes[0]
-    assert ax.images[0].get_clim() == pytest.approx((pe.min().item(), pe.max().item()))
+    limit = pe.abs().max().item()
+    assert ax.images[0].get_clim() == pytest.approx((-limit, limit))
     assert (ax.get_xlabel(), ax.get_ylabel()) == ("dimension", "position")
     assert plot_attention(pe.abs()).axes[0].images[0].get_clim()[0] == 0.0  # default unchanged
     plt.close("all")
