@@ -170,7 +170,7 @@ MODULE_04 = {  # the decoder, the full Transformer, decoding, toy task, decoder-
     "ci": {
         "mask_demo_len": 8,  # positions in the causal-mask heat map
         "leak_window": 16,  # 4.1: characters per training window, with/without causal mask
-        "leak_steps": 60,  # 4.1: optimisation steps of each of the two tiny models
+        "leak_steps": 40,  # 4.1: optimisation steps of each of the two tiny models
         "speed_lengths": [4, 8, 16],  # 4.5: output lengths timed, cached vs uncached
         "min_long_speedup": 0.5,  # asserted: cache speed-up at the longest length (timing noise)
         "toy_min_len": 3,  # 4.6: shortest string to reverse
@@ -200,7 +200,8 @@ MODULE_04 = {  # the decoder, the full Transformer, decoding, toy task, decoder-
         "max_lm_ppl": 30.0,  # asserted: Transformer validation perplexity (uniform is 69)
         "max_ppl_ratio": 1.5,  # asserted: Transformer perplexity / LSTM perplexity
         "sample_chars": 80,  # 4.7: characters generated per sample
-        "ablation_epochs": 1,  # 4.9: passes over the training pairs per ablation row
+        "ablation_train": 600,  # 4.9: training pairs (the first n of 4.6's) per ablation row
+        "ablation_epochs": 1,  # 4.9: passes over those pairs per ablation row
         "min_pe_gap": 0.0,  # asserted: exact match lost without positional encoding, at least
     },
     "cpu": {
@@ -208,12 +209,12 @@ MODULE_04 = {  # the decoder, the full Transformer, decoding, toy task, decoder-
         "speed_lengths": [8, 16, 32, 64], "min_long_speedup": 1.5,
         "toy_min_len": 5, "toy_max_len": 16, "toy_alphabet": 26,
         "toy_train": 20000, "toy_test": 1000,
-        "toy_d_model": 64, "toy_heads": 4, "toy_d_ff": 256, "toy_layers": 2, "toy_batch": 64,
-        "toy_lr": 1e-3, "toy_warmup": 300, "toy_epochs": 4, "min_toy_exact": 0.99,
+        "toy_d_model": 128, "toy_heads": 4, "toy_d_ff": 256, "toy_layers": 2, "toy_batch": 64,
+        "toy_lr": 1e-3, "toy_warmup": 200, "toy_epochs": 6, "min_toy_exact": 0.99,
         "beam_test": 300, "lm_window": 128, "lm_val_chars": 50000, "lm_d_model": 128,
         "lm_heads": 4, "lm_layers": 3, "lm_batch": 32, "lm_steps": 1500, "lm_lr": 1e-3,
         "lstm_hidden": 256, "max_lm_ppl": 6.0, "max_ppl_ratio": 0.95, "sample_chars": 300,
-        "ablation_epochs": 1, "min_pe_gap": 0.3,
+        "ablation_train": 20000, "ablation_epochs": 1, "min_pe_gap": 0.3,
     },
     "gpu": {
         "mask_demo_len": 8, "leak_window": 64, "leak_steps": 500,
@@ -225,7 +226,7 @@ MODULE_04 = {  # the decoder, the full Transformer, decoding, toy task, decoder-
         "beam_test": 500, "lm_window": 256, "lm_val_chars": 100000, "lm_d_model": 384,
         "lm_heads": 6, "lm_layers": 6, "lm_batch": 64, "lm_steps": 5000, "lm_lr": 6e-4,
         "lstm_hidden": 512, "max_lm_ppl": 4.5, "max_ppl_ratio": 0.95, "sample_chars": 500,
-        "ablation_epochs": 2, "min_pe_gap": 0.3,
+        "ablation_train": 50000, "ablation_epochs": 2, "min_pe_gap": 0.3,
     },
 }
 
