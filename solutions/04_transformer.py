@@ -86,7 +86,8 @@ with torch.no_grad():
     _, weights = mha(x, x, x, attn_mask=causal_mask(n), average_attn_weights=False)
 grid = torch.stack([causal_mask(n).float(), weights[0, 0], weights[0, 1]])
 plot_attention(grid, titles=["causal mask (1 = blocked)", "head 0 weights", "head 1 weights"],
-               xlabel="key position", ylabel="query position")
+               xlabel="key position", ylabel="query position",
+               colorbar_label="attention weight (mask: 1 = blocked)")
 plt.show()
 
 # %% [markdown]
@@ -615,7 +616,9 @@ with torch.no_grad():
     _, _, cross = toy_model.decoder(tgt_in, memory, need_weights=True)
 out_tokens = [toy_vocab.itos[i] for i in out1[0].tolist()]
 plot_attention(cross[-1, 0], keys=list(src_text), queries=out_tokens,
+               titles=[f"head {h}" for h in range(cross.shape[2])],
                xlabel="source character", ylabel="output character",
+               colorbar_label="attention weight",
                suptitle="cross-attention, last decoder layer (one map per head)")
 plt.show()
 
