@@ -23,7 +23,7 @@ from torch import nn
 
 from course_lib.add_norm import AddNorm
 from course_lib.attention import MultiHeadAttention
-from course_lib.feed_forward import PositionwiseFeedForward
+from course_lib.feed_forward import ACTIVATIONS, PositionwiseFeedForward
 from course_lib.positional_encoding import SinusoidalPositionalEncoding
 
 
@@ -50,6 +50,7 @@ class EncoderLayer(nn.Module):
     compute what ``nn.TransformerEncoderLayer(..., batch_first=True, norm_first=...)`` does
     (see :func:`to_torch_encoder_layer`). ``fused=True`` runs attention through
     ``F.scaled_dot_product_attention`` whenever the weights are not asked for.
+    ``activation`` is the feed-forward's ("relu", "gelu" or "gelu_tanh").
     """
 
     def __init__(
@@ -61,10 +62,11 @@ class EncoderLayer(nn.Module):
         norm_first: bool = False,
         eps: float = 1e-5,
         fused: bool = True,
+        activation: str = "relu",
     ):
         super().__init__()
         self.self_attn = MultiHeadAttention(d_model, num_heads, dropout=dropout, fused=fused)
-        self.feed_forward = PositionwiseFeedForward(d_model, d_ff, dropout)
+        self.feed_forward = PositionwiseFeedForward(d_model, d_ff, dropout, activation)
         self.add_norm1 = AddNorm(d_model, dropout, norm_first, eps)
         self.add_norm2 = AddNorm(d_model, dropout, norm_first, eps)
 
@@ -97,12 +99,58 @@ class EncoderLayer(nn.Module):
         return (x, weights[0]) if need_weights else x
 
 
-class Encoder(nn.Module):
-    """Embeddings * sqrt(d_model) + positional encoding, then ``num_layers`` encoder layers.
+def check_token_ids(ids: torch.Tensor) -> None:
+    """Raise a clear error unless ``ids`` is an integer ``(batch, seq)`` tensor."""
+    if not isinstance(ids, torch.Tensor) or ids.dim() != 2:
+        shape = tuple(ids.shape) if isinstance(ids, torch.Tensor) else type(ids).__name__
+        raise ValueError(f"ids must be (batch, seq) token ids, got {shape}")
+    if ids.dtype.is_floating_point or ids.dtype == torch.bool:
+        raise TypeError(f"ids must be integer token ids, got {ids.dtype}")
+
+
+class EmbeddedStack(nn.Module):
+    """What the encoder and decoder stacks share: token embeddings scaled by sqrt(d_model)
+    plus the sinusoidal positional encoding (:meth:`embed`), and a final LayerNorm for
+    pre-norm stacks (``norm``). Subclasses add ``layers``.
 
     Embeddings are initialised with std ``d_model ** -0.5`` so that, once scaled by
     sqrt(d_model), they have unit scale, like the positional encoding added to them.
+    ``scale_embeddings=False`` and ``positions=False`` (an all-zero table) exist for ablations.
     """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        d_model: int,
+        dropout: float,
+        max_len: int,
+        pad_id: int,
+        norm_first: bool,
+        scale_embeddings: bool = True,
+        positions: bool = True,
+    ):
+        super().__init__()
+        self.d_model = d_model
+        self.embed_scale = math.sqrt(d_model) if scale_embeddings else 1.0
+        self.embedding = nn.Embedding(vocab_size, d_model, padding_idx=pad_id)
+        nn.init.normal_(self.embedding.weight, std=d_model**-0.5)
+        with torch.no_grad():
+            self.embedding.weight[pad_id].zero_()
+        self.positional_encoding = SinusoidalPositionalEncoding(d_model, max_len, dropout)
+        if not positions:
+            self.positional_encoding.pe.zero_()
+        self.norm = nn.LayerNorm(d_model) if norm_first else nn.Identity()
+
+    def embed(self, ids: torch.Tensor, offset: int = 0) -> torch.Tensor:
+        """``ids`` ``(batch, seq)`` at positions ``offset, offset+1, ...`` -> ``(batch, seq,
+        d_model)``: embedding * sqrt(d_model) + positional encoding, then dropout."""
+        check_token_ids(ids)
+        return self.positional_encoding(self.embedding(ids) * self.embed_scale, offset)
+
+
+class Encoder(EmbeddedStack):
+    """Embeddings * sqrt(d_model) + positional encoding, then ``num_layers`` encoder layers
+    (and a final LayerNorm when pre-norm)."""
 
     def __init__(
         self,
@@ -116,19 +164,16 @@ class Encoder(nn.Module):
         pad_id: int = 0,
         norm_first: bool = False,
         fused: bool = True,
+        scale_embeddings: bool = True,
+        positions: bool = True,
     ):
-        super().__init__()
-        self.d_model = d_model
-        self.embedding = nn.Embedding(vocab_size, d_model, padding_idx=pad_id)
-        nn.init.normal_(self.embedding.weight, std=d_model**-0.5)
-        with torch.no_grad():
-            self.embedding.weight[pad_id].zero_()
-        self.positional_encoding = SinusoidalPositionalEncoding(d_model, max_len, dropout)
+        super().__init__(
+            vocab_size, d_model, dropout, max_len, pad_id, norm_first, scale_embeddings, positions
+        )
         self.layers = nn.ModuleList(
             EncoderLayer(d_model, num_heads, d_ff, dropout, norm_first, fused=fused)
             for _ in range(num_layers)
         )
-        self.norm = nn.LayerNorm(d_model) if norm_first else nn.Identity()
 
     def forward(
         self,
@@ -141,12 +186,9 @@ class Encoder(nn.Module):
         With ``need_weights`` also returns every layer's attention weights
         ``(layers, batch, heads, seq, seq)``.
         """
-        if ids.dim() != 2:
-            raise ValueError(f"ids must be (batch, seq) token ids, got shape {tuple(ids.shape)}")
-        if ids.dtype.is_floating_point or ids.dtype == torch.bool:
-            raise TypeError(f"ids must be integer token ids, got {ids.dtype}")
+        check_token_ids(ids)
         check_padding_mask(padding_mask, *ids.shape)
-        x = self.positional_encoding(self.embedding(ids) * math.sqrt(self.d_model))
+        x = self.embed(ids)
         weights = []
         for layer in self.layers:
             if need_weights:
@@ -161,7 +203,7 @@ class Encoder(nn.Module):
 def to_torch_encoder_layer(layer: EncoderLayer) -> nn.TransformerEncoderLayer:
     """An ``nn.TransformerEncoderLayer`` (batch first) holding a copy of ``layer``'s weights.
 
-    Same sizes, dropout, ``norm_first`` and eps; the two compute the same function.
+    Same sizes, dropout, ``norm_first``, eps and activation; the two compute the same function.
     """
     for name in ("self_attn", "feed_forward", "add_norm1", "add_norm2"):
         if not hasattr(layer, name):
@@ -178,6 +220,7 @@ def to_torch_encoder_layer(layer: EncoderLayer) -> nn.TransformerEncoderLayer:
         batch_first=True,
         norm_first=layer.add_norm1.norm_first,
         layer_norm_eps=norm1.eps,
+        activation=ACTIVATIONS[ffn.activation],
     )
     layer.self_attn.copy_to_torch(theirs.self_attn)
     with torch.no_grad():
