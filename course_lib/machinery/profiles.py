@@ -166,11 +166,20 @@ MODULE_03 = {  # the Transformer encoder, and a sentiment classifier built on it
     },
 }
 
+MODULE_04 = {  # the decoder, the full Transformer, decoding, toy task, decoder-only LM
+    "ci": {
+        "mask_demo_len": 8,  # positions in the causal-mask heat map
+    },
+    "cpu": {"mask_demo_len": 8},
+    "gpu": {"mask_demo_len": 8},
+}
+
 SIZES: dict[int, dict[str, dict]] = {
     0: MODULE_00,
     1: MODULE_01,
     2: MODULE_02,
     3: MODULE_03,
+    4: MODULE_04,
 }
 
 
