@@ -3,7 +3,7 @@
 Each filter takes next-token logits ``(batch, vocab)`` and returns logits of the same shape,
 with removed tokens set to ``-inf`` (so softmax gives them probability 0). They compute what
 ``transformers``' ``TemperatureLogitsWarper``, ``TopKLogitsWarper`` and ``TopPLogitsWarper``
-compute (tested), and combine in that order, as ``generate`` does.
+compute (tested); :func:`sample_next` combines them in that order, as ``generate`` does.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ def top_k_filter(logits: torch.Tensor, k: int) -> torch.Tensor:
     """Keep the ``k`` largest logits of each row (and every logit tied with the k-th)."""
     _check_logits(logits)
     if k < 1:
-        raise ValueError(f"k must be >= 1, got {k}.")
+        raise ValueError(f"top_k must be >= 1, got {k}.")
     kth = torch.topk(logits, min(k, logits.shape[-1]), dim=-1).values[..., -1:]
     return logits.masked_fill(logits < kth, float("-inf"))
 
@@ -42,7 +42,7 @@ def top_p_filter(logits: torch.Tensor, p: float) -> torch.Tensor:
     """
     _check_logits(logits)
     if not 0 < p <= 1:
-        raise ValueError(f"p must be in (0, 1], got {p}.")
+        raise ValueError(f"top_p must be in (0, 1], got {p}.")
     if p == 1.0:  # everything (a running sum of floats may reach 1 before the last token)
         return logits.clone()
     sorted_logits, order = torch.sort(logits, dim=-1, descending=True)
@@ -54,24 +54,20 @@ def top_p_filter(logits: torch.Tensor, p: float) -> torch.Tensor:
     return logits.masked_fill(remove, float("-inf"))
 
 
-def filter_logits(
+def sample_next(
     logits: torch.Tensor,
     temperature: float = 1.0,
     top_k: int | None = None,
     top_p: float | None = None,
+    generator: torch.Generator | None = None,
 ) -> torch.Tensor:
-    """Temperature, then top-k, then top-p, as ``generate(do_sample=True, ...)`` applies them."""
+    """One token id per row ``(batch,)``: temperature, then top-k, then top-p, then sample.
+
+    The order is the one ``generate(do_sample=True, ...)`` applies.
+    """
     logits = apply_temperature(logits, temperature)
     if top_k is not None:
         logits = top_k_filter(logits, top_k)
-    if top_p is not None and top_p < 1.0:
+    if top_p is not None:
         logits = top_p_filter(logits, top_p)
-    return logits
-
-
-def sample_next(
-    logits: torch.Tensor, generator: torch.Generator | None = None, **filters
-) -> torch.Tensor:
-    """One token id per row ``(batch,)`` sampled from ``filter_logits(logits, **filters)``."""
-    probs = filter_logits(logits, **filters).softmax(dim=-1)
-    return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+    return torch.multinomial(logits.softmax(dim=-1), 1, generator=generator).squeeze(-1)

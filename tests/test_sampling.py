@@ -8,7 +8,6 @@ from transformers import TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWa
 
 from course_lib.sampling import (
     apply_temperature,
-    filter_logits,
     sample_next,
     top_k_filter,
     top_p_filter,
@@ -50,13 +49,13 @@ def test_top_p_keeps_the_token_that_crosses_the_threshold():
     assert torch.isfinite(top_p_filter(x, 0.5)).tolist() == [[True, False, False]]
 
 
-def test_combined_filters_follow_generate_order():
+def test_sample_next_draws_like_the_library_pipeline():
     x = logits(3)
-    expected = TopPLogitsWarper(0.9)(None, TopKLogitsWarper(20)(None, x / 0.7))
-    torch.testing.assert_close(filter_logits(x, 0.7, 20, 0.9), expected)
-    gen = torch.Generator().manual_seed(0)
-    picks = sample_next(x, gen, temperature=0.7, top_k=1)
-    assert torch.equal(picks, x.argmax(-1))
+    expected = TopPLogitsWarper(0.9)(None, TopKLogitsWarper(20)(None, x / 0.7)).softmax(-1)
+    ours = sample_next(x, 0.7, 20, 0.9, torch.Generator().manual_seed(0))
+    theirs = torch.multinomial(expected, 1, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(ours, theirs.squeeze(-1))
+    assert torch.equal(sample_next(x, 0.7, top_k=1), x.argmax(-1))
 
 
 def test_bad_input_says_what_to_do():
@@ -64,5 +63,5 @@ def test_bad_input_says_what_to_do():
         top_k_filter(torch.randn(10), 3)
     with pytest.raises(ValueError, match="temperature must be > 0"):
         apply_temperature(logits(0), 0.0)
-    with pytest.raises(ValueError, match=r"p must be in \(0, 1\]"):
+    with pytest.raises(ValueError, match=r"top_p must be in \(0, 1\]"):
         top_p_filter(logits(0), 1.5)
