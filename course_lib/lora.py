@@ -48,6 +48,22 @@ class LoRALinear(nn.Module):
         return out
 
 
+QUERY_VALUE_NAMES = (("query", "value"), ("q_lin", "v_lin"), ("q_proj", "v_proj"), ("q", "v"))
+"""How model families name their query and value projections: BERT, DistilBERT, BART/OPT, T5."""
+
+
+def query_value_names(model: nn.Module) -> tuple[str, str]:
+    """The names of ``model``'s query and value projections, e.g. ``("query", "value")``."""
+    names = {name.split(".")[-1] for name, m in model.named_modules() if isinstance(m, nn.Linear)}
+    for pair in QUERY_VALUE_NAMES:
+        if set(pair) <= names:
+            return pair
+    raise ValueError(
+        f"no known query/value projection names in this model (tried {QUERY_VALUE_NAMES}); "
+        "print(model) and pass its names to inject_lora(target_modules=...)."
+    )
+
+
 def inject_lora(
     model: nn.Module,
     target_modules: Iterable[str] = ("query", "value"),

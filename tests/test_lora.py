@@ -95,3 +95,11 @@ def test_bad_input_says_what_to_do():
         LoRALinear(nn.Conv1d(3, 3, 1))
     with pytest.raises(ValueError, match="print\\(model\\)"):
         inject_lora(tiny_bert(), ("q_proj",))
+
+
+def test_query_value_names_of_bert_and_a_clear_error_elsewhere():
+    from course_lib.lora import query_value_names
+
+    assert query_value_names(tiny_bert()) == ("query", "value")
+    with pytest.raises(ValueError, match="target_modules"):
+        query_value_names(nn.Sequential(nn.Linear(2, 2)))

@@ -191,7 +191,7 @@ MODULE_05 = {  # pre-trained Transformers with Hugging Face: tokenizers, Trainer
         "lora_r": 8,  # LoRA rank
         "lora_alpha": 16,  # LoRA alpha (the update is scaled by alpha / r)
         "warmup": 0.1,  # share of steps with a linear warm-up, then linear decay
-        "min_cls_accuracy": 0.55,  # asserted: fine-tuned MiniLM, test subset (measured 0.585)
+        "min_cls_accuracy": 0.55,  # asserted: fine-tuned MiniLM, test subset (measured 0.695)
         "min_lora_accuracy": 0.5,  # asserted: LoRA (scratch and peft) on the test subset
         "module3_accuracy": 0.779,  # measured: Module 3's from-scratch encoder, cpu profile
         "gen_chars": 60_000,  # tinyshakespeare characters the stand-in GPT-2 trains on
@@ -203,7 +203,7 @@ MODULE_05 = {  # pre-trained Transformers with Hugging Face: tokenizers, Trainer
         "gen_steps": 30,  # optimisation steps
         "gen_batch": 16,  # sequences per batch
         "gen_lr": 3e-3,  # AdamW peak learning rate
-        "max_gen_perplexity_ratio": 0.5,  # asserted: val perplexity / untrained, at most
+        "max_gen_perplexity_ratio": 0.6,  # asserted: val perplexity / untrained (measured 0.38)
         "mt_train": 1500,  # Multi30k training pairs for the stand-in T5
         "mt_test": 50,  # Multi30k test 2016 pairs scored with BLEU
         "mt_vocab": 800,  # shared Unigram vocabulary of the stand-in T5
@@ -213,9 +213,12 @@ MODULE_05 = {  # pre-trained Transformers with Hugging Face: tokenizers, Trainer
         "mt_batch": 32,  # pairs per batch
         "mt_lr": 3e-3,  # AdamW peak learning rate
         "mt_beams": 4,  # beam width of generate
-        "max_mt_loss_ratio": 0.8,  # asserted: val loss after / before training, at most
-        "min_bleu": 0.0,  # asserted: BLEU on the test subset (a stand-in this small: ~0)
+        "max_mt_loss_ratio": 0.85,  # asserted: test loss after / before training (measured 0.74)
+        "min_bleu": 0.3,  # asserted: beam-search BLEU on the test subset (measured 0.98)
     },
+    # cpu: the classification thresholds sit below the accuracies measured in
+    # OFFLINE_HF_NOTES.md for this model and recipe (full fine-tuning 0.817, LoRA via peft at
+    # lr 2e-3 0.796), by 0.027 and 0.036; the stand-in thresholds are not measured yet.
     "cpu": {
         "classifier_hub": "sentence-transformers/all-MiniLM-L6-v2", "generator_hub": "gpt2",
         "translator_hub": "Helsinki-NLP/opus-mt-de-en",
@@ -233,8 +236,8 @@ MODULE_05 = {  # pre-trained Transformers with Hugging Face: tokenizers, Trainer
     },
 }
 MODULE_05["gpu"] = {  # gpu: the real models where the Hub answers, and longer runs
-    **MODULE_05["cpu"], "classifier_hub": "distilbert-base-uncased", "cls_epochs": 2,
-    "cls_lr": 5e-5, "gen_steps": 2000, "mt_steps": 3000,
+    **MODULE_05["cpu"], "classifier_hub": "bert-base-uncased", "cls_epochs": 2,
+    "cls_lr": 5e-5, "lora_lr": 1e-3, "gen_steps": 2000, "mt_steps": 3000,
 }
 
 SIZES: dict[int, dict[str, dict]] = {
