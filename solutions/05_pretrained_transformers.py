@@ -185,7 +185,7 @@ tokens_per_line = {
 }
 words_per_line = sum(len(line.split()) for line in held_out) / len(held_out)
 plot_history(tokens_per_line, xlabel="vocabulary size (tokens)", x=sizes["tok_vocab_sizes"],
-             ylabel="tokens per line (held-out Shakespeare)",
+             metric_label="tokens per line (held-out Shakespeare)",
              title=f"Subword tokenizers (a line has {words_per_line:.1f} words on average)")
 plt.show()
 
