@@ -29,6 +29,7 @@ def online_env(monkeypatch):
 
 
 def test_offline_variables_decide_without_touching_the_network(monkeypatch):
+    monkeypatch.delenv("COURSE_OFFLINE", raising=False)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setattr(pretrained, "probe", lambda *a, **k: pytest.fail("probed the network"))
     assert hub_offline_reason() == "HF_HUB_OFFLINE=1"
@@ -57,6 +58,7 @@ def test_ci_profile_uses_the_stand_in_without_probing(monkeypatch, capsys):
 
 
 def test_offline_classification_uses_the_packaged_minilm(monkeypatch, capsys):
+    monkeypatch.delenv("COURSE_OFFLINE", raising=False)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     choice = choose_model("classification", "distilbert-base-uncased", MINILM, "all-MiniLM-L6-v2")
     assert choice.stand_in and (minilm_path() / "model.safetensors").is_file()
