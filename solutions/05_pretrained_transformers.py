@@ -886,10 +886,11 @@ if len(train_data) == 8530:  # the full training split: LoRA within 3 points of 
 # task needs, next to the one shared base model. It gives back the trained model's logits.
 
 # %%
-reloaded = PeftModel.from_pretrained(load_classifier(), adapter_dir).eval()
+reloaded = PeftModel.from_pretrained(load_classifier(), adapter_dir).to(cfg.device).eval()
 peft_model.eval()
 with torch.no_grad():
-    torch.testing.assert_close(reloaded(**probe_batch).logits, peft_model(**probe_batch).logits)
+    batch = probe_batch.to(cfg.device)
+    torch.testing.assert_close(reloaded(**batch).logits, peft_model(**batch).logits)
 print(f"adapter reloaded from {adapter_dir.name}/: same logits as the trained LoRA model")
 
 # %% [markdown]

@@ -278,7 +278,7 @@ MODULE_05 = {  # pre-trained Transformers with Hugging Face: tokenizers, Trainer
     "cpu": {
         "classifier_hub": "sentence-transformers/all-MiniLM-L6-v2", "generator_hub": "gpt2",
         "translator_hub": "Helsinki-NLP/opus-mt-de-en",
-        "tok_chars": 1_000_000, "tok_vocab_sizes": [250, 500, 1000, 2000, 4000],
+        "tok_chars": 500_000, "tok_vocab_sizes": [250, 500, 1000, 2000, 4000],
         "max_length": 64, "cls_train": 8530, "cls_test": 1066, "cls_batch": 32,
         "cls_epochs": 1, "cls_lr": 1e-4, "lora_lr": 2e-3, "lora_r": 8, "lora_alpha": 16,
         "warmup": 0.1, "min_cls_accuracy": 0.79, "min_lora_accuracy": 0.76,
