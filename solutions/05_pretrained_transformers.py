@@ -729,6 +729,46 @@ assert_metric("BLEU with beam search", bleu[f"beam search ({sizes['mt_beams']} b
               at_least=sizes["min_bleu"])
 
 # %% [markdown]
+# ### Your decoding loops on the library's model
+#
+# Module 4's `greedy_decode` and `beam_search` drive any model that offers `encode` and
+# `decode`; `HuggingFaceSeq2Seq` gives the translator that interface (without a key/value
+# cache: every step re-reads the whole prefix). Greedy decoding must give `generate`'s
+# translations. Beam search need not: `generate` divides a hypothesis' log-probability by
+# its length (`length_penalty=1.0`), Module 4 by GNMT's $((5 + \text{length}) / 6)^{0.6}$,
+# and the two stop differently.
+
+# %%
+from course_lib.decoding import beam_search, greedy_decode
+from course_lib.seq2seq_adapter import HuggingFaceSeq2Seq
+
+adapter = HuggingFaceSeq2Seq(mt_model.eval())
+
+
+def course_decode(sentences: list[str], beams: int) -> list[str]:
+    out = []
+    for i in range(0, len(sentences), 32):
+        batch = mt_tokenizer(sentences[i:i + 32], return_tensors="pt", padding=True).to(mt_model.device)
+        src, src_mask = batch["input_ids"], batch["attention_mask"] == 0
+        args = (adapter, src, src_mask, adapter.bos_id, adapter.eos_id, 48)
+        ids = (greedy_decode(*args, use_cache=False) if beams == 1
+               else beam_search(*args, beam_size=beams, use_cache=False))
+        out += mt_tokenizer.batch_decode(ids, skip_special_tokens=True)
+    return out
+
+
+subset = sources[: sizes["mt_compare"]]
+for name, beams in (("greedy", 1), ("beam search", sizes["mt_beams"])):
+    ours, theirs = course_decode(subset, beams), translate(subset, num_beams=beams)
+    same = sum(a == b for a, b in zip(ours, theirs)) / len(subset)
+    score = sacrebleu.corpus_bleu(ours, [references[: len(subset)]]).score
+    print(f"{name:12s} Module 4's loop: BLEU {score:5.2f}; same translation as generate for "
+          f"{same:.0%} of {len(subset)} sentences")
+    if beams == 1:
+        assert_metric("greedy: share identical to generate", same,
+                      at_least=sizes["min_greedy_agreement"])
+
+# %% [markdown]
 # ## 5.3 LoRA: fine-tune a fraction of the weights
 #
 # Full fine-tuning updates (and stores) every weight of the model for every task. **LoRA**

@@ -269,6 +269,8 @@ MODULE_05 = {  # pre-trained Transformers with Hugging Face: tokenizers, Trainer
         "mt_batch": 32,  # pairs per batch
         "mt_lr": 3e-3,  # AdamW peak learning rate
         "mt_beams": 4,  # beam width of generate
+        "mt_compare": 50,  # test sentences decoded by Module 4's greedy/beam loops too
+        "min_greedy_agreement": 0.95,  # asserted: Module 4's greedy == generate's (float ties)
         "max_mt_loss_ratio": 0.85,  # asserted: test loss after / before training (measured 0.74)
         "min_bleu": 0.3,  # asserted: beam-search BLEU on the test subset (measured 0.98)
     },
@@ -288,6 +290,7 @@ MODULE_05 = {  # pre-trained Transformers with Hugging Face: tokenizers, Trainer
         "max_gen_perplexity_ratio": 0.15,
         "mt_train": 29000, "mt_test": 1000, "mt_vocab": 4000, "mt_d_model": 128,
         "mt_layers": 2, "mt_steps": 600, "mt_batch": 64, "mt_lr": 3e-3, "mt_beams": 4,
+        "mt_compare": 200, "min_greedy_agreement": 0.95,
         "max_mt_loss_ratio": 0.6, "min_bleu": 1.0,
     },
 }
