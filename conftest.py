@@ -6,7 +6,7 @@ import os
 from collections import defaultdict
 
 os.environ.setdefault("COURSE_PROFILE", "ci")
-os.environ.setdefault("COURSE_HEADLESS", "1")  # text progress bars in the notebooks nbval runs
+os.environ.setdefault("COURSE_HEADLESS", "1")  # text progress bars; widgets print tables
 if os.environ["COURSE_PROFILE"] == "ci":
     import torch
 

@@ -23,6 +23,7 @@ from torch import nn
 from course_lib.attention import causal_mask
 from course_lib.encoder import EncoderLayer, check_padding_mask, check_token_ids
 from course_lib.positional_encoding import LearnedPositionalEmbedding, SinusoidalPositionalEncoding
+from course_lib.sampling import top_k_filter, top_p_filter
 
 __all__ = [
     "DecoderOnlyLM",
@@ -40,21 +41,12 @@ def filter_logits(
 
     ``top_k`` keeps the k most likely tokens; ``top_p`` keeps the smallest set of most likely
     tokens whose probabilities sum to at least ``top_p`` (the most likely one always stays).
+    The filters are :mod:`course_lib.sampling`'s (equal to transformers' logits processors).
     """
     if top_k is not None:
-        if top_k < 1:
-            raise ValueError(f"top_k must be >= 1, got {top_k}")
-        kth = logits.topk(min(top_k, logits.shape[-1]), dim=-1).values[..., -1:]
-        logits = logits.masked_fill(logits < kth, float("-inf"))
+        logits = top_k_filter(logits, top_k)
     if top_p is not None:
-        if not 0.0 < top_p <= 1.0:
-            raise ValueError(f"top_p must be in (0, 1], got {top_p}")
-        sorted_logits, order = logits.sort(dim=-1, descending=True)
-        cumulative = sorted_logits.softmax(dim=-1).cumsum(dim=-1)
-        # drop a token when the tokens before it already reach top_p
-        drop_sorted = (cumulative - sorted_logits.softmax(dim=-1)) >= top_p
-        drop = drop_sorted.scatter(-1, order, drop_sorted)
-        logits = logits.masked_fill(drop, float("-inf"))
+        logits = top_p_filter(logits, top_p)
     return logits
 
 
