@@ -121,3 +121,35 @@ def plot_history(
         fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def plot_length_histogram(
+    lengths: Mapping[str, Sequence[int]], unit: str = "words", title: str | None = None
+):
+    """Overlaid histograms of text lengths, one per named group (e.g. ``{"source": [...],
+    "target": [...]}``), with a dashed line at each group's 95th percentile.
+
+    Returns the matplotlib Figure.
+    """
+    groups = {name: np.asarray(values) for name, values in lengths.items() if len(values)}
+    if not groups:
+        raise ValueError("plot_length_histogram got no lengths.")
+    top = max(int(values.max()) for values in groups.values())
+    bins = np.arange(0, top + 2) - 0.5 if top <= 80 else 40
+    fig, ax = plt.subplots(figsize=(7, 3.4))
+    for (name, values), colour in zip(groups.items(), plt.rcParams["axes.prop_cycle"]):
+        ax.hist(values, bins=bins, alpha=0.5, label=name, color=colour["color"])
+        ax.axvline(
+            np.percentile(values, 95),
+            color=colour["color"],
+            linestyle="--",
+            label=f"{name}: 95th percentile",
+        )
+    ax.set_xlabel(f"length ({unit})")
+    ax.set_ylabel("examples")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig

@@ -65,8 +65,9 @@ def predict(
             labels = model(**batch).logits.argmax(dim=-1).tolist()
             out += [model.config.id2label[i] for i in labels]
         else:
-            raise ValueError(f"Unknown task {task!r}; use translation, summarisation or "
-                             f"classification.")
+            raise ValueError(
+                f"Unknown task {task!r}; use translation, summarisation or classification."
+            )
     return [text.strip() for text in out]
 
 
@@ -131,8 +132,13 @@ class ShippedModel:
     def predict(self, texts: Sequence[str]) -> list[str]:
         usage = self.usage
         return predict(
-            texts, self.model, self.tokenizer, usage["task"], usage.get("prefix", ""),
-            usage.get("max_source_tokens", 512), **usage.get("generation", {}),
+            texts,
+            self.model,
+            self.tokenizer,
+            usage["task"],
+            usage.get("prefix", ""),
+            usage.get("max_source_tokens", 512),
+            **usage.get("generation", {}),
         )
 
 
@@ -153,8 +159,9 @@ def save_for_use(
     LoRA adapters first (``merge_and_unload``): the folder holds one plain model.
     """
     if card.task not in (*GENERATIVE_TASKS, "classification"):
-        raise ValueError(f"card.task {card.task!r} is not translation, summarisation or "
-                         f"classification.")
+        raise ValueError(
+            f"card.task {card.task!r} is not translation, summarisation or classification."
+        )
     if hasattr(model, "peft_config"):
         raise ValueError("This is a PEFT model with an adapter: ship model.merge_and_unload().")
     folder = Path(folder)
@@ -190,8 +197,11 @@ def load_for_use(folder: str | Path, device: str | torch.device = "cpu") -> Ship
             f"was copied incompletely). Save the model again with save_for_use(folder, ...)."
         )
     usage = json.loads((folder / USAGE_FILE).read_text(encoding="utf-8"))
-    auto = AutoModelForSequenceClassification if usage["task"] == "classification" else (
-        AutoModelForSeq2SeqLM)
+    auto = (
+        AutoModelForSequenceClassification
+        if usage["task"] == "classification"
+        else (AutoModelForSeq2SeqLM)
+    )
     model = auto.from_pretrained(folder, use_safetensors=True).to(device).eval()
     return ShippedModel(model, AutoTokenizer.from_pretrained(folder), usage)
 
@@ -208,7 +218,9 @@ def reproduce_in_fresh_process(folder: str | Path, timeout: float = 600) -> dict
     start = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-m", "course_lib.shipping", str(folder), "--json"],
-        capture_output=True, text=True, timeout=timeout,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
     if done.returncode != 0:
         raise RuntimeError(f"the fresh process failed:\n{done.stderr[-2000:]}")
@@ -251,4 +263,3 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
-

@@ -155,3 +155,26 @@ def test_length_stats():
     assert lengths(["abc"], tokenize=list) == [3]
     with pytest.raises(ValueError):
         length_stats([])
+
+
+def test_length_histogram_labels_axes_and_groups():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from course_lib.plots import plot_length_histogram
+
+    fig = plot_length_histogram({"source": [3, 4, 5, 9], "target": [2, 3]}, unit="tokens")
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "length (tokens)" and ax.get_ylabel() == "examples"
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert sorted(labels) == [
+        "source",
+        "source: 95th percentile",
+        "target",
+        "target: 95th percentile",
+    ]
+    plt.close(fig)
+    with pytest.raises(ValueError):
+        plot_length_histogram({"source": []})
