@@ -6,6 +6,7 @@ import os
 from collections import defaultdict
 
 os.environ.setdefault("COURSE_PROFILE", "ci")
+os.environ.setdefault("COURSE_HEADLESS", "1")  # no widget front-end: widgets print tables
 if os.environ["COURSE_PROFILE"] == "ci":
     import torch
 

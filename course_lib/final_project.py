@@ -170,9 +170,3 @@ def pretrained_t5_with_lora(name: str, r: int = 8, alpha: int = 16, dropout: flo
         target_modules=["q", "v"],
     )
     return get_peft_model(model, config), tokenizer
-
-
-def trainable_parameters(model: torch.nn.Module) -> tuple[int, int]:
-    """``(trainable, total)`` parameter counts (shared weights counted once)."""
-    params = {id(p): p for p in model.parameters()}.values()
-    return sum(p.numel() for p in params if p.requires_grad), sum(p.numel() for p in params)

@@ -19,10 +19,10 @@ from course_lib.final_project import (
     seq2seq_loss,
     stand_in_t5,
     stand_in_tokenizer,
-    trainable_parameters,
     write_cnn_dailymail_jsonl,
     write_multi30k_jsonl,
 )
+from course_lib.lora import count_trainable
 from course_lib.optimise import merge_lora
 from course_lib.project_data import load_pairs, load_project_data
 from course_lib.shipping import predict
@@ -95,7 +95,7 @@ def test_batches_mask_padding_in_labels_and_count_real_tokens(tiny_pretrained):
 def test_gpu_path_lora_on_a_local_t5_learns_and_merges(tiny_pretrained):
     torch.manual_seed(0)
     model, tokenizer = pretrained_t5_with_lora(str(tiny_pretrained), r=4, alpha=8, dropout=0.0)
-    trainable, total = trainable_parameters(model)
+    trainable, total = count_trainable(model)
     lora = sum(p.numel() for n, p in model.named_parameters() if "lora_" in n)
     assert trainable == lora and 0 < trainable < total / 4
     data = articles(64, seed=2)

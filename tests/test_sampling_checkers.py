@@ -1,0 +1,114 @@
+"""The sampling checkers accept differently written filters and name typical mistakes."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from course_lib.checkers import CheckFailed
+from course_lib.checkers.sampling import check_temperature, check_top_k, check_top_p
+from course_lib.sampling import apply_temperature, top_k_filter, top_p_filter
+
+
+def stub(logits, value):
+    raise NotImplementedError
+
+
+def top_k_by_sorting(logits, k):
+    kth = logits.sort(dim=-1, descending=True).values[:, k - 1 : k]
+    return torch.where(logits >= kth, logits, torch.tensor(float("-inf")))
+
+
+def top_p_ascending(logits, p):
+    """HF's formulation: drop the low tail whose total stays within 1 - p."""
+    probs, order = logits.softmax(-1).sort(-1)
+    drop = probs.cumsum(-1) <= 1 - p
+    drop[:, -1] = False
+    return logits.masked_fill(drop.scatter(-1, order, drop), float("-inf"))
+
+
+@pytest.mark.parametrize(
+    "check, reference, variant",
+    [
+        (check_temperature, apply_temperature, lambda x, t: x * (1.0 / t)),
+        (check_top_k, top_k_filter, top_k_by_sorting),
+        (check_top_p, top_p_filter, top_p_ascending),
+    ],
+)
+def test_reference_and_variant_pass_stub_not_attempted(check, reference, variant, capsys):
+    assert check(reference)
+    assert check(variant)
+    assert not check(stub)
+    assert "[not attempted]" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "wrong, hint",
+    [
+        (lambda x, t: x * t, "do not multiply"),
+        (lambda x, t: x.softmax(-1) / t, "before softmax"),
+        (lambda x, t: (x / t).softmax(-1), "return logits, not probabilities"),
+        (lambda x, t: (x - x.amax(-1, keepdim=True)) / t, "minus their maximum"),
+        (lambda x, t: x.div_(t), "in place"),
+    ],
+)
+def test_temperature_mistakes(wrong, hint):
+    with pytest.raises(CheckFailed, match=hint):
+        check_temperature(wrong)
+
+
+def exactly_k(x, k):
+    idx = x.topk(k, -1).indices
+    return torch.full_like(x, float("-inf")).scatter(-1, idx, x.gather(-1, idx))
+
+
+@pytest.mark.parametrize(
+    "wrong, hint",
+    [
+        (exactly_k, "every token tied"),
+        (lambda x, k: x.masked_fill(x <= x.topk(k, -1).values[:, -1:], float("-inf")), "not > it"),
+        (lambda x, k: x.masked_fill(x > x.topk(k, -1, largest=False).values[:, -1:],
+                                    float("-inf")), "largest"),
+        (lambda x, k: x.masked_fill(x < x.flatten().topk(k).values[-1], float("-inf")), "per row"),
+        (lambda x, k: x.masked_fill(x < x.topk(k, -1).values[:, -1:], 0.0), "-inf"),
+    ],
+)
+def test_top_k_mistakes(wrong, hint):
+    with pytest.raises(CheckFailed, match=hint):
+        check_top_k(wrong)
+
+
+def nucleus(x, p, keep_crossing=True, descending=True, unsort=True, of_probs=True):
+    scores = x.softmax(-1) if of_probs else x
+    values, order = scores.sort(-1, descending=descending)
+    cum = values.cumsum(-1)
+    drop = (cum - values >= p) if keep_crossing else (cum > p)
+    drop[:, 0] = False
+    if unsort:
+        drop = drop.scatter(-1, order, drop)
+    return x.masked_fill(drop, float("-inf"))
+
+
+@pytest.mark.parametrize(
+    "knob, hint",
+    [
+        ({"keep_crossing": False}, "carries the running total across p"),
+        ({"descending": False}, "descending order"),
+        ({"unsort": False}, "back to the vocabulary order"),
+        ({"of_probs": False}, "over probabilities"),
+    ],
+)
+def test_top_p_mistakes(knob, hint):
+    with pytest.raises(CheckFailed, match=hint):
+        check_top_p(lambda x, p: nucleus(x, p, **knob))
+
+
+def test_top_p_that_can_remove_every_token_is_caught():
+    def no_guard(x, p):
+        probs, order = x.softmax(-1).sort(-1, descending=True)
+        drop = probs.cumsum(-1) - probs >= p
+        drop |= probs.cumsum(-1) > p  # also drops the crossing token, even the first
+        return x.masked_fill(drop.scatter(-1, order, drop), float("-inf"))
+
+    with pytest.raises(CheckFailed):
+        check_top_p(no_guard)
