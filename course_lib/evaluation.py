@@ -2,7 +2,7 @@
 
 One metric per task, each from a maintained package:
 
-- ``translation``: corpus BLEU from ``sacrebleu`` (0-100);
+- ``translation``: corpus BLEU from ``sacrebleu`` (0-100, Module 4's ``corpus_bleu``);
 - ``summarisation``: ROUGE-1/2/L F1 from ``rouge-score`` (0-100, stemmed);
 - ``classification``: accuracy and macro F1 (``course_lib.training.classification_metrics``).
 
@@ -40,11 +40,11 @@ def _check_lengths(predictions: Sequence[str], references: Sequence[str]) -> Non
 
 
 def bleu(predictions: Sequence[str], references: Sequence[str]) -> float:
-    """Corpus BLEU (0-100) of detokenised predictions against one reference each."""
-    import sacrebleu
+    """Corpus BLEU (0-100) of detokenised predictions against one reference each
+    (``course_lib.translation.corpus_bleu``: sacrebleu, cased, 13a tokenisation)."""
+    from course_lib.translation import corpus_bleu
 
-    _check_lengths(predictions, references)
-    return sacrebleu.corpus_bleu(list(predictions), [list(references)]).score
+    return corpus_bleu(predictions, references)
 
 
 def _rouge_scorer():
