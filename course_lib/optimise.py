@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 import io
 import time
+import warnings
 from collections.abc import Callable, Sequence
 
 import torch
@@ -32,7 +33,11 @@ def model_size_mb(model: nn.Module) -> float:
 
 
 def quantize_int8(model: nn.Module) -> nn.Module:
-    """A copy of ``model`` with every ``nn.Linear`` dynamically quantised to int8 (CPU)."""
+    """A copy of ``model`` with every ``nn.Linear`` dynamically quantised to int8 (CPU).
+
+    ``torch.ao.quantization`` still does this in one call; PyTorch plans to move it to the
+    ``torchao`` package (its ``quantize_`` API), which is where to look when it is removed.
+    """
     from torch.ao.quantization import quantize_dynamic
 
     if any(p.device.type != "cpu" for p in model.parameters()):
@@ -40,7 +45,9 @@ def quantize_int8(model: nn.Module) -> nn.Module:
             "Dynamic int8 quantisation runs on the CPU: quantize_int8(model.cpu()) (it is a "
             "way to serve a model without a GPU)."
         )
-    return quantize_dynamic(copy.deepcopy(model).eval(), {nn.Linear}, dtype=torch.qint8)
+    with warnings.catch_warnings():  # torch.ao.quantization announces its move to torchao
+        warnings.filterwarnings("ignore", message=".*(torch.ao.quantization|quantize_per_tensor)")
+        return quantize_dynamic(copy.deepcopy(model).eval(), {nn.Linear}, dtype=torch.qint8)
 
 
 def merge_lora(model: nn.Module) -> nn.Module:

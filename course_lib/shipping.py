@@ -13,6 +13,7 @@ Run ``python -m course_lib.shipping FOLDER ["text" ...]`` to predict from a shel
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -26,6 +27,21 @@ USAGE_FILE = "usage.json"
 CARD_FILE = "README.md"
 WEIGHTS_FILE = "model.safetensors"
 GENERATIVE_TASKS = ("translation", "summarisation")
+
+
+@contextlib.contextmanager
+def _quiet_transformers():
+    """No progress bars from ``transformers`` while saving or loading (one notebook line
+    each, with nothing to report)."""
+    from transformers.utils import logging as hf_logging
+
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()
 
 
 @torch.no_grad()
@@ -83,6 +99,7 @@ class ModelCard:
     baseline: dict[str, float]  # the same scores for the baseline, on the same examples
     limits: list[str] = field(default_factory=list)
     training: str = ""  # how it was trained: steps, time, hardware
+    baseline_name: str = "baseline"  # e.g. "copy the source", "lead-3", "majority class"
 
     def to_markdown(self) -> str:
         def row(scores: dict[str, float]) -> str:
@@ -104,7 +121,7 @@ class ModelCard:
             f"| this model | {row(self.metrics)} |",
         ]
         if self.baseline:
-            lines.append(f"| baseline | {row(self.baseline)} |")
+            lines.append(f"| baseline: {self.baseline_name} | {row(self.baseline)} |")
         if self.training:
             lines += ["", "## Training", "", self.training]
         lines += ["", "## Limits", ""] + [f"- {limit}" for limit in self.limits or ["not stated"]]
@@ -166,8 +183,9 @@ def save_for_use(
         raise ValueError("This is a PEFT model with an adapter: ship model.merge_and_unload().")
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(folder, safe_serialization=True)
-    tokenizer.save_pretrained(folder)
+    with _quiet_transformers():
+        model.save_pretrained(folder, safe_serialization=True)
+        tokenizer.save_pretrained(folder)
     usage = {
         "task": card.task,
         "prefix": prefix,
@@ -202,7 +220,8 @@ def load_for_use(folder: str | Path, device: str | torch.device = "cpu") -> Ship
         if usage["task"] == "classification"
         else (AutoModelForSeq2SeqLM)
     )
-    model = auto.from_pretrained(folder, use_safetensors=True).to(device).eval()
+    with _quiet_transformers():
+        model = auto.from_pretrained(folder, use_safetensors=True).to(device).eval()
     return ShippedModel(model, AutoTokenizer.from_pretrained(folder), usage)
 
 

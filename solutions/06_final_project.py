@@ -274,7 +274,9 @@ print(f"{result.steps} steps, {result.epochs:.2f} epochs in {result.seconds / 60
 # %%
 from course_lib.plots import plot_history
 
-plot_history(result.history, xlabel="optimizer step", title="training the project's model")
+curves = {"step": result.history["step"], "training loss": result.history["train_loss"],
+          "validation loss": result.history["val_loss"]}
+plot_history(curves, title="training the project's model (cross-entropy, nats per token)")
 plt.show()
 val_loss_after = evaluate_loss(model, val_loader, seq2seq_loss, cfg.device)
 assert_metric("validation loss drop (nats)", val_loss_before - val_loss_after,
@@ -397,12 +399,16 @@ display(Markdown(markdown_table(rows, columns).replace("| score |", f"| {metric}
 
 # %%
 fastest = max(rows, key=lambda r: r["texts per s"])
+same = {r["variant"]: sum(a == b for a, b in zip(r["predictions"], rows[0]["predictions"]))
+        for r in rows[1:]}
 display(Markdown(
     f"On {len(texts)} test texts, **{fastest['variant']}** is the fastest: "
     f"{fastest['texts per s'] / rows[0]['texts per s']:.1f}x the throughput of one text at a "
-    f"time without a cache. The cache and batching leave the predictions unchanged (greedy "
-    f"decoding); int8 weights can change a few words, which is what the {metric} column "
-    f"checks. Which row to ship depends on your latency, memory and quality needs."
+    f"time without a cache. Predictions identical to that first row: "
+    + ", ".join(f"{name} {n}/{len(texts)}" for name, n in same.items())
+    + f". The cache and batching should change nothing but float rounding; int8 weights can "
+    f"change words, which the {metric} column measures. Which row to ship depends on your "
+    f"latency, memory and quality needs."
 ))
 
 # %% [markdown]
@@ -424,13 +430,14 @@ card = ModelCard(
     data=(f"{DATA_FILE.name}: {len(data.train):,} training, {len(data.val):,} validation, "
           f"{len(data.test):,} test pairs (held out with seed {cfg.seed}); scores on "
           f"{len(test):,} test pairs."),
-    metrics=scores, baseline=baseline_scores,
+    metrics=scores, baseline=baseline_scores, baseline_name=baseline_name,
     training=(f"{result.steps} steps ({result.epochs:.2f} epochs) in {result.seconds / 60:.1f} "
               f"minutes on {cfg.device.type}, profile {cfg.profile}."),
     limits=["Trained on one domain only: expect worse results on text unlike the training data.",
             f"Inputs longer than {sizes['max_source_tokens']} tokens are cut.",
             "Scores are on a held-out split of the same file, not on independent data."],
 )
+model = model.cpu()  # the saved prediction is made where a user runs it: on a CPU
 ship_dir = save_for_use(cfg.output_dir / "final_project" / "shipped", model, tokenizer, card,
                         example=sources[0], prefix=PREFIX,
                         max_source_tokens=sizes["max_source_tokens"], generation=GENERATION)

@@ -26,7 +26,7 @@ from course_lib.lora import count_trainable
 from course_lib.optimise import merge_lora
 from course_lib.project_data import load_pairs, load_project_data
 from course_lib.shipping import predict
-from course_lib.training import fit
+from course_lib.training import TrainConfig, train
 
 WORDS = "the cat dog man woman city river council mayor storm team match won lost".split()
 
@@ -103,8 +103,17 @@ def test_gpu_path_lora_on_a_local_t5_learns_and_merges(tiny_pretrained):
     loader = DataLoader(pairs, batch_size=16, collate_fn=Seq2SeqBatches(tokenizer, "summarize: "))
     frozen = {n: p.clone() for n, p in model.named_parameters() if not p.requires_grad}
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-2)
-    history = fit(model, loader, seq2seq_loss, optimizer, epochs=3, progress=False)
-    assert history["train_loss"][-1] < history["train_loss"][0]
+    result = train(
+        model,
+        loader,
+        seq2seq_loss,
+        optimizer,
+        config=TrainConfig(epochs=3, progress=False),
+        count_tokens=count_tokens,
+        device="cpu",
+    )
+    assert result.steps == 12 and result.tokens_per_second > 0
+    assert result.history["train_loss"][-1] < result.history["train_loss"][0]
     assert all(torch.equal(p, frozen[n]) for n, p in model.named_parameters() if n in frozen)
 
     sources, targets = [s for s, _ in pairs[:8]], [t for _, t in pairs[:8]]

@@ -29,6 +29,7 @@ def card(**changes) -> ModelCard:
         metrics={"bleu": 12.5},
         baseline={"bleu": 3.25},
         limits=["toy vocabulary only"],
+        baseline_name="copy the source",
         training="3 epochs on a CPU",
     )
     return ModelCard(**{**fields, **changes})
@@ -53,7 +54,7 @@ def test_model_card_has_data_metrics_baseline_and_limits():
         "## Data",
         "36 generated pairs",
         "| this model | 12.50 |",
-        "| baseline | 3.25 |",
+        "| baseline: copy the source | 3.25 |",
         "## Limits",
         "- toy vocabulary only",
         "load_for_use",

@@ -191,7 +191,7 @@ MODULE_06 = {  # final project: your data, train or fine-tune, evaluate, optimis
         "max_target_tokens": 64,  # targets are cut to this many tokens
         "batch_size": 32,  # pairs per training batch
         "epochs": 2,  # passes over the training pairs (or until max_minutes)
-        "max_minutes": 0.5,  # training time budget
+        "max_minutes": 5,  # training time budget (ci stops by epochs: same result when loaded)
         "lr": 1e-2,  # AdamW peak learning rate (linear warm-up, then linear decay)
         "warmup_steps": 10,  # warm-up steps
         "speed_steps": 3,  # timed training steps for the epoch-time estimate
@@ -200,7 +200,7 @@ MODULE_06 = {  # final project: your data, train or fine-tune, evaluate, optimis
         "num_beams": 1,  # 1: greedy decoding
         "optimise_examples": 16,  # test sources timed in each optimisation variant
         "min_val_loss_drop": 0.5,  # asserted: validation loss falls this much (nats) in training
-        "min_margin": 0.3,  # asserted: main metric above the baseline's by this much
+        "min_margin": 0.2,  # asserted: main metric above the baseline's (measured 0.40 BLEU)
     },
     "cpu": {
         "task": "translation", "hub_model": None, "prefix": "", "examples": None,
