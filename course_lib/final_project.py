@@ -154,17 +154,23 @@ def stand_in_t5(
     return T5ForConditionalGeneration(config)
 
 
-def pretrained_t5_with_lora(name: str, r: int = 8, alpha: int = 16, dropout: float = 0.05):
-    """``(model, tokenizer)``: a pre-trained T5 (a Hub name or a local folder) with a LoRA
-    adapter (peft) on the attention's query and value projections; only the adapter trains."""
+def pretrained_seq2seq(
+    name: str, lora_r: int | None = None, alpha: int = 16, dropout: float = 0.05
+):
+    """``(model, tokenizer)``: a pre-trained sequence-to-sequence model (a Hub name such as
+    ``t5-small``, or a local folder). With ``lora_r``, a LoRA adapter of that rank (peft) on
+    T5's attention query and value projections, and only the adapter trains; without it,
+    every weight trains (full fine-tuning)."""
     from peft import LoraConfig, TaskType, get_peft_model
     from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(name)
     model = AutoModelForSeq2SeqLM.from_pretrained(name)
+    if lora_r is None:
+        return model, tokenizer
     config = LoraConfig(
         task_type=TaskType.SEQ_2_SEQ_LM,
-        r=r,
+        r=lora_r,
         lora_alpha=alpha,
         lora_dropout=dropout,
         target_modules=["q", "v"],

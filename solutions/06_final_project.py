@@ -172,7 +172,7 @@ print(f"{len(data.train):,} training pairs, device {cfg.device.type}, pre-traine
 # (peft) on its attention's query and value projections.
 
 # %%
-from course_lib.final_project import pretrained_t5_with_lora, stand_in_t5, stand_in_tokenizer
+from course_lib.final_project import pretrained_seq2seq, stand_in_t5, stand_in_tokenizer
 from course_lib.lora import count_trainable
 
 torch.manual_seed(cfg.seed)
@@ -180,8 +180,9 @@ if APPROACH == "from scratch":
     tokenizer = stand_in_tokenizer(data.train, sizes["vocab_size"])
     model = stand_in_t5(tokenizer, sizes["d_model"], sizes["num_layers"], sizes["num_heads"],
                         sizes["d_ff"], sizes["dropout"])
-else:
-    model, tokenizer = pretrained_t5_with_lora(choice.source, r=sizes["lora_r"])
+else:  # fine-tune the pre-trained model: every weight, or a LoRA adapter
+    model, tokenizer = pretrained_seq2seq(
+        choice.source, lora_r=sizes["lora_r"] if APPROACH == "LoRA" else None)
 model = model.to(cfg.device)
 trainable, total = count_trainable(model)
 print(f"{APPROACH}: {trainable:,} trainable of {total:,} parameters ({trainable / total:.1%})")

@@ -15,7 +15,7 @@ from course_lib.evaluation import baseline, score
 from course_lib.final_project import (
     Seq2SeqBatches,
     count_tokens,
-    pretrained_t5_with_lora,
+    pretrained_seq2seq,
     seq2seq_loss,
     stand_in_t5,
     stand_in_tokenizer,
@@ -94,7 +94,7 @@ def test_batches_mask_padding_in_labels_and_count_real_tokens(tiny_pretrained):
 
 def test_gpu_path_lora_on_a_local_t5_learns_and_merges(tiny_pretrained):
     torch.manual_seed(0)
-    model, tokenizer = pretrained_t5_with_lora(str(tiny_pretrained), r=4, alpha=8, dropout=0.0)
+    model, tokenizer = pretrained_seq2seq(str(tiny_pretrained), lora_r=4, alpha=8, dropout=0.0)
     trainable, total = count_trainable(model)
     lora = sum(p.numel() for n, p in model.named_parameters() if "lora_" in n)
     assert trainable == lora and 0 < trainable < total / 4
@@ -126,3 +126,10 @@ def test_gpu_path_lora_on_a_local_t5_learns_and_merges(tiny_pretrained):
     name, lead = baseline("summarisation", sources, [], lead=3)
     assert name == "lead-3" and score("summarisation", lead, targets)["rougeL"] > 30
     assert set(score("summarisation", merged, targets)) == {"rouge1", "rouge2", "rougeL"}
+
+
+def test_full_fine_tuning_trains_every_weight(tiny_pretrained):
+    model, tokenizer = pretrained_seq2seq(str(tiny_pretrained))
+    trainable, total = count_trainable(model)
+    assert trainable == total and not hasattr(model, "peft_config")
+    assert tokenizer.pad_token_id == 0

@@ -206,9 +206,9 @@ MODULE_06 = {  # final project: your data, train or fine-tune, evaluate, optimis
         "task": "translation", "hub_model": None, "prefix": "", "examples": None,
         "vocab_size": 8000, "d_model": 128, "num_layers": 2, "num_heads": 4, "d_ff": 512,
         "dropout": 0.1, "lora_r": 8, "max_source_tokens": 64, "max_target_tokens": 64,
-        "batch_size": 64, "epochs": 10, "max_minutes": 12, "lr": 2e-3, "warmup_steps": 300,
-        "speed_steps": 10, "eval_examples": 1000, "max_new_tokens": 64, "num_beams": 1,
-        "optimise_examples": 100, "min_val_loss_drop": 2.0, "min_margin": 5.0,
+        "batch_size": 64, "epochs": 6, "max_minutes": 12, "lr": 2e-3, "warmup_steps": 200,
+        "speed_steps": 5, "eval_examples": 500, "max_new_tokens": 64, "num_beams": 1,
+        "optimise_examples": 48, "min_val_loss_drop": 2.0, "min_margin": 5.0,
     },
     "gpu": {  # not run here (no GPU, no network): thresholds unmeasured, to set on Colab
         "task": "summarisation", "hub_model": "t5-small", "prefix": "summarize: ",
