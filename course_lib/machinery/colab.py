@@ -38,7 +38,7 @@ import course_lib
 from course_lib.machinery import paths
 
 COLAB_HOME = "/content/transformers-course"  # where the course is cloned on a Colab runtime
-GPU_HEAVY_MODULES = frozenset({4, 5})  # modules that should run on a GPU runtime on Colab
+GPU_HEAVY_MODULES = frozenset({4, 5, 6})  # modules that should run on a GPU runtime on Colab
 KEEP_PREINSTALLED = ("torch",)  # Colab's builds of these are kept (pinned while installing)
 COLAB_BADGE = "https://colab.research.google.com/assets/colab-badge.svg"
 _INSTALL_MARKER = "course-install.json"  # in .git/ (or the copy): what the last install was from

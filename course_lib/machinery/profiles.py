@@ -343,6 +343,53 @@ MODULE_05["gpu"] = {  # gpu: the real models where the Hub answers, and longer r
     "cls_lr": 5e-5, "lora_lr": 1e-3, "gen_steps": 2000, "mt_steps": 3000,
 }
 
+MODULE_06 = {  # final project: your data, train or fine-tune, evaluate, optimise, ship
+    "ci": {
+        "task": "translation",  # the worked example: German -> English from a JSONL file
+        "hub_model": None,  # no Hub model: a T5 built from a config (stand-in) is trained
+        "prefix": "",  # put before every source (T5's task prefix)
+        "examples": 1200,  # pairs read from the data file (None: all)
+        "vocab_size": 500,  # BPE vocabulary of the stand-in, learnt on the training pairs
+        "d_model": 64,  # stand-in T5: width
+        "num_layers": 1,  # stand-in T5: encoder layers (and as many decoder layers)
+        "num_heads": 4,  # stand-in T5: attention heads
+        "d_ff": 128,  # stand-in T5: feed-forward width
+        "dropout": 0.1,  # stand-in T5: dropout
+        "lora_r": 8,  # LoRA rank (when the rule of thumb picks LoRA)
+        "max_source_tokens": 64,  # sources are cut to this many tokens
+        "max_target_tokens": 64,  # targets are cut to this many tokens
+        "batch_size": 32,  # pairs per training batch
+        "epochs": 2,  # passes over the training pairs (or until max_minutes)
+        "max_minutes": 5,  # training time budget (ci stops by epochs: same result when loaded)
+        "lr": 1e-2,  # AdamW peak learning rate (linear warm-up, then linear decay)
+        "warmup_steps": 10,  # warm-up steps
+        "speed_steps": 3,  # timed training steps for the epoch-time estimate
+        "eval_examples": 100,  # test pairs scored (all of them in the cpu profile)
+        "max_new_tokens": 32,  # longest generated prediction
+        "num_beams": 1,  # 1: greedy decoding
+        "optimise_examples": 16,  # test sources timed in each optimisation variant
+        "min_val_loss_drop": 0.5,  # asserted: validation loss falls this much (nats) in training
+        "min_margin": 0.2,  # asserted: main metric above the baseline's (measured 0.40 BLEU)
+    },
+    "cpu": {
+        "task": "translation", "hub_model": None, "prefix": "", "examples": None,
+        "vocab_size": 8000, "d_model": 128, "num_layers": 2, "num_heads": 4, "d_ff": 512,
+        "dropout": 0.1, "lora_r": 8, "max_source_tokens": 64, "max_target_tokens": 64,
+        "batch_size": 64, "epochs": 6, "max_minutes": 12, "lr": 2e-3, "warmup_steps": 200,
+        "speed_steps": 5, "eval_examples": 500, "max_new_tokens": 64, "num_beams": 1,
+        "optimise_examples": 48, "min_val_loss_drop": 2.0, "min_margin": 5.0,
+    },
+    "gpu": {  # not run here (no GPU, no network): thresholds unmeasured, to set on Colab
+        "task": "summarisation", "hub_model": "t5-small", "prefix": "summarize: ",
+        "examples": 20000, "vocab_size": None, "d_model": None, "num_layers": None,
+        "num_heads": None, "d_ff": None, "dropout": None, "lora_r": 8,
+        "max_source_tokens": 512, "max_target_tokens": 128, "batch_size": 16, "epochs": 1,
+        "max_minutes": 30, "lr": 1e-3, "warmup_steps": 100, "speed_steps": 10,
+        "eval_examples": 500, "max_new_tokens": 96, "num_beams": 4, "optimise_examples": 50,
+        "min_val_loss_drop": 0.0, "min_margin": 0.0,
+    },
+}
+
 SIZES: dict[int, dict[str, dict]] = {
     0: MODULE_00,
     1: MODULE_01,
@@ -350,6 +397,7 @@ SIZES: dict[int, dict[str, dict]] = {
     3: MODULE_03,
     4: MODULE_04,
     5: MODULE_05,
+    6: MODULE_06,
 }
 
 

@@ -1,0 +1,101 @@
+"""Checkers for the final project's decisions (Module 6)."""
+
+from __future__ import annotations
+
+import random
+
+from course_lib.checkers.core import checker
+from course_lib.final_project import (
+    APPROACHES,
+    FULL_FINE_TUNING_FROM,
+    choose_approach,
+    estimate_epoch_minutes,
+)
+
+# (num_examples, gpu, pretrained_fits) cases, each with the hint for getting it wrong
+_APPROACH_CASES = [
+    (
+        (500, False, False),
+        "without a pre-trained model that fits, there is nothing to "
+        "fine-tune: train from scratch, whatever the data size or device.",
+    ),
+    (
+        (1_000_000, True, False),
+        "without a pre-trained model that fits, there is nothing to "
+        "fine-tune: train from scratch, however much data and compute you have.",
+    ),
+    (
+        (2_000, True, True),
+        "a pre-trained model fits and data is small: LoRA (full fine-tuning "
+        "of every weight overfits small data and costs more memory; from scratch wastes the "
+        "pre-training).",
+    ),
+    (
+        (1_000_000, False, True),
+        "without a GPU, full fine-tuning of a pre-trained model is slow: "
+        "LoRA, whatever the data size.",
+    ),
+    (
+        (FULL_FINE_TUNING_FROM, True, True),
+        f"with a GPU and at least {FULL_FINE_TUNING_FROM:,} "
+        f"examples (inclusive: >=), full fine-tuning.",
+    ),
+    (
+        (FULL_FINE_TUNING_FROM - 1, True, True),
+        f"below {FULL_FINE_TUNING_FROM:,} examples, LoRA even with a GPU.",
+    ),
+]
+
+
+@checker
+def check_choose_approach(choose) -> None:
+    """``choose(num_examples, gpu, pretrained_fits)`` must follow the rule in the text."""
+    for (num_examples, gpu, fits), hint in _APPROACH_CASES:
+        answer = choose(num_examples, gpu, fits)
+        if answer not in APPROACHES:
+            raise AssertionError(
+                f"choose_approach({num_examples}, gpu={gpu}, pretrained_fits={fits}) returned "
+                f"{answer!r}; return one of {', '.join(repr(a) for a in APPROACHES)}."
+            )
+        expected = choose_approach(num_examples, gpu, fits)
+        if answer != expected:
+            raise AssertionError(
+                f"choose_approach({num_examples:,}, gpu={gpu}, pretrained_fits={fits}) returned "
+                f"{answer!r}, expected {expected!r}.\nHint: {hint}"
+            )
+
+
+@checker
+def check_estimate_epoch_minutes(estimate) -> None:
+    """``estimate(source_lengths, target_lengths, tokens_per_second)`` in minutes."""
+    rng = random.Random(6)
+    for _ in range(3):
+        sources = [rng.randint(5, 60) for _ in range(rng.randint(20, 200))]
+        targets = [rng.randint(1, 30) for _ in range(len(sources))]
+        speed = rng.uniform(500, 20_000)
+        expected = estimate_epoch_minutes(sources, targets, speed)
+        answer = estimate(sources, targets, speed)
+        if not isinstance(answer, (int, float)):
+            raise AssertionError(f"return a number of minutes, got {type(answer).__name__}.")
+        if abs(answer - expected) <= 1e-6 * expected:
+            continue
+        source_total, target_total = sum(sources), sum(targets)
+        tokens = source_total + target_total
+        mistakes = {
+            "seconds, not minutes: divide by 60.": expected * 60,
+            "count the target tokens too: the decoder reads them all.": source_total / speed / 60,
+            "count the source tokens too: the encoder reads them all.": target_total / speed / 60,
+            "count tokens, not examples: sum the lengths.": 2 * len(sources) / speed / 60,
+            "time is tokens divided by tokens per second, not multiplied.": tokens * speed / 60,
+            "hours, not minutes: divide by 60 once.": expected / 60,
+        }
+        for hint, wrong in mistakes.items():
+            if abs(answer - wrong) <= 1e-6 * abs(wrong):
+                raise AssertionError(
+                    f"estimate gave {answer:.4g} minutes, expected {expected:.4g}.\nHint: {hint}"
+                )
+        raise AssertionError(
+            f"estimate gave {answer:.4g} minutes for {len(sources)} examples of "
+            f"{source_total:,} source and {target_total:,} target tokens at {speed:,.0f} "
+            f"tokens/s; expected {expected:.4g}."
+        )

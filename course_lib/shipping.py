@@ -1,0 +1,284 @@
+"""Ship a trained model: safetensors weights, a model card, and a ``predict`` anyone can call.
+
+``save_for_use(folder, model, tokenizer, card, example=...)`` writes the model with
+``save_pretrained`` (weights as ``model.safetensors``), its tokenizer, a model card
+(``README.md``: data, metrics, limits) and ``usage.json`` (task, prefix, generation settings,
+and one example with the prediction the model made before saving). ``load_for_use(folder)``
+gives back a :class:`ShippedModel` whose ``predict(texts)`` is the whole interface, and
+``reproduce_in_fresh_process(folder)`` proves the folder is complete: a new Python process,
+with nothing from the notebook, loads it and must reproduce the saved prediction exactly.
+
+Run ``python -m course_lib.shipping FOLDER ["text" ...]`` to predict from a shell.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import subprocess
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+USAGE_FILE = "usage.json"
+CARD_FILE = "README.md"
+WEIGHTS_FILE = "model.safetensors"
+GENERATIVE_TASKS = ("translation", "summarisation")
+
+
+@contextlib.contextmanager
+def _quiet_transformers():
+    """No progress bars from ``transformers`` while saving or loading (one notebook line
+    each, with nothing to report)."""
+    from transformers.utils import logging as hf_logging
+
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()
+
+
+@torch.no_grad()
+def predict(
+    texts: Sequence[str],
+    model,
+    tokenizer,
+    task: str,
+    prefix: str = "",
+    max_source_tokens: int = 512,
+    batch_size: int = 32,
+    **generation,
+) -> list[str]:
+    """Predictions for ``texts`` from a Hugging Face model, in order.
+
+    Translation and summarisation (a sequence-to-sequence model): ``generate`` with the
+    keyword arguments in ``generation`` (``max_new_tokens``, ``num_beams``, ``use_cache``...),
+    decoded without special tokens. Classification: the label name of the largest logit.
+    ``prefix`` is put before every text (T5's "summarize: "); sources are cut to
+    ``max_source_tokens`` tokens.
+    """
+    if isinstance(texts, str):
+        raise TypeError("predict takes a list of texts: predict([text], ...), not a string.")
+    model.eval()
+    device = next(model.parameters()).device
+    out: list[str] = []
+    for start in range(0, len(texts), batch_size):
+        chunk = [prefix + t for t in texts[start : start + batch_size]]
+        batch = tokenizer(
+            chunk, return_tensors="pt", padding=True, truncation=True, max_length=max_source_tokens
+        ).to(device)
+        batch.pop("token_type_ids", None)
+        if task in GENERATIVE_TASKS:
+            ids = model.generate(**batch, **generation)
+            out += tokenizer.batch_decode(ids, skip_special_tokens=True)
+        elif task == "classification":
+            labels = model(**batch).logits.argmax(dim=-1).tolist()
+            out += [model.config.id2label[i] for i in labels]
+        else:
+            raise ValueError(
+                f"Unknown task {task!r}; use translation, summarisation or classification."
+            )
+    return [text.strip() for text in out]
+
+
+@dataclass
+class ModelCard:
+    """What a user of the model must know: what it does, on what data, how well, its limits."""
+
+    title: str
+    task: str
+    model: str  # architecture and where it started from (a Hub name, or "trained from scratch")
+    data: str  # the data it was trained and evaluated on: source, size, splits
+    metrics: dict[str, float]  # held-out test scores
+    baseline: dict[str, float]  # the same scores for the baseline, on the same examples
+    limits: list[str] = field(default_factory=list)
+    training: str = ""  # how it was trained: steps, time, hardware
+    baseline_name: str = "baseline"  # e.g. "copy the source", "lead-3", "majority class"
+
+    def to_markdown(self) -> str:
+        def row(scores: dict[str, float]) -> str:
+            return " | ".join(f"{scores[k]:.2f}" for k in self.metrics)
+
+        lines = [
+            f"# {self.title}",
+            "",
+            f"**Task:** {self.task}. **Model:** {self.model}.",
+            "",
+            "## Data",
+            "",
+            self.data,
+            "",
+            "## Results on the held-out test split",
+            "",
+            "| | " + " | ".join(self.metrics) + " |",
+            "|---|" + "---|" * len(self.metrics),
+            f"| this model | {row(self.metrics)} |",
+        ]
+        if self.baseline:
+            lines.append(f"| baseline: {self.baseline_name} | {row(self.baseline)} |")
+        if self.training:
+            lines += ["", "## Training", "", self.training]
+        lines += ["", "## Limits", ""] + [f"- {limit}" for limit in self.limits or ["not stated"]]
+        lines += [
+            "",
+            "## Use",
+            "",
+            "```python",
+            "from course_lib.shipping import load_for_use",
+            'model = load_for_use("path/to/this/folder")',
+            'print(model.predict(["your text"]))',
+            "```",
+        ]
+        return "\n".join(lines) + "\n"
+
+
+@dataclass
+class ShippedModel:
+    """A loaded model folder: ``predict(texts)`` returns one prediction per text."""
+
+    model: object
+    tokenizer: object
+    usage: dict
+
+    def predict(self, texts: Sequence[str]) -> list[str]:
+        usage = self.usage
+        return predict(
+            texts,
+            self.model,
+            self.tokenizer,
+            usage["task"],
+            usage.get("prefix", ""),
+            usage.get("max_source_tokens", 512),
+            **usage.get("generation", {}),
+        )
+
+
+def save_for_use(
+    folder: str | Path,
+    model,
+    tokenizer,
+    card: ModelCard,
+    example: str,
+    prefix: str = "",
+    max_source_tokens: int = 512,
+    generation: dict | None = None,
+) -> Path:
+    """Write ``folder``: safetensors weights, tokenizer, model card and ``usage.json``.
+
+    ``example`` is predicted now, with the model in memory, and stored with its prediction,
+    so that :func:`reproduce_in_fresh_process` can check the saved folder against it. Merge
+    LoRA adapters first (``merge_and_unload``): the folder holds one plain model.
+    """
+    if card.task not in (*GENERATIVE_TASKS, "classification"):
+        raise ValueError(
+            f"card.task {card.task!r} is not translation, summarisation or classification."
+        )
+    if hasattr(model, "peft_config"):
+        raise ValueError("This is a PEFT model with an adapter: ship model.merge_and_unload().")
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    with _quiet_transformers():
+        model.save_pretrained(folder, safe_serialization=True)
+        tokenizer.save_pretrained(folder)
+    usage = {
+        "task": card.task,
+        "prefix": prefix,
+        "max_source_tokens": max_source_tokens,
+        "generation": dict(generation or {}),
+    }
+    prediction = ShippedModel(model, tokenizer, usage).predict([example])[0]
+    usage["example"] = {"input": example, "prediction": prediction}
+    (folder / USAGE_FILE).write_text(json.dumps(usage, indent=2, ensure_ascii=False) + "\n")
+    (folder / CARD_FILE).write_text(card.to_markdown(), encoding="utf-8")
+    return folder
+
+
+def load_for_use(folder: str | Path, device: str | torch.device = "cpu") -> ShippedModel:
+    """Load a folder written by :func:`save_for_use` (safetensors only, no remote code)."""
+    from transformers import (
+        AutoModelForSeq2SeqLM,
+        AutoModelForSequenceClassification,
+        AutoTokenizer,
+    )
+
+    folder = Path(folder)
+    missing = [f for f in (USAGE_FILE, WEIGHTS_FILE, "config.json") if not (folder / f).is_file()]
+    if missing:
+        raise FileNotFoundError(
+            f"{folder} has no {', '.join(missing)}: it was not written by save_for_use (or "
+            f"was copied incompletely). Save the model again with save_for_use(folder, ...)."
+        )
+    usage = json.loads((folder / USAGE_FILE).read_text(encoding="utf-8"))
+    auto = (
+        AutoModelForSequenceClassification
+        if usage["task"] == "classification"
+        else (AutoModelForSeq2SeqLM)
+    )
+    with _quiet_transformers():
+        model = auto.from_pretrained(folder, use_safetensors=True).to(device).eval()
+    return ShippedModel(model, AutoTokenizer.from_pretrained(folder), usage)
+
+
+def reproduce_in_fresh_process(folder: str | Path, timeout: float = 600) -> dict:
+    """Load ``folder`` in a new Python process and predict its saved example there.
+
+    Returns ``{"input", "expected", "prediction", "identical", "seconds"}``; raises
+    AssertionError when the new process predicts anything else than the saved prediction.
+    """
+    import time
+
+    folder = Path(folder).resolve()
+    start = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "course_lib.shipping", str(folder), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"the fresh process failed:\n{done.stderr[-2000:]}")
+    answer = json.loads(done.stdout.strip().splitlines()[-1])
+    expected = json.loads((folder / USAGE_FILE).read_text(encoding="utf-8"))["example"]
+    result = {
+        "input": expected["input"],
+        "expected": expected["prediction"],
+        "prediction": answer["predictions"][0],
+        "identical": answer["predictions"][0] == expected["prediction"],
+        "seconds": time.perf_counter() - start,
+    }
+    if not result["identical"]:
+        raise AssertionError(
+            f"The reloaded model predicts {result['prediction']!r}, but the model saved "
+            f"{result['expected']!r}: something the prediction depends on is not in {folder} "
+            f"(tokenizer, prefix, generation settings?)."
+        )
+    return result
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """``python -m course_lib.shipping FOLDER [TEXT ...] [--json]``: print predictions
+    (of the TEXTs, else of the saved example)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    as_json = "--json" in args
+    args = [a for a in args if a != "--json"]
+    if not args:
+        raise SystemExit(main.__doc__)
+    torch.manual_seed(0)
+    shipped = load_for_use(args[0])
+    texts = args[1:] or [shipped.usage["example"]["input"]]
+    predictions = shipped.predict(texts)
+    if as_json:
+        print(json.dumps({"texts": texts, "predictions": predictions}, ensure_ascii=False))
+    else:
+        for text, prediction in zip(texts, predictions):
+            print(f"{text}\n  -> {prediction}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,538 @@
+# %% [markdown]
+# # 06 · Final project: your data, train or fine-tune, evaluate, optimise, ship
+#
+# Five modules built every piece of a Transformer and showed how pre-trained ones are
+# fine-tuned. This notebook is the template of a real project: point it at **your own data
+# file** and it walks the six steps every applied NLP project goes through.
+#
+# 1. **Bring your data**: load and validate a CSV or JSONL file, hold out a test split.
+# 2. **Choose**: train from scratch or fine-tune a pre-trained model, with an estimate of
+#    the training time measured on your device.
+# 3. **Train / fine-tune** with the course's training engine (time budget, checkpoints,
+#    resume).
+# 4. **Evaluate**: the task's metric, a baseline to beat, the worst examples, length buckets.
+# 5. **Optimise for use**: batching, the key/value cache, int8 weights, a merged adapter.
+# 6. **Ship**: safetensors weights and a model card, reloaded in a fresh process.
+#
+# The notebook runs a **worked example** end to end. With a GPU and a network (`gpu`
+# profile) it summarises CNN/DailyMail news with `t5-small` and a LoRA adapter. Offline
+# (`cpu` and `ci` profiles) the same cells translate German to English from a JSONL file the
+# course writes from its Multi30k copy, with a stand-in for the pre-trained model. The two
+# exercises are the decisions a project makes (6.1, 6.2); everything else is a cell you
+# adapt: the names in `CAPITALS` are the ones to change for your own project.
+
+# %%
+import matplotlib.pyplot as plt
+import torch
+from IPython.display import Markdown, display
+
+from course_lib import setup
+from course_lib.checkers import assert_metric
+from course_lib.machinery.profiles import sizes_for, training_settings
+
+cfg = setup(module=6)
+sizes = cfg.sizes
+
+# %% [markdown]
+# ## The worked example of this run
+#
+# `choose_model` (Module 5) uses the Hub model the profile names when the Hub answers, and
+# says so in one line; otherwise the offline example runs.
+
+# %%
+from course_lib.pretrained import choose_model
+
+choice = choose_model(
+    sizes["task"], sizes["hub_model"], stand_in="t5-from-config",
+    stand_in_note="a small T5 built from a config and trained here on German -> English pairs",
+)
+if choice.stand_in and sizes["hub_model"]:  # a GPU but no network: the offline example
+    sizes = sizes_for(6, "cpu")
+TASK, PREFIX = sizes["task"], sizes["prefix"]
+
+# %% [markdown]
+# ## 1. Bring your data
+#
+# A project's data is usually a file: a spreadsheet export (CSV) or one JSON object per line
+# (JSONL). Each example is a pair: *(source, target)* for translation or summarisation, or
+# *(text, label)* for classification. Name your file and its two columns here.
+#
+# The worked example first writes its own file, so that the rest of the notebook reads a
+# file exactly as it would read yours.
+
+# %%
+from course_lib.final_project import write_cnn_dailymail_jsonl, write_multi30k_jsonl
+
+DATA_FILE = cfg.output_dir / "final_project" / f"{TASK}_pairs.jsonl"  # <- your file
+COLUMNS = ("source", "target")  # <- your two column names, e.g. ("text", "label")
+
+if TASK == "summarisation":
+    write_cnn_dailymail_jsonl(DATA_FILE, sizes["examples"])
+else:
+    write_multi30k_jsonl(DATA_FILE)
+print(DATA_FILE.read_text(encoding="utf-8").splitlines()[0][:200])
+
+# %% [markdown]
+# `load_project_data` reads the file, checks it, and holds out a validation and a test split
+# with a seed. Identical sources are kept in one split, so nothing the model trains on
+# reappears in its test. (Have a separate test file? Pass it as `test_file=`: it is checked
+# for overlap with training.)
+
+# %%
+from course_lib.project_data import load_project_data
+
+data = load_project_data(DATA_FILE, columns=COLUMNS, seed=cfg.seed,
+                         max_examples=sizes["examples"])
+print(f"{len(data.train):,} training, {len(data.val):,} validation, {len(data.test):,} test pairs")
+
+# %% [markdown]
+# Files go wrong in a few typical ways, and each one gets a message that names the file and
+# the fix. Here are four broken files and what the loader says about each:
+
+# %%
+from course_lib.project_data import ProjectDataError, write_jsonl
+
+broken = cfg.output_dir / "final_project" / "broken"
+broken.mkdir(parents=True, exist_ok=True)
+(broken / "empty.csv").write_text("")
+(broken / "renamed.jsonl").write_text('{"de": "Hallo", "en": "Hello"}\n')
+(broken / "latin1.csv").write_bytes("source,target\nMädchen,girl\n".encode("latin-1"))
+write_jsonl(data.train[:20], broken / "train.jsonl")
+write_jsonl(data.train[:3], broken / "test.jsonl")  # test examples copied from training
+
+for name in ("empty.csv", "renamed.jsonl", "latin1.csv", "test.jsonl"):
+    try:
+        load_project_data(broken / "train.jsonl", test_file=broken / name)
+    except ProjectDataError as err:
+        print(f"- {err}\n")
+    else:
+        raise AssertionError(f"{name} should have been refused")
+
+# %% [markdown]
+# ### How long are the examples?
+#
+# Lengths decide the model's maximum input size, the batch size that fits in memory, and
+# how long training takes. Look at the distribution before choosing: a long tail of very
+# long examples is often better cut (the 95th percentile is a good limit) than padded.
+
+# %%
+from course_lib.plots import plot_distributions
+from course_lib.project_data import length_stats, lengths
+
+source_words = lengths(s for s, _ in data.train)
+target_words = lengths(t for _, t in data.train)
+for side, values in (("source", source_words), ("target", target_words)):
+    print(f"{side}: {length_stats(values)} (words)")
+plot_distributions({"source": source_words, "target": target_words}, xlabel="length (words)",
+                   title=f"{DATA_FILE.name}: training examples")
+plt.show()
+
+# %% [markdown]
+# ## 2. Choose: from scratch or pre-trained, full fine-tuning or LoRA
+#
+# A rule of thumb that serves most projects:
+#
+# - **No pre-trained model fits** your language and domain (a rare language, source code, a
+#   private notation): there is nothing to adapt; **train from scratch** a model sized to
+#   your data (Module 4's Transformer, or a small config of a Hub architecture).
+# - A pre-trained model fits, **a GPU and at least 100,000 examples**: **full fine-tuning**
+#   usually gains a little more than an adapter, and the data is enough not to overfit.
+# - A pre-trained model fits, **anything else** (small data, or a CPU only): **LoRA**
+#   (Module 5): a few hundred thousand trained weights instead of millions, less memory, and a
+#   small adapter to ship; it needs a higher learning rate than full fine-tuning.
+#
+# **Exercise 6.1.** Write the rule as a function. It returns exactly one of
+# `"from scratch"`, `"full fine-tuning"` or `"LoRA"`; the 100,000 is inclusive.
+
+# %%
+def choose_approach(num_examples: int, gpu: bool, pretrained_fits: bool) -> str:
+    """The rule of thumb above: "from scratch", "full fine-tuning" or "LoRA"."""
+    # BEGIN SOLUTION
+    if not pretrained_fits:
+        return "from scratch"
+    return "full fine-tuning" if gpu and num_examples >= 100_000 else "LoRA"
+    # END SOLUTION
+
+
+# %%
+from course_lib.checkers.final_project import check_choose_approach
+
+check_choose_approach(choose_approach)
+from course_lib.final_project import choose_approach  # the course's reference from here on
+
+APPROACH = choose_approach(len(data.train), cfg.device.type == "cuda", not choice.stand_in)
+print(f"{len(data.train):,} training pairs, device {cfg.device.type}, pre-trained model "
+      f"{'available' if not choice.stand_in else 'not available'}: {APPROACH}")
+
+# %% [markdown]
+# The worked example builds its model accordingly. Offline, no pre-trained sequence-to-
+# sequence model is at hand, so the stand-in is a T5 of the same architecture as `t5-small`
+# but smaller, with random weights and a BPE vocabulary learnt on our training pairs
+# (Module 5's `tokenizers`), trained from scratch. Online, `t5-small` gets a LoRA adapter
+# (peft) on its attention's query and value projections.
+
+# %%
+from course_lib.final_project import pretrained_seq2seq, stand_in_t5, stand_in_tokenizer
+from course_lib.lora import count_trainable
+
+torch.manual_seed(cfg.seed)
+if APPROACH == "from scratch":
+    tokenizer = stand_in_tokenizer(data.train, sizes["vocab_size"])
+    model = stand_in_t5(tokenizer, sizes["d_model"], sizes["num_layers"], sizes["num_heads"],
+                        sizes["d_ff"], sizes["dropout"])
+else:  # fine-tune the pre-trained model: every weight, or a LoRA adapter
+    model, tokenizer = pretrained_seq2seq(
+        choice.source, lora_r=sizes["lora_r"] if APPROACH == "LoRA" else None)
+model = model.to(cfg.device)
+trainable, total = count_trainable(model)
+print(f"{APPROACH}: {trainable:,} trainable of {total:,} parameters ({trainable / total:.1%})")
+
+# %% [markdown]
+# ### How long will an epoch take? Measure, then multiply
+#
+# Before launching a long run, time a few training steps on your device and extrapolate:
+# an epoch processes every source and target token once (the decoder reads the targets by
+# teacher forcing), so its time is the number of tokens divided by the measured tokens per
+# second. `Seq2SeqBatches` turns pairs into the model's batches (`labels` at -100 where
+# there is padding).
+
+# %%
+from torch.utils.data import DataLoader
+
+from course_lib.final_project import Seq2SeqBatches, count_tokens, seq2seq_loss
+from course_lib.training import TrainConfig, train
+
+collate = Seq2SeqBatches(tokenizer, PREFIX, sizes["max_source_tokens"], sizes["max_target_tokens"])
+train_loader = DataLoader(data.train, batch_size=sizes["batch_size"], shuffle=True,
+                          collate_fn=collate, generator=torch.Generator().manual_seed(cfg.seed))
+probe = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=0.0)
+timing = train(model, train_loader, seq2seq_loss, probe, device=cfg.device,
+               config=TrainConfig(max_steps=sizes["speed_steps"], progress=False),
+               count_tokens=count_tokens)
+print(f"measured: {timing.tokens_per_second:,.0f} tokens/s over {timing.steps} steps "
+      f"(learning rate 0: the weights did not move)")
+
+# %% [markdown]
+# **Exercise 6.2.** Estimate the minutes of one epoch from the token lengths of the sources
+# and targets (lists of ints) and the measured tokens per second.
+
+# %%
+def estimate_epoch_minutes(source_lengths, target_lengths, tokens_per_second: float) -> float:
+    """Minutes one epoch takes: every source and target token, at the measured speed."""
+    # BEGIN SOLUTION
+    return (sum(source_lengths) + sum(target_lengths)) / tokens_per_second / 60
+    # END SOLUTION
+
+
+# %%
+from course_lib.checkers.final_project import check_estimate_epoch_minutes
+
+check_estimate_epoch_minutes(estimate_epoch_minutes)
+from course_lib.final_project import estimate_epoch_minutes  # the course's reference
+
+sample = data.train[:2000]
+scale = len(data.train) / len(sample)  # token counts of a sample, scaled to the whole split
+source_tokens = [len(ids) * scale for ids in tokenizer([PREFIX + s for s, _ in sample]).input_ids]
+target_tokens = [len(ids) * scale for ids in tokenizer(text_target=[t for _, t in sample]).input_ids]
+minutes = estimate_epoch_minutes(source_tokens, target_tokens, timing.tokens_per_second)
+display(Markdown(f"One epoch of {len(data.train):,} pairs: about **{minutes:.1f} minutes** "
+                 f"on this {cfg.device.type}; the budget of this run is "
+                 f"{sizes['max_minutes']} minutes ({sizes['epochs']} epochs at most)."))
+
+# %% [markdown]
+# ## 3. Train / fine-tune
+#
+# The course's engine (`course_lib.training.train`, Module 4) does the rest: AdamW with a
+# linear warm-up and decay, gradient clipping, mixed precision on a GPU, an evaluation on
+# the validation split at each epoch, a **time budget** (`max_minutes`) and **checkpoints**
+# in the output folder (on Colab, on your Drive). If the runtime disconnects, run the cell
+# again with `RESUME = True`: training continues exactly where the last checkpoint left it.
+
+# %%
+from course_lib.training import evaluate_loss, linear_warmup_schedule
+
+RESUME = False  # <- True to continue an interrupted run from its last checkpoint
+run_dir = cfg.output_dir / "final_project" / f"{TASK}_run"
+val_loader = DataLoader(data.val[:1000], batch_size=64, collate_fn=collate)
+val_loss_before = evaluate_loss(model, val_loader, seq2seq_loss, cfg.device)
+
+optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad],
+                              lr=sizes["lr"], weight_decay=0.01)
+steps = sizes["epochs"] * len(train_loader)
+scheduler = linear_warmup_schedule(optimizer, sizes["warmup_steps"], steps)
+config = TrainConfig(epochs=sizes["epochs"], max_minutes=sizes["max_minutes"],
+                     clip_grad_norm=1.0, seed=cfg.seed, **training_settings(cfg.profile))
+
+# %%
+result = train(
+    model, train_loader, seq2seq_loss, optimizer, scheduler, config,
+    evaluate=lambda m: {"val_loss": evaluate_loss(m, val_loader, seq2seq_loss, cfg.device)},
+    output_dir=run_dir, resume=RESUME, count_tokens=count_tokens, device=cfg.device,
+)
+print(f"{result.steps} steps, {result.epochs:.2f} epochs in {result.seconds / 60:.1f} min "
+      f"(stopped by {result.stopped_by}), {result.tokens_per_second:,.0f} tokens/s")
+
+# %%
+from course_lib.plots import plot_history
+
+curves = {"step": result.history["step"], "training loss": result.history["train_loss"],
+          "validation loss": result.history["val_loss"]}
+plot_history(curves, title="training the project's model (cross-entropy, nats per token)")
+plt.show()
+val_loss_after = evaluate_loss(model, val_loader, seq2seq_loss, cfg.device)
+assert_metric("validation loss drop (nats)", val_loss_before - val_loss_after,
+              at_least=sizes["min_val_loss_drop"])
+
+# %% [markdown]
+# ## 4. Evaluate
+#
+# A score needs a reference point. Each task has a standard metric and a baseline that
+# costs nothing:
+#
+# | task | metric | baseline |
+# |---|---|---|
+# | translation | BLEU (sacrebleu) | copy the source unchanged |
+# | summarisation | ROUGE-1/2/L (rouge-score) | lead-3: the first three sentences |
+# | classification | accuracy, macro F1 | the most frequent training label |
+#
+# A model that does not beat its baseline has learnt nothing useful, whatever its score.
+# The test split is used here, once.
+
+# %%
+from course_lib.evaluation import MAIN_METRIC, baseline, score
+from course_lib.shipping import predict
+
+GENERATION = {"max_new_tokens": sizes["max_new_tokens"], "num_beams": sizes["num_beams"]}
+test = data.test[: sizes["eval_examples"]]
+sources, references = [s for s, _ in test], [t for _, t in test]
+predictions = predict(sources, model, tokenizer, TASK, PREFIX, sizes["max_source_tokens"],
+                      **GENERATION)
+baseline_name, baseline_predictions = baseline(TASK, sources, [t for _, t in data.train])
+scores, baseline_scores = score(TASK, predictions, references), score(
+    TASK, baseline_predictions, references)
+metric = MAIN_METRIC[TASK]
+for name, values in (("model", scores), (baseline_name, baseline_scores)):
+    print(f"{name:16s}" + "  ".join(f"{k} {v:6.2f}" for k, v in values.items()))
+
+# %%
+assert_metric(f"{metric}: model minus {baseline_name}", scores[metric] - baseline_scores[metric],
+              at_least=sizes["min_margin"])
+
+# %% [markdown]
+# ### Error analysis: the worst examples
+#
+# A corpus score hides *how* a model fails. Rank the test examples by a per-example score
+# (sentence BLEU, ROUGE-L, or right/wrong) and read the worst ones: they show whether
+# errors come from rare words, long inputs, bad references or a systematic habit.
+
+# %%
+from course_lib.evaluation import example_scores, worst_examples
+
+per_example = example_scores(TASK, predictions, references)
+for example in worst_examples(sources, predictions, references, per_example, k=4):
+    print(f"[{example['score']:5.1f}] {example['source'][:150]}\n"
+          f"        model:     {example['prediction'][:150]}\n"
+          f"        reference: {example['reference'][:150]}\n")
+
+# %% [markdown]
+# ### Length buckets
+#
+# The same metric on groups of test sources of similar length (each group a quarter of the
+# examples): models trained on short examples typically degrade on the longest ones.
+
+# %%
+from course_lib.evaluation import score_by_length
+from course_lib.optimise import markdown_table
+
+by_length = score_by_length(TASK, lengths(sources), predictions, references)
+display(Markdown(markdown_table(by_length, digits=1)))
+
+# %% [markdown]
+# ## 5. Optimise for use
+#
+# Serving a model is a different job from training it. Each option below trades something,
+# so we **measure** it on the same test sources: time per text, size of the weights, and the
+# quality of what comes out.
+#
+# - **One text at a time vs batched**: a batch shares each matrix product across texts.
+# - **Key/value cache** (Module 4): while generating token $t$, reuse the keys and values of
+#   tokens $1..t-1$ instead of recomputing them; `use_cache=False` turns it off.
+# - **Dynamic int8 quantisation** of the `Linear` layers (CPU): weights stored in 8 bits,
+#   activations quantised on the fly; about 4x smaller linear weights.
+# - **Merging a LoRA adapter**: $W + BA$ folded into one matrix, so the adapter costs
+#   nothing at inference (only when the model was fine-tuned with LoRA).
+
+# %%
+from course_lib.optimise import measure_variant, model_size_mb, quantize_int8
+
+texts, refs = sources[: sizes["optimise_examples"]], references[: sizes["optimise_examples"]]
+
+
+def run(m, batch_size, **options):
+    return lambda xs: predict(xs, m, tokenizer, TASK, PREFIX, sizes["max_source_tokens"],
+                              batch_size=batch_size, **{**GENERATION, **options})
+
+
+def quality(preds):
+    return score(TASK, preds, refs)[metric]
+
+
+size = model_size_mb(model)
+variants = [
+    ("one at a time, no cache", run(model, 1, use_cache=False), size),
+    ("one at a time, KV cache", run(model, 1), size),
+    ("batched (32), KV cache", run(model, 32), size),
+]
+
+# %%
+from course_lib.optimise import merge_lora
+
+if APPROACH == "LoRA":  # the adapter, then merged into the weights
+    merged = merge_lora(model)
+    variants.append(("LoRA merged, batched", run(merged, 32), model_size_mb(merged)))
+    model = merged  # ship one plain model
+if cfg.device.type == "cpu":
+    int8 = quantize_int8(model)
+    variants.append(("int8 Linear, batched", run(int8, 32), model_size_mb(int8)))
+rows = [measure_variant(name, fn, texts, quality, mb) for name, fn, mb in variants]
+columns = ["variant", "ms per text", "texts per s", "size MB", "score"]
+display(Markdown(markdown_table(rows, columns).replace("| score |", f"| {metric} |")))
+
+# %%
+fastest = max(rows, key=lambda r: r["texts per s"])
+same = {r["variant"]: sum(a == b for a, b in zip(r["predictions"], rows[0]["predictions"]))
+        for r in rows[1:]}
+display(Markdown(
+    f"On {len(texts)} test texts, **{fastest['variant']}** is the fastest: "
+    f"{fastest['texts per s'] / rows[0]['texts per s']:.1f}x the throughput of one text at a "
+    f"time without a cache. Predictions identical to that first row: "
+    + ", ".join(f"{name} {n}/{len(texts)}" for name, n in same.items())
+    + f". The cache and batching should change nothing but float rounding; int8 weights can "
+    f"change words, which the {metric} column measures. Which row to ship depends on your "
+    f"latency, memory and quality needs."
+))
+
+# %% [markdown]
+# ## 6. Ship
+#
+# A shipped model is a folder anyone can load without this notebook: the weights as
+# **safetensors** (a format that cannot run code when loaded, unlike pickle), the tokenizer,
+# a **model card** (what it does, on what data, how well, its limits), and the settings that
+# `predict` needs. `save_for_use` also stores one example with the prediction made now.
+
+# %%
+from course_lib.shipping import ModelCard, save_for_use
+
+card = ModelCard(
+    title=f"Final project: {TASK} ({DATA_FILE.name})",
+    task=TASK,
+    model=("a small T5 trained from scratch (offline stand-in for t5-small)"
+           if APPROACH == "from scratch" else f"{choice.source} fine-tuned with {APPROACH}"),
+    data=(f"{DATA_FILE.name}: {len(data.train):,} training, {len(data.val):,} validation, "
+          f"{len(data.test):,} test pairs (held out with seed {cfg.seed}); scores on "
+          f"{len(test):,} test pairs."),
+    metrics=scores, baseline=baseline_scores, baseline_name=baseline_name,
+    training=(f"{result.steps} steps ({result.epochs:.2f} epochs) in {result.seconds / 60:.1f} "
+              f"minutes on {cfg.device.type}, profile {cfg.profile}."),
+    limits=["Trained on one domain only: expect worse results on text unlike the training data.",
+            f"Inputs longer than {sizes['max_source_tokens']} tokens are cut.",
+            "Scores are on a held-out split of the same file, not on independent data."],
+)
+model = model.cpu()  # the saved prediction is made where a user runs it: on a CPU
+ship_dir = save_for_use(cfg.output_dir / "final_project" / "shipped", model, tokenizer, card,
+                        example=sources[0], prefix=PREFIX,
+                        max_source_tokens=sizes["max_source_tokens"], generation=GENERATION)
+print(sorted(p.name for p in ship_dir.iterdir()))
+
+# %% [markdown]
+# The test of a shipped folder: a **fresh Python process**, sharing nothing with this
+# notebook, loads it and predicts the stored example. It must give exactly the prediction
+# saved with the model.
+
+# %%
+from course_lib.shipping import reproduce_in_fresh_process
+
+check = reproduce_in_fresh_process(ship_dir)
+print(f"input:      {check['input'][:150]}\nsaved:      {check['expected']}\n"
+      f"fresh run:  {check['prediction']}\nidentical:  {check['identical']} "
+      f"({check['seconds']:.0f} s, loading included)")
+assert check["identical"]
+
+# %% [markdown]
+# Anyone with the folder (and `course_lib`, or the three lines of Hugging Face code it wraps)
+# can now call `predict`; from a shell: `python -m course_lib.shipping FOLDER "your text"`.
+
+# %%
+from course_lib.shipping import load_for_use
+
+shipped = load_for_use(ship_dir)
+for text, prediction in zip(sources[1:4], shipped.predict(sources[1:4])):
+    print(f"{text[:120]}\n  -> {prediction[:120]}")
+
+# %% [markdown]
+# The model card, as written to the folder:
+
+# %%
+display(Markdown((ship_dir / "README.md").read_text(encoding="utf-8")))
+
+# %% [markdown]
+# ## Your project
+#
+# To run this notebook on your data: set `DATA_FILE` and `COLUMNS` (and skip the cell that
+# writes the worked example's file), choose the `TASK` (`"translation"` or
+# `"summarisation"` for pairs of texts), and read every printed number before trusting the
+# next one. For classification, `course_lib.evaluation` has the metric and the baseline and
+# Module 5 the fine-tuning of a pre-trained encoder.
+#
+# ## Self-check
+#
+# 1. Why must no source of the test split appear in the training split, and how does
+#    `load_project_data` make sure of it when it cuts the splits itself?
+#
+# <!-- BEGIN SOLUTION -->
+# A test example seen in training measures memory, not generalisation: the score is
+# inflated by exactly the examples the model could memorise. `held_out_split` drops exact
+# duplicates and keeps every pair that shares a source in one split; a separate test file is
+# checked with `check_no_overlap`, which names the clashing examples and files.
+# <!-- END SOLUTION -->
+#
+# 2. Your model scores 12 BLEU. Is it good? What do you compare it with?
+#
+# <!-- BEGIN SOLUTION -->
+# It depends on the data: compare with a baseline on the same test examples (copying the
+# source, here), with published numbers on the same test set if any, and look at the worst
+# examples. A metric is meaningful only relative to such reference points.
+# <!-- END SOLUTION -->
+#
+# 3. Why does the key/value cache speed up generation but not training?
+#
+# <!-- BEGIN SOLUTION -->
+# Generation produces one token per step and, without a cache, recomputes the keys and
+# values of every earlier token at each step (quadratic work). Training with teacher forcing
+# processes all target positions in one pass with a causal mask, so there is nothing to
+# reuse.
+# <!-- END SOLUTION -->
+#
+# 4. When is dynamic int8 quantisation a good idea, and what do you check before shipping
+#    a quantised model?
+#
+# <!-- BEGIN SOLUTION -->
+# When serving on a CPU where memory or latency matters: Linear weights shrink about 4x and
+# matrix products often run faster. Check the quality metric on the test split against the
+# float model (as in the table): rounding can change predictions.
+# <!-- END SOLUTION -->
+#
+# 5. Why save weights as safetensors rather than with `torch.save` (pickle)?
+#
+# <!-- BEGIN SOLUTION -->
+# Loading a pickle can execute arbitrary code hidden in the file; safetensors holds only
+# tensors and metadata, loads fast (memory-mapped) and is read by every framework.
+# <!-- END SOLUTION -->
+#
+# 6. After merging a LoRA adapter, what do you lose and what do you gain?
+#
+# <!-- BEGIN SOLUTION -->
+# Gain: one plain model, no extra matrix products at inference, the same predictions. Lose:
+# the small separate adapter file (several adapters can no longer share one base model
+# without keeping copies), unless the adapter is saved too.
+# <!-- END SOLUTION -->

@@ -1,0 +1,135 @@
+"""The final project's worked examples, both code paths, on tiny local stand-ins.
+
+The ``gpu`` path (t5-small + LoRA on CNN/DailyMail, ROUGE against lead-3) needs the network;
+here it runs on a tiny T5 saved to a local folder and a few generated articles.
+"""
+
+import random
+
+import pytest
+import torch
+from datasets import Dataset
+from torch.utils.data import DataLoader
+
+from course_lib.evaluation import baseline, score
+from course_lib.final_project import (
+    Seq2SeqBatches,
+    count_tokens,
+    pretrained_seq2seq,
+    seq2seq_loss,
+    stand_in_t5,
+    stand_in_tokenizer,
+    write_cnn_dailymail_jsonl,
+    write_multi30k_jsonl,
+)
+from course_lib.lora import count_trainable
+from course_lib.optimise import merge_lora
+from course_lib.project_data import load_pairs, load_project_data
+from course_lib.shipping import predict
+from course_lib.training import TrainConfig, train
+
+WORDS = "the cat dog man woman city river council mayor storm team match won lost".split()
+
+
+def articles(count: int, seed: int = 0) -> Dataset:
+    """Generated news: three to six sentences; the highlight is the first sentence."""
+    rng = random.Random(seed)
+    rows = {"article": [], "highlights": []}
+    for _ in range(count):
+        sentences = [
+            " ".join(rng.choices(WORDS, k=rng.randint(4, 8))).capitalize() + "."
+            for _ in range(rng.randint(3, 6))
+        ]
+        rows["article"].append(" ".join(sentences))
+        rows["highlights"].append(sentences[0] + "\n")
+    return Dataset.from_dict(rows)
+
+
+@pytest.fixture(scope="module")
+def tiny_pretrained(tmp_path_factory):
+    """A folder holding a tiny T5 and its tokenizer, as ``save_pretrained`` writes them."""
+    folder = tmp_path_factory.mktemp("tiny-t5")
+    data = articles(40)
+    tokenizer = stand_in_tokenizer(list(zip(data["article"], data["highlights"])), 120)
+    torch.manual_seed(0)
+    stand_in_t5(tokenizer, d_model=32, num_layers=1, num_heads=2, d_ff=64).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def test_cnn_dailymail_file_from_rows_loads_as_project_data(tmp_path):
+    path = write_cnn_dailymail_jsonl(tmp_path / "news.jsonl", 30, dataset=articles(50))
+    pairs = load_pairs(path)
+    assert len(pairs) == 30 and "\n" not in pairs[0][1]
+    assert pairs[0][0].startswith(pairs[0][1])  # the highlight is the lead sentence
+    data = load_project_data(path, seed=1)
+    assert len(data.train) + len(data.val) + len(data.test) == 30
+
+
+def test_multi30k_file_is_german_to_english(tmp_path):
+    pairs = load_pairs(write_multi30k_jsonl(tmp_path / "m.jsonl", split="val"))
+    assert len(pairs) == 1014 and pairs[0][0].startswith("Eine Gruppe von Männern")
+
+
+def test_stand_in_tokenizer_round_trips_and_ends_with_eos():
+    tokenizer = stand_in_tokenizer([("Ein Hund läuft.", "A dog runs.")] * 3, 300)
+    ids = tokenizer("Ein Hund läuft.").input_ids
+    assert ids[-1] == tokenizer.eos_token_id and tokenizer.pad_token_id == 0
+    assert tokenizer.decode(ids, skip_special_tokens=True) == "Ein Hund läuft."
+
+
+def test_batches_mask_padding_in_labels_and_count_real_tokens(tiny_pretrained):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_pretrained)
+    long = "The cat won. The dog lost. The team won the match."
+    batch = Seq2SeqBatches(tokenizer, prefix="summarize: ")([(long, long), ("Storm.", "Storm.")])
+    assert set(batch) == {"input_ids", "attention_mask", "labels"}
+    assert (batch["labels"][1] == -100).any() and not (batch["labels"][0] == -100).any()
+    assert batch["attention_mask"][1].sum() < batch["attention_mask"][0].sum()
+    cut = Seq2SeqBatches(tokenizer, max_target_tokens=4)([(long, long)])["labels"][0]
+    assert len(cut) == 4 and cut[-1] == tokenizer.eos_token_id  # truncation keeps <eos>
+    assert count_tokens(batch) == batch["attention_mask"].sum() + (batch["labels"] != -100).sum()
+
+
+def test_gpu_path_lora_on_a_local_t5_learns_and_merges(tiny_pretrained):
+    torch.manual_seed(0)
+    model, tokenizer = pretrained_seq2seq(str(tiny_pretrained), lora_r=4, alpha=8, dropout=0.0)
+    trainable, total = count_trainable(model)
+    lora = sum(p.numel() for n, p in model.named_parameters() if "lora_" in n)
+    assert trainable == lora and 0 < trainable < total / 4
+    data = articles(64, seed=2)
+    pairs = list(zip(data["article"], [h.strip() for h in data["highlights"]]))
+    loader = DataLoader(pairs, batch_size=16, collate_fn=Seq2SeqBatches(tokenizer, "summarize: "))
+    frozen = {n: p.clone() for n, p in model.named_parameters() if not p.requires_grad}
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-2)
+    result = train(
+        model,
+        loader,
+        seq2seq_loss,
+        optimizer,
+        config=TrainConfig(epochs=3, progress=False),
+        count_tokens=count_tokens,
+        device="cpu",
+    )
+    assert result.steps == 12 and result.tokens_per_second > 0
+    assert result.history["train_loss"][-1] < result.history["train_loss"][0]
+    assert all(torch.equal(p, frozen[n]) for n, p in model.named_parameters() if n in frozen)
+
+    sources, targets = [s for s, _ in pairs[:8]], [t for _, t in pairs[:8]]
+    generation = {"max_new_tokens": 12, "num_beams": 1}
+    adapter = predict(sources, model, tokenizer, "summarisation", "summarize: ", **generation)
+    merged_model = merge_lora(model)
+    assert not any("lora_" in n for n, _ in merged_model.named_parameters())
+    merged = predict(sources, merged_model, tokenizer, "summarisation", "summarize: ", **generation)
+    assert merged == adapter
+    name, lead = baseline("summarisation", sources, [], lead=3)
+    assert name == "lead-3" and score("summarisation", lead, targets)["rougeL"] > 30
+    assert set(score("summarisation", merged, targets)) == {"rouge1", "rouge2", "rougeL"}
+
+
+def test_full_fine_tuning_trains_every_weight(tiny_pretrained):
+    model, tokenizer = pretrained_seq2seq(str(tiny_pretrained))
+    trainable, total = count_trainable(model)
+    assert trainable == total and not hasattr(model, "peft_config")
+    assert tokenizer.pad_token_id == 0

@@ -1,0 +1,108 @@
+"""Module 6's checkers accept correct answers written differently and name the mistakes."""
+
+import pytest
+
+from course_lib.checkers import CheckFailed
+from course_lib.checkers.final_project import check_choose_approach, check_estimate_epoch_minutes
+from course_lib.final_project import choose_approach, estimate_epoch_minutes
+
+
+def stub(*args):
+    raise NotImplementedError("Exercise not attempted yet")
+
+
+@pytest.mark.parametrize(
+    "check, reference",
+    [
+        (check_choose_approach, choose_approach),
+        (check_estimate_epoch_minutes, estimate_epoch_minutes),
+    ],
+)
+def test_reference_passes_and_stub_is_not_attempted(check, reference, capsys):
+    assert check(reference)
+    assert not check(stub)
+    assert "[not attempted]" in capsys.readouterr().out
+
+
+def test_choose_approach_written_differently_passes():
+    def table(n, gpu, fits):
+        return {
+            (False, False): "from scratch",
+            (False, True): "from scratch",
+            (True, False): "LoRA",
+        }.get((fits, gpu and n >= 100_000), "full fine-tuning")
+
+    assert check_choose_approach(table)
+
+
+@pytest.mark.parametrize(
+    "wrong, hint",
+    [
+        (lambda n, gpu, fits: "LoRA" if fits or n < 10_000 else "from scratch", "nothing to"),
+        (
+            lambda n, gpu, fits: (
+                "LoRA" if fits else "from scratch" if n < 1e5 else "full fine-tuning"
+            ),
+            "however much data",
+        ),
+        (
+            lambda n, gpu, fits: "from scratch" if not fits or n < 10_000 else "LoRA",
+            "data is small",
+        ),
+        (
+            lambda n, gpu, fits: (
+                "from scratch" if not fits else "full fine-tuning" if n >= 1e5 else "LoRA"
+            ),
+            "without a GPU",
+        ),
+        (
+            lambda n, gpu, fits: (
+                "from scratch"
+                if not fits
+                else "full fine-tuning"
+                if gpu and n > 100_000
+                else "LoRA"
+            ),
+            "inclusive",
+        ),
+        (
+            lambda n, gpu, fits: (
+                "from scratch"
+                if not fits
+                else "full fine-tuning"
+                if gpu and n >= 10_000
+                else "LoRA"
+            ),
+            "below 100,000",
+        ),
+        (lambda n, gpu, fits: "lora" if fits else "scratch", "return one of"),
+    ],
+)
+def test_choose_approach_mistakes_are_named(wrong, hint):
+    with pytest.raises(CheckFailed, match=hint):
+        check_choose_approach(wrong)
+
+
+def test_estimate_written_differently_passes():
+    def per_example(src, tgt, speed):
+        return sum((s + t) / speed for s, t in zip(src, tgt)) / 60
+
+    assert check_estimate_epoch_minutes(per_example)
+
+
+@pytest.mark.parametrize(
+    "wrong, hint",
+    [
+        (lambda s, t, v: (sum(s) + sum(t)) / v, "seconds, not minutes"),
+        (lambda s, t, v: sum(s) / v / 60, "target tokens too"),
+        (lambda s, t, v: sum(t) / v / 60, "source tokens too"),
+        (lambda s, t, v: (len(s) + len(t)) / v / 60, "tokens, not examples"),
+        (lambda s, t, v: (sum(s) + sum(t)) * v / 60, "not multiplied"),
+        (lambda s, t, v: (sum(s) + sum(t)) / v / 3600, "hours, not minutes"),
+        (lambda s, t, v: (sum(s) + sum(t)) // v / 60, "expected"),  # rounded down: no hint
+        (lambda s, t, v: str((sum(s) + sum(t)) / v / 60), "a number of minutes"),
+    ],
+)
+def test_estimate_mistakes_are_named(wrong, hint):
+    with pytest.raises(CheckFailed, match=hint):
+        check_estimate_epoch_minutes(wrong)
