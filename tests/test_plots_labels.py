@@ -13,11 +13,11 @@ from course_lib.plots import plot_attention, plot_history
 
 
 def test_colorbar_label_and_metric_label():
-    fig = plot_attention(torch.rand(2, 3, 3), colorbar_label="attention weight")
-    assert fig.axes[-1].get_ylabel() == "attention weight"
+    fig = plot_attention(torch.rand(2, 3, 3), colorbar_label="weight (mask: 1 = blocked)")
+    assert fig.axes[-1].get_ylabel() == "weight (mask: 1 = blocked)"
     plt.close(fig)
     fig = plot_attention(torch.rand(3, 3))
-    assert fig.axes[-1].get_ylabel() == ""
+    assert fig.axes[-1].get_ylabel() == "attention weight"  # the labelled default
     plt.close(fig)
     fig = plot_history({"cached": [0.1, 0.2]}, x=[8, 16], metric_label="time (s)")
     assert fig.axes[0].get_ylabel() == "time (s)"
