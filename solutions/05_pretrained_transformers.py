@@ -922,8 +922,9 @@ if len(train_data) == 8530:  # the full training split: LoRA within 3 points of 
                   full["accuracy"] - peft_run["accuracy"], at_most=0.03)
 
 # %% [markdown]
-# Reload the adapter onto a fresh copy of the pre-trained model: the 2-3 MB file is all a
-# task needs, next to the one shared base model. It gives back the trained model's logits.
+# Reload the adapter onto a fresh copy of the pre-trained model: the adapter file (its size is
+# in the table) is all a task needs, next to the one shared base model. It gives back the
+# trained model's logits.
 
 # %%
 reloaded = PeftModel.from_pretrained(load_classifier(), adapter_dir).to(cfg.device).eval()

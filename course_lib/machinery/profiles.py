@@ -292,7 +292,7 @@ MODULE_05 = {  # pre-trained Transformers with Hugging Face: tokenizers, Trainer
         "lora_alpha": 16,  # LoRA alpha (the update is scaled by alpha / r)
         "warmup": 0.1,  # share of steps with a linear warm-up, then linear decay
         "min_cls_accuracy": 0.55,  # asserted: fine-tuned MiniLM, test subset (measured 0.695)
-        "min_lora_accuracy": 0.5,  # asserted: LoRA (scratch and peft) on the test subset
+        "min_lora_accuracy": 0.5,  # asserted: LoRA (scratch, peft), test subset (measured 0.535)
         "module3_accuracy": 0.779,  # measured: Module 3's from-scratch encoder, cpu profile
         "gen_chars": 60_000,  # tinyshakespeare characters the stand-in GPT-2 trains on
         "gen_vocab": 500,  # byte-level BPE vocabulary of the stand-in GPT-2
@@ -316,11 +316,12 @@ MODULE_05 = {  # pre-trained Transformers with Hugging Face: tokenizers, Trainer
         "mt_compare": 50,  # test sentences decoded by Module 4's greedy/beam loops too
         "min_greedy_agreement": 0.95,  # asserted: Module 4's greedy == generate's (float ties)
         "max_mt_loss_ratio": 0.85,  # asserted: test loss after / before training (measured 0.74)
-        "min_bleu": 0.3,  # asserted: beam-search BLEU on the test subset (measured 0.98)
+        "min_bleu": 0.3,  # asserted: beam-search BLEU on the test subset (measured 0.75, 0.98)
     },
     # cpu: the classification thresholds sit below the accuracies measured in
     # OFFLINE_HF_NOTES.md for this model and recipe (full fine-tuning 0.817, LoRA via peft at
-    # lr 2e-3 0.796), by 0.027 and 0.036; the stand-in thresholds are not measured yet.
+    # lr 2e-3 0.796), by 0.027 and 0.036. The stand-in GPT-2 at these sizes measured
+    # perplexity 1,884 -> 136 (ratio 0.072; asserted <= 0.1); the T5 thresholds are unmeasured.
     "cpu": {
         "classifier_hub": "sentence-transformers/all-MiniLM-L6-v2", "generator_hub": "gpt2",
         "translator_hub": "Helsinki-NLP/opus-mt-de-en",
@@ -331,7 +332,7 @@ MODULE_05 = {  # pre-trained Transformers with Hugging Face: tokenizers, Trainer
         "module3_accuracy": 0.779,
         "gen_chars": 600_000, "gen_vocab": 2000, "gen_block": 128, "gen_layers": 2,
         "gen_d_model": 64, "gen_heads": 2, "gen_steps": 500, "gen_batch": 16, "gen_lr": 3e-3,
-        "max_gen_perplexity_ratio": 0.15,
+        "max_gen_perplexity_ratio": 0.1,
         "mt_train": 29000, "mt_test": 1000, "mt_vocab": 4000, "mt_d_model": 128,
         "mt_layers": 2, "mt_steps": 600, "mt_batch": 64, "mt_lr": 3e-3, "mt_beams": 4,
         "mt_compare": 200, "min_greedy_agreement": 0.95,
