@@ -97,9 +97,10 @@ def tokenize_pairs(
     return encoded
 
 
-def batch_tokens(pairs: Sequence[Pair]) -> int:
-    """Tokens a batch of ``pairs`` occupies once padded: ``size * longest side``."""
-    return len(pairs) * max(max(len(s), len(t)) for s, t in pairs)
+def real_tokens(batch: dict) -> int:
+    """Source + target tokens of a batch from :func:`bucketed_loader`, padding not counted
+    (the ``count_tokens`` of ``course_lib.training.train``, for tokens/s)."""
+    return int((~batch["src_padding_mask"]).sum() + (~batch["tgt_padding_mask"]).sum())
 
 
 def token_budget_batches(
@@ -204,7 +205,6 @@ def translation_loss(model: nn.Module, batch: dict, label_smoothing: float = 0.0
 
 def _cut_at_eos(ids: Sequence[int]) -> list[int]:
     ids = list(ids)
-    ids = ids[1:] if ids and ids[0] == BOS_ID else ids
     return ids[: ids.index(EOS_ID)] if EOS_ID in ids else ids
 
 
@@ -223,16 +223,12 @@ def _decode_batch(
     from course_lib.decoding import beam_search, greedy_decode
 
     mask = padding_mask(lengths, src.shape[1])
+    cached = not isinstance(model, TorchTransformer)  # nn.Transformer has no key/value cache
     if beam_size is None:
-        cached = not isinstance(model, TorchTransformer)
         ids = greedy_decode(model, src, mask, BOS_ID, EOS_ID, max_len, use_cache=cached)
-        return [_cut_at_eos(row) for row in ids.tolist()]
-    beams = []
-    for i, length in enumerate(lengths.tolist()):  # one sentence at a time, without its padding
-        row = src[i : i + 1, :length]
-        ids = beam_search(model, row, row == PAD_ID, BOS_ID, EOS_ID, max_len, beam_size=beam_size)
-        beams.append(_cut_at_eos(ids.flatten().tolist()))
-    return beams
+    else:
+        ids = beam_search(model, src, mask, BOS_ID, EOS_ID, max_len, beam_size, use_cache=cached)
+    return [_cut_at_eos(row) for row in ids.tolist()]
 
 
 @torch.no_grad()
@@ -243,14 +239,15 @@ def translate(
     beam_size: int | None = None,
     max_extra_tokens: int = 50,
     batch_size: int = 128,
-    device: torch.device | str = "cpu",
 ) -> list[str]:
     """Translations of ``sentences``: greedy (``beam_size=None``) or beam search.
 
     Each output stops at ``<eos>`` or after ``source length + max_extra_tokens`` tokens.
-    Sentences are decoded in batches of similar length, and returned in the input order.
+    Sentences are decoded in batches of similar length, on the model's device, and returned
+    in the input order.
     """
     model.eval()
+    device = next(model.parameters()).device
     ids = [enc.ids for enc in tokenizer.encode_batch(list(sentences))]
     if any(len(x) == 0 for x in ids):
         raise ValueError("translate got an empty sentence; remove it or give it some text.")
@@ -283,7 +280,8 @@ class TorchTransformer(nn.Module):
 
     Source and target embeddings (scaled by sqrt(d_model), initialised with std
     ``d_model ** -0.5``), sinusoidal positions, ``nn.Transformer``'s stacks, and an output
-    layer tied to the target embedding. Same constructor and ``forward``/``encode``/``decode``
+    layer tied to the target embedding (and, with ``share_embeddings``, to the source
+    embedding: one shared vocabulary). Same constructor and ``forward``/``encode``/``decode``
     as :class:`course_lib.transformer.Transformer`, so the same training and (uncached)
     decoding code runs both.
     """
@@ -301,11 +299,18 @@ class TorchTransformer(nn.Module):
         max_len: int = 512,
         pad_id: int = 0,
         norm_first: bool = False,
+        share_embeddings: bool = False,
     ):
         super().__init__()
+        if share_embeddings and src_vocab_size != tgt_vocab_size:
+            raise ValueError("share_embeddings needs one vocabulary: equal vocab sizes.")
         self.d_model, self.pad_id = d_model, pad_id
-        self.src_embedding = nn.Embedding(src_vocab_size, d_model, padding_idx=pad_id)
         self.tgt_embedding = nn.Embedding(tgt_vocab_size, d_model, padding_idx=pad_id)
+        self.src_embedding = (
+            self.tgt_embedding
+            if share_embeddings
+            else nn.Embedding(src_vocab_size, d_model, padding_idx=pad_id)
+        )
         for emb in (self.src_embedding, self.tgt_embedding):
             nn.init.normal_(emb.weight, std=d_model**-0.5)
             with torch.no_grad():
@@ -337,9 +342,14 @@ class TorchTransformer(nn.Module):
         memory: torch.Tensor,
         src_padding_mask: torch.Tensor | None = None,
         tgt_padding_mask: torch.Tensor | None = None,
+        cache: None = None,
     ) -> torch.Tensor:
         """tgt_in ``(batch, tgt_len)``, memory ``(batch, src_len, d_model)`` -> logits
         ``(batch, tgt_len, tgt_vocab)``; position t sees target positions <= t only."""
+        if cache is not None:
+            raise ValueError(
+                "nn.Transformer keeps no key/value cache: decode with use_cache=False."
+            )
         x = self.transformer.decoder(
             self._embed(self.tgt_embedding, tgt_in),
             memory,

@@ -166,6 +166,58 @@ MODULE_03 = {  # the Transformer encoder, and a sentiment classifier built on it
     },
 }
 
+# Module 4, section 4.8 and benchmarks/translation_table.py: Multi30k German -> English. Merged
+# into Module 4's sizes (SIZES[4]); the "mt_" prefix keeps these keys apart from the rest.
+MODULE_04_TRANSLATION = {
+    "ci": {
+        "mt_train_pairs": 400,  # Multi30k training pairs used (the first ones; 29,000 in all)
+        "mt_test_pairs": 40,  # test 2016 pairs translated and scored (1,000 in all)
+        "mt_vocab_size": 600,  # shared German + English BPE vocabulary
+        "mt_max_len": 40,  # training pairs with a side longer than this (subwords) are dropped
+        "mt_batch_tokens": 800,  # token budget of a batch: sentences x longest side
+        "mt_d_model": 32,  # Transformer width (both Transformers of the table)
+        "mt_heads": 2,  # attention heads per layer
+        "mt_d_ff": 64,  # inner width of the feed-forward networks
+        "mt_layers": 1,  # encoder layers, and as many decoder layers
+        "mt_dropout": 0.1,  # dropout in embeddings, attention, feed-forward, residuals
+        "mt_lr": 2.0,  # Noam factor: lr = factor * d_model^-0.5 * min(step^-0.5, step warmup^-1.5)
+        "mt_warmup": 20,  # Noam warm-up steps
+        "mt_label_smoothing": 0.1,  # share of the target probability spread over the vocabulary
+        "mt_mixed_precision": "no",  # "no", "bf16" or "fp16" (course_lib.training.TrainConfig)
+        "mt_minutes": 0.1,  # notebook: wall-time budget of the training
+        "mt_beam_size": 4,  # beams in beam search
+        "mt_cache_sentences": 40,  # test sentences decoded with and without the key/value cache
+        "mt_retrain": False,  # True: train again even if a finished checkpoint exists
+        "mt_min_bleu": 0.0,  # asserted: greedy test BLEU above this (a tiny model, seconds)
+        "mt_max_loss_ratio": 0.8,  # asserted: final train loss below this share of ln(vocab)
+        "mt_min_cache_speedup": 1.0,  # asserted: cached greedy decoding this many times faster
+        "lstm_emb": 32,  # benchmark: LSTM embedding size (Module 1 models)
+        "lstm_hidden": 64,  # benchmark: LSTM width
+        "lstm_lr": 3e-3,  # benchmark: LSTM Adam learning rate (constant)
+        "mt_speed_steps": 3,  # benchmark: timed training steps per Transformer (tokens/s ratio)
+    },
+    "cpu": {
+        "mt_train_pairs": 29000, "mt_test_pairs": 1000, "mt_vocab_size": 8000, "mt_max_len": 100,
+        "mt_batch_tokens": 4096, "mt_d_model": 256, "mt_heads": 4, "mt_d_ff": 512,
+        "mt_layers": 3, "mt_dropout": 0.1, "mt_lr": 1.0, "mt_warmup": 400,
+        "mt_label_smoothing": 0.1, "mt_mixed_precision": "no", "mt_minutes": 15,
+        "mt_beam_size": 4,
+        "mt_cache_sentences": 1000, "mt_retrain": False, "mt_min_bleu": 25.0,
+        "mt_max_loss_ratio": 0.5, "mt_min_cache_speedup": 3.0,
+        "lstm_emb": 256, "lstm_hidden": 512, "lstm_lr": 1e-3, "mt_speed_steps": 20,
+    },
+    "gpu": {
+        "mt_train_pairs": 29000, "mt_test_pairs": 1000, "mt_vocab_size": 8000, "mt_max_len": 100,
+        "mt_batch_tokens": 8192, "mt_d_model": 512, "mt_heads": 8, "mt_d_ff": 2048,
+        "mt_layers": 6, "mt_dropout": 0.1, "mt_lr": 1.0, "mt_warmup": 1000,
+        "mt_label_smoothing": 0.1, "mt_mixed_precision": "fp16", "mt_minutes": 20,
+        "mt_beam_size": 5,
+        "mt_cache_sentences": 1000, "mt_retrain": False, "mt_min_bleu": 30.0,
+        "mt_max_loss_ratio": 0.4, "mt_min_cache_speedup": 3.0,
+        "lstm_emb": 256, "lstm_hidden": 512, "lstm_lr": 1e-3, "mt_speed_steps": 50,
+    },
+}
+
 SIZES: dict[int, dict[str, dict]] = {
     0: MODULE_00,
     1: MODULE_01,
