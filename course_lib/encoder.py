@@ -23,7 +23,7 @@ from torch import nn
 
 from course_lib.add_norm import AddNorm
 from course_lib.attention import MultiHeadAttention
-from course_lib.feed_forward import PositionwiseFeedForward
+from course_lib.feed_forward import ACTIVATIONS, PositionwiseFeedForward
 from course_lib.positional_encoding import SinusoidalPositionalEncoding
 
 
@@ -50,6 +50,7 @@ class EncoderLayer(nn.Module):
     compute what ``nn.TransformerEncoderLayer(..., batch_first=True, norm_first=...)`` does
     (see :func:`to_torch_encoder_layer`). ``fused=True`` runs attention through
     ``F.scaled_dot_product_attention`` whenever the weights are not asked for.
+    ``activation`` is the feed-forward's ("relu", "gelu" or "gelu_tanh").
     """
 
     def __init__(
@@ -61,10 +62,11 @@ class EncoderLayer(nn.Module):
         norm_first: bool = False,
         eps: float = 1e-5,
         fused: bool = True,
+        activation: str = "relu",
     ):
         super().__init__()
         self.self_attn = MultiHeadAttention(d_model, num_heads, dropout=dropout, fused=fused)
-        self.feed_forward = PositionwiseFeedForward(d_model, d_ff, dropout)
+        self.feed_forward = PositionwiseFeedForward(d_model, d_ff, dropout, activation)
         self.add_norm1 = AddNorm(d_model, dropout, norm_first, eps)
         self.add_norm2 = AddNorm(d_model, dropout, norm_first, eps)
 
@@ -161,7 +163,7 @@ class Encoder(nn.Module):
 def to_torch_encoder_layer(layer: EncoderLayer) -> nn.TransformerEncoderLayer:
     """An ``nn.TransformerEncoderLayer`` (batch first) holding a copy of ``layer``'s weights.
 
-    Same sizes, dropout, ``norm_first`` and eps; the two compute the same function.
+    Same sizes, dropout, ``norm_first``, eps and activation; the two compute the same function.
     """
     for name in ("self_attn", "feed_forward", "add_norm1", "add_norm2"):
         if not hasattr(layer, name):
@@ -178,6 +180,7 @@ def to_torch_encoder_layer(layer: EncoderLayer) -> nn.TransformerEncoderLayer:
         batch_first=True,
         norm_first=layer.add_norm1.norm_first,
         layer_norm_eps=norm1.eps,
+        activation=ACTIVATIONS[ffn.activation],
     )
     layer.self_attn.copy_to_torch(theirs.self_attn)
     with torch.no_grad():

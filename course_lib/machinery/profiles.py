@@ -166,6 +166,14 @@ MODULE_03 = {  # the Transformer encoder, and a sentiment classifier built on it
     },
 }
 
+MODULE_04 = {  # the decoder, the full Transformer, decoding, toy task, decoder-only LM
+    "ci": {
+        "mask_demo_len": 8,  # positions in the causal-mask heat map
+    },
+    "cpu": {"mask_demo_len": 8},
+    "gpu": {"mask_demo_len": 8},
+}
+
 # Module 4, section 4.8 and benchmarks/translation_table.py: Multi30k German -> English. Merged
 # into Module 4's sizes (SIZES[4]); the "mt_" prefix keeps these keys apart from the rest.
 MODULE_04_TRANSLATION = {
@@ -223,6 +231,7 @@ SIZES: dict[int, dict[str, dict]] = {
     1: MODULE_01,
     2: MODULE_02,
     3: MODULE_03,
+    4: {p: {**MODULE_04[p], **MODULE_04_TRANSLATION[p]} for p in PROFILES},
 }
 
 

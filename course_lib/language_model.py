@@ -1,0 +1,176 @@
+"""A decoder-only (GPT-style) language model: the Transformer decoder without cross-attention.
+
+Each layer is masked self-attention and a feed-forward network, each in an :class:`AddNorm`
+(an :class:`~course_lib.encoder.EncoderLayer` given the causal mask)::
+
+    h = token_embedding(ids) (* sqrt(d_model) if scale_embeddings) + positions
+    h = layer_N(... layer_1(h, causal mask) ...)
+    logits = lm_head(final_norm(h))        # lm_head shares the token embedding's weights
+
+GPT-2 is this model with ``norm_first=True``, ``positional="learned"``,
+``activation="gelu_tanh"``, tied weights, a final LayerNorm and no embedding scaling.
+The model predicts token t+1 from tokens 0..t: :func:`language_model_loss` shifts by one.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from course_lib.attention import causal_mask
+from course_lib.encoder import EncoderLayer, check_padding_mask
+from course_lib.positional_encoding import LearnedPositionalEmbedding, SinusoidalPositionalEncoding
+
+__all__ = ["DecoderOnlyLM", "filter_logits", "language_model_loss"]
+
+
+def filter_logits(
+    logits: torch.Tensor, top_k: int | None = None, top_p: float | None = None
+) -> torch.Tensor:
+    """``logits`` ``(batch, vocab)`` with every token outside the top-k / nucleus set to -inf.
+
+    ``top_k`` keeps the k most likely tokens; ``top_p`` keeps the smallest set of most likely
+    tokens whose probabilities sum to at least ``top_p`` (the most likely one always stays).
+    """
+    if top_k is not None:
+        if top_k < 1:
+            raise ValueError(f"top_k must be >= 1, got {top_k}")
+        kth = logits.topk(min(top_k, logits.shape[-1]), dim=-1).values[..., -1:]
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    if top_p is not None:
+        if not 0.0 < top_p <= 1.0:
+            raise ValueError(f"top_p must be in (0, 1], got {top_p}")
+        sorted_logits, order = logits.sort(dim=-1, descending=True)
+        cumulative = sorted_logits.softmax(dim=-1).cumsum(dim=-1)
+        # drop a token when the tokens before it already reach top_p
+        drop_sorted = (cumulative - sorted_logits.softmax(dim=-1)) >= top_p
+        drop = drop_sorted.scatter(-1, order, drop_sorted)
+        logits = logits.masked_fill(drop, float("-inf"))
+    return logits
+
+
+class DecoderOnlyLM(nn.Module):
+    """Token embedding + positions, ``num_layers`` causal layers, final norm, tied LM head.
+
+    ``positional``: "learned" (GPT-2) or "sinusoidal"; ``activation``: "gelu", "gelu_tanh"
+    (GPT-2) or "relu"; ``scale_embeddings`` multiplies the token embeddings by sqrt(d_model)
+    (the original Transformer; off for GPT-2). ``pad_id`` only sets the embedding's
+    ``padding_idx``; pass ``padding_mask`` to ``forward`` to hide padding.
+    """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        d_model: int,
+        num_heads: int,
+        d_ff: int,
+        num_layers: int,
+        max_len: int,
+        dropout: float = 0.1,
+        norm_first: bool = True,
+        positional: str = "learned",
+        activation: str = "gelu",
+        tie_weights: bool = True,
+        final_norm: bool = True,
+        pad_id: int | None = None,
+        scale_embeddings: bool = False,
+        eps: float = 1e-5,
+        fused: bool = True,
+    ):
+        super().__init__()
+        if positional not in ("learned", "sinusoidal"):
+            raise ValueError(f'positional must be "learned" or "sinusoidal", got {positional!r}')
+        self.d_model, self.max_len = d_model, max_len
+        self.scale_embeddings = scale_embeddings
+        self.token_embedding = nn.Embedding(vocab_size, d_model, padding_idx=pad_id)
+        std = d_model**-0.5 if scale_embeddings else 0.02  # unit scale after sqrt(d_model)
+        nn.init.normal_(self.token_embedding.weight, std=std)
+        if positional == "learned":
+            self.positional = LearnedPositionalEmbedding(max_len, d_model, dropout)
+        else:
+            self.positional = SinusoidalPositionalEncoding(d_model, max_len, dropout)
+        self.layers = nn.ModuleList(
+            EncoderLayer(d_model, num_heads, d_ff, dropout, norm_first, eps, fused, activation)
+            for _ in range(num_layers)
+        )
+        self.final_norm = nn.LayerNorm(d_model, eps=eps) if final_norm else nn.Identity()
+        self.lm_head = nn.Linear(d_model, vocab_size, bias=False)
+        if tie_weights:
+            self.lm_head.weight = self.token_embedding.weight
+
+    def forward(
+        self, ids: torch.Tensor, padding_mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """``ids`` ``(batch, seq)`` -> next-token logits ``(batch, seq, vocab)``.
+
+        ``padding_mask`` ``(batch, seq)`` bool, True at padding; the logits at padded
+        positions are meaningless, those at real positions do not depend on padding.
+        """
+        if not isinstance(ids, torch.Tensor) or ids.dim() != 2:
+            raise ValueError("ids must be a (batch, seq) tensor of token ids")
+        if ids.dtype.is_floating_point or ids.dtype == torch.bool:
+            raise TypeError(f"ids must be integer token ids, got {ids.dtype}")
+        if ids.shape[1] > self.max_len:
+            raise ValueError(
+                f"sequence of {ids.shape[1]} tokens exceeds max_len={self.max_len}: crop the "
+                "input to its last max_len tokens"
+            )
+        check_padding_mask(padding_mask, *ids.shape)
+        x = self.token_embedding(ids)
+        if self.scale_embeddings:
+            x = x * math.sqrt(self.d_model)
+        x = self.positional(x)
+        mask = causal_mask(ids.shape[1], device=ids.device)
+        for layer in self.layers:
+            x = layer(x, key_padding_mask=padding_mask, attn_mask=mask)
+        return self.lm_head(self.final_norm(x))
+
+    @torch.no_grad()
+    def generate(
+        self,
+        ids: torch.Tensor,
+        max_new_tokens: int,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """Append ``max_new_tokens`` sampled tokens to ``ids`` ``(batch, seq)``.
+
+        Each step samples from softmax(logits / temperature), restricted by ``top_k`` /
+        ``top_p`` (see :func:`filter_logits`); ``temperature=0`` takes the most likely token.
+        The context is cropped to the last ``max_len`` tokens. Returns
+        ``(batch, seq + max_new_tokens)``.
+        """
+        if temperature < 0:
+            raise ValueError(f"temperature must be >= 0, got {temperature}")
+        was_training = self.training
+        self.eval()
+        for _ in range(max_new_tokens):
+            logits = self(ids[:, -self.max_len :])[:, -1, :]
+            if temperature == 0:
+                next_id = logits.argmax(dim=-1, keepdim=True)
+            else:
+                logits = filter_logits(logits / temperature, top_k, top_p)
+                next_id = torch.multinomial(logits.softmax(dim=-1), 1, generator=generator)
+            ids = torch.cat([ids, next_id], dim=1)
+        self.train(was_training)
+        return ids
+
+
+def language_model_loss(model: nn.Module, batch: dict) -> torch.Tensor:
+    """Mean next-token cross-entropy (nats) of ``batch["ids"]`` ``(batch, seq + 1)``.
+
+    The model reads tokens ``0..seq-1`` and is scored on tokens ``1..seq``; with
+    ``batch["padding_mask"]`` (True = padding) padded targets are ignored.
+    """
+    ids = batch["ids"]
+    mask = batch.get("padding_mask")
+    inputs, targets = ids[:, :-1], ids[:, 1:]
+    logits = model(inputs, None if mask is None else mask[:, :-1])
+    if mask is not None:
+        targets = targets.masked_fill(mask[:, 1:], -100)
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))

@@ -1,0 +1,172 @@
+"""The decoder-only language model: causal, equal to PyTorch's layers, padding-safe, learns."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from course_lib.attention import causal_mask
+from course_lib.data import padding_mask
+from course_lib.encoder import to_torch_encoder_layer
+from course_lib.feed_forward import PositionwiseFeedForward
+from course_lib.language_model import DecoderOnlyLM, filter_logits, language_model_loss
+
+VOCAB, D, HEADS, D_FF = 23, 32, 4, 64
+
+
+def make_lm(**kwargs) -> DecoderOnlyLM:
+    torch.manual_seed(0)
+    options = dict(dropout=0.0, max_len=16)
+    options.update(kwargs)
+    return DecoderOnlyLM(VOCAB, D, HEADS, D_FF, num_layers=2, **options).eval()
+
+
+@pytest.mark.parametrize("activation", ["relu", "gelu", "gelu_tanh"])
+def test_feed_forward_activations(activation):
+    torch.manual_seed(0)
+    ffn = PositionwiseFeedForward(D, D_FF, dropout=0.0, activation=activation)
+    x = torch.randn(2, 3, D)
+    hidden = x @ ffn.linear1.weight.T + ffn.linear1.bias
+    cube = hidden + 0.044715 * hidden**3
+    act = {
+        "relu": F.relu(hidden),
+        "gelu": F.gelu(hidden),
+        "gelu_tanh": 0.5 * hidden * (1 + torch.tanh((2 / torch.pi) ** 0.5 * cube)),
+    }[activation]
+    torch.testing.assert_close(ffn(x), act @ ffn.linear2.weight.T + ffn.linear2.bias)
+    with pytest.raises(ValueError, match="activation must be one of"):
+        PositionwiseFeedForward(D, D_FF, activation="swish")
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("positional", ["learned", "sinusoidal"])
+def test_changing_token_t_never_changes_logits_before_t(seed, positional):
+    lm = make_lm(positional=positional)
+    gen = torch.Generator().manual_seed(seed)
+    ids = torch.randint(0, VOCAB, (3, 12), generator=gen)
+    t = int(torch.randint(1, 12, (1,), generator=gen))
+    changed = ids.clone()
+    changed[:, t] = (changed[:, t] + 1) % VOCAB
+    before, after = lm(ids), lm(changed)
+    torch.testing.assert_close(before[:, :t], after[:, :t])
+    assert not torch.allclose(before[:, t:], after[:, t:])
+
+
+@pytest.mark.parametrize("norm_first", [False, True])
+@pytest.mark.parametrize("activation", ["gelu", "gelu_tanh"])
+def test_layers_equal_torch_encoder_layer_with_causal_mask(norm_first, activation):
+    lm = make_lm(norm_first=norm_first, activation=activation, positional="sinusoidal")
+    ids = torch.randint(0, VOCAB, (2, 10))
+    pad = padding_mask(torch.tensor([10, 6]), 10)
+    x = lm.positional(lm.token_embedding(ids))
+    for layer in lm.layers:
+        theirs = to_torch_encoder_layer(layer).eval()
+        expected = theirs(x, src_mask=causal_mask(10), src_key_padding_mask=pad)
+        x = layer(x, key_padding_mask=pad, attn_mask=causal_mask(10))
+        torch.testing.assert_close(x[~pad], expected[~pad])
+    torch.testing.assert_close(lm(ids, pad)[~pad], lm.lm_head(lm.final_norm(x))[~pad])
+
+
+def test_tied_head_and_parameter_count():
+    lm = make_lm()
+    assert lm.lm_head.weight is lm.token_embedding.weight
+    per_layer = 4 * (D * D + D) + (D * D_FF + D_FF) + (D_FF * D + D) + 2 * 2 * D
+    expected = VOCAB * D + 16 * D + 2 * per_layer + 2 * D
+    assert sum(p.numel() for p in lm.parameters()) == expected
+    untied = make_lm(tie_weights=False, final_norm=False)
+    assert sum(p.numel() for p in untied.parameters()) == expected + VOCAB * D - 2 * D
+
+
+def test_embedding_scale_option():
+    lm = make_lm(scale_embeddings=True, positional="sinusoidal", tie_weights=False)
+    plain = make_lm(scale_embeddings=False, positional="sinusoidal", tie_weights=False)
+    plain.load_state_dict(lm.state_dict())
+    ids = torch.randint(0, VOCAB, (2, 5))
+    assert not torch.allclose(lm(ids), plain(ids))
+    with torch.no_grad():
+        plain.token_embedding.weight.mul_(D**0.5)
+    torch.testing.assert_close(lm(ids), plain(ids))
+
+
+def test_right_padding_never_changes_real_positions():
+    lm = make_lm()
+    ids = torch.randint(1, VOCAB, (1, 7))
+    padded = torch.cat([ids, torch.zeros(1, 4, dtype=torch.long)], dim=1)
+    mask = padding_mask(torch.tensor([7]), 11)
+    torch.testing.assert_close(lm(padded, mask)[:, :7], lm(ids))
+
+
+def test_bad_inputs_have_clear_errors():
+    lm = make_lm()
+    with pytest.raises(ValueError, match="max_len=16"):
+        lm(torch.zeros(1, 17, dtype=torch.long))
+    with pytest.raises(TypeError, match="integer token ids"):
+        lm(torch.zeros(1, 5))
+    with pytest.raises(ValueError, match="batch, seq"):
+        lm(torch.zeros(5, dtype=torch.long))
+    with pytest.raises(ValueError, match="positional"):
+        DecoderOnlyLM(VOCAB, D, HEADS, D_FF, 1, 8, positional="rotary")
+
+
+def test_filter_logits_top_k_and_top_p():
+    logits = torch.log(torch.tensor([[0.5, 0.3, 0.15, 0.05]]))
+    kept = filter_logits(logits, top_k=2).isfinite()
+    assert kept.tolist() == [[True, True, False, False]]
+    assert filter_logits(logits, top_p=0.8).isfinite().tolist() == [[True, True, False, False]]
+    assert filter_logits(logits, top_p=0.81).isfinite().tolist() == [[True, True, True, False]]
+    assert filter_logits(logits, top_p=0.1).isfinite().tolist() == [[True, False, False, False]]
+    shuffled = logits[:, [2, 0, 3, 1]]
+    assert filter_logits(shuffled, top_p=0.8).isfinite().tolist() == [[False, True, False, True]]
+    with pytest.raises(ValueError, match="top_p"):
+        filter_logits(logits, top_p=0.0)
+
+
+def test_generate_greedy_equals_argmax_loop_and_sampling_is_seeded():
+    lm = make_lm()
+    prompt = torch.randint(0, VOCAB, (2, 3))
+    out = lm.generate(prompt, 20, temperature=0)
+    assert out.shape == (2, 23) and torch.equal(out[:, :3], prompt)
+    ids = prompt
+    for _ in range(20):
+        ids = torch.cat([ids, lm(ids[:, -16:])[:, -1].argmax(-1, keepdim=True)], dim=1)
+    assert torch.equal(out, ids)
+    assert torch.equal(lm.generate(prompt, 20, top_k=1), out)
+    one = lm.generate(prompt, 10, generator=torch.Generator().manual_seed(3))
+    two = lm.generate(prompt, 10, generator=torch.Generator().manual_seed(3))
+    assert torch.equal(one, two)
+
+
+def test_learns_a_repeating_sequence():
+    lm = make_lm(max_len=32)
+    lm.train()
+    pattern = torch.arange(1, 9).repeat(5)[None, :33].repeat(4, 1)
+    opt = torch.optim.AdamW(lm.parameters(), lr=3e-3)
+    first = None
+    for _ in range(60):
+        loss = language_model_loss(lm, {"ids": pattern})
+        first = loss.item() if first is None else first
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert first > 2.5 and loss.item() < 0.1
+    lm.eval()
+    continuation = lm.generate(pattern[:1, :4], 8, temperature=0)[0, 4:]
+    assert continuation.tolist() == [5, 6, 7, 8, 1, 2, 3, 4]
+
+
+def test_loss_ignores_padded_targets():
+    lm = make_lm()
+    ids = torch.randint(1, VOCAB, (1, 6))
+    padded = torch.cat([ids, torch.zeros(1, 3, dtype=torch.long)], dim=1)
+    mask = padding_mask(torch.tensor([6]), 9)
+    torch.testing.assert_close(
+        language_model_loss(lm, {"ids": padded, "padding_mask": mask}),
+        language_model_loss(lm, {"ids": ids}),
+    )
+
+
+def test_nn_embedding_padding_idx():
+    lm = make_lm(pad_id=0)
+    assert isinstance(lm.token_embedding, nn.Embedding) and lm.token_embedding.padding_idx == 0
