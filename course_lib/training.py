@@ -1,8 +1,13 @@
-"""A small training loop that every module reuses (and Module 4 extends).
+"""The course's training loops, and helpers to evaluate classifiers.
 
-The model-specific part is one function, ``loss_fn(model, batch) -> scalar loss``; the loop
-moves batches to the device, steps the optimizer (with optional gradient clipping and a
-per-step scheduler), shows a progress bar, and returns a history for ``plot_history``.
+``fit`` is the small loop of Modules 1-3; ``train`` is the engine of Modules 4-5, built on
+Hugging Face accelerate: mixed precision, gradient accumulation, clipping, a per-step
+scheduler, evaluation every N steps, early stopping, the best checkpoint, time budgets,
+checkpoints that resume exactly, and the same code on several GPUs (``accelerate launch``).
+
+In both, the model-specific part is one function, ``loss_fn(model, batch) -> scalar loss``;
+the loop moves batches to the device, steps the optimizer, shows a progress bar, and returns
+a history for ``plot_history``.
 
 For classifiers, ``logits_fn(model, batch) -> (batch, classes)`` is the model-specific part:
 ``predict`` collects probabilities, ``classification_metrics`` turns predictions into accuracy
@@ -12,10 +17,31 @@ and F1, and ``evaluate_classifier`` does both (plus the loss) in the shape ``fit
 
 from __future__ import annotations
 
+import contextlib
+import itertools
+import os
+import time
+import warnings
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import torch
 from torch import nn
+
+from course_lib.checkpoints import (
+    BEST_MODEL_NAME,
+    CheckpointError,
+    checkpoint_name,
+    checkpoint_paths,
+    load_checkpoint,
+    prune_checkpoints,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+)
+from course_lib.machinery.settings import seed_everything
+from course_lib.schedules import linear_warmup_schedule  # noqa: F401 (imported from here too)
 
 History = dict[str, list[float]]
 LossFn = Callable[[nn.Module, dict], torch.Tensor]
@@ -44,22 +70,6 @@ def evaluate_loss(model: nn.Module, loader: Iterable, loss_fn: LossFn, device="c
     if count == 0:
         raise ValueError("evaluate_loss got an empty loader.")
     return total / count
-
-
-def linear_warmup_schedule(
-    optimizer: torch.optim.Optimizer, warmup_steps: int, total_steps: int
-) -> torch.optim.lr_scheduler.LambdaLR:
-    """Learning rate rising linearly for ``warmup_steps``, then falling linearly to 0 at
-    ``total_steps``; step it once per batch (``fit(..., scheduler=...)`` does)."""
-    if warmup_steps < 0 or total_steps < 1:
-        raise ValueError(f"need warmup_steps >= 0 and total_steps >= 1, got {warmup_steps}, "
-                         f"{total_steps}")
-
-    def factor(step: int) -> float:
-        warm = (step + 1) / warmup_steps if warmup_steps else 1.0
-        return max(0.0, min(warm, (total_steps - step) / max(1, total_steps - warmup_steps)))
-
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
 def fit(
@@ -187,3 +197,512 @@ def evaluate_classifier(
     loss = torch.nn.functional.nll_loss(probs.clamp(min=1e-12).log(), labels).item()
     metrics = classification_metrics(probs.argmax(dim=-1), labels, probs.shape[1])
     return {f"{prefix}loss": loss, **{f"{prefix}{k}": v for k, v in metrics.items()}}
+
+
+# ---------------------------------------------------------------------------------------
+# The training engine of Modules 4-5: ``train(model, loader, loss_fn, optimizer, ...)``.
+# ---------------------------------------------------------------------------------------
+
+MIXED_PRECISION = ("no", "bf16", "fp16")
+STOP_REASONS = ("epochs", "max_steps", "time", "early_stopping")
+
+
+@dataclass
+class TrainConfig:
+    """How ``train`` runs. It stops at whichever limit comes first: ``epochs``,
+    ``max_steps`` (optimizer steps) or ``max_minutes`` (wall time of this call)."""
+
+    epochs: int = 1  # passes over the training data
+    max_steps: int | None = None  # optimizer steps in all (a resumed run counts the earlier ones)
+    max_minutes: float | None = None  # wall-clock budget of this call, evaluation included
+    grad_accum_steps: int = 1  # micro-batches whose gradients add up into one optimizer step
+    clip_grad_norm: float | None = None  # clip the global gradient norm to this value
+    mixed_precision: str = "no"  # "no" | "bf16" | "fp16" (fp16, with a grad scaler: CUDA only)
+    eval_every: int | None = None  # optimizer steps between evaluations (None: each epoch)
+    early_stopping_patience: int | None = None  # evaluations without improvement before stopping
+    best_metric: str = "val_loss"  # the metric that picks the best checkpoint
+    best_mode: str = "min"  # "min" (losses) or "max" (accuracy, BLEU)
+    checkpoint_every: int | None = None  # optimizer steps between checkpoints (None: each eval)
+    keep_checkpoints: int = 2  # periodic checkpoints kept in output_dir (older ones deleted)
+    seed: int = 0  # seeds every generator at the start (a resumed run restores them instead)
+    progress: bool = True  # show a tqdm bar (loss, learning rate, tokens/s)
+
+    def __post_init__(self) -> None:
+        positive = {"epochs": self.epochs, "grad_accum_steps": self.grad_accum_steps,
+                    "keep_checkpoints": self.keep_checkpoints}
+        optional = {"max_steps": self.max_steps, "max_minutes": self.max_minutes,
+                    "eval_every": self.eval_every, "checkpoint_every": self.checkpoint_every,
+                    "early_stopping_patience": self.early_stopping_patience,
+                    "clip_grad_norm": self.clip_grad_norm}
+        for name, value in {**positive, **optional}.items():
+            if (value is not None or name in positive) and not value > 0:
+                raise ValueError(f"TrainConfig.{name} must be > 0 (or None where allowed), got "
+                                 f"{value!r}")
+        if self.mixed_precision not in MIXED_PRECISION:
+            raise ValueError(f"TrainConfig.mixed_precision must be one of {MIXED_PRECISION}, got "
+                             f"{self.mixed_precision!r}")
+        if self.best_mode not in ("min", "max"):
+            raise ValueError(f"TrainConfig.best_mode must be 'min' or 'max', got "
+                             f"{self.best_mode!r}")
+
+
+@dataclass
+class TrainResult:
+    """What ``train`` did. ``history`` has one value per evaluation under each name, and
+    ``history["step"]`` the optimizer step of each: ``plot_history(result.history)``."""
+
+    history: History
+    steps: int  # optimizer steps done, earlier runs included when resumed
+    epochs: float  # passes over the data done (fractional when stopped mid-epoch)
+    stopped_by: str  # "epochs" | "max_steps" | "time" | "early_stopping"
+    best_metric: float | None  # best value of config.best_metric seen (None: not tracked)
+    best_checkpoint: Path | None  # best_model.pt in output_dir (None without output_dir)
+    tokens_per_second: float | None  # training tokens / training seconds of this call
+    seconds: float  # wall time of this call
+    step_losses: list[float] = field(default_factory=list)  # training loss of every step
+    learning_rates: list[float] = field(default_factory=list)  # learning rate of every step
+    last_checkpoint: Path | None = None  # the checkpoint to resume from
+
+
+@dataclass
+class _Progress:
+    """Everything about the run's position that a checkpoint stores (besides the states)."""
+
+    step: int = 0  # optimizer steps done
+    epoch: int = 0  # the epoch under way (from 0)
+    batches_done: int = 0  # micro-batches of this epoch already used
+    history: History = field(default_factory=lambda: {"step": [], "train_loss": []})
+    step_losses: list[float] = field(default_factory=list)
+    learning_rates: list[float] = field(default_factory=list)
+    best_metric: float | None = None
+    evaluations_without_improvement: int = 0
+    stopped_by: str | None = None
+
+    def state_dict(self) -> dict:
+        return dict(vars(self))
+
+    def load_state_dict(self, state: dict) -> None:
+        for name in vars(self):
+            setattr(self, name, state[name])
+
+
+def check_mixed_precision(mixed_precision: str, device_type: str) -> None:
+    """Raise a clear error when ``mixed_precision`` cannot run on ``device_type``."""
+    if mixed_precision not in MIXED_PRECISION:
+        raise ValueError(f"mixed_precision must be one of {MIXED_PRECISION}, got "
+                         f"{mixed_precision!r}")
+    if mixed_precision == "fp16" and device_type != "cuda":
+        raise ValueError(f"mixed_precision='fp16' needs a CUDA GPU (the grad scaler is a GPU "
+                         f"feature); on {device_type} use 'bf16' or 'no'.")
+
+
+def make_accelerator(mixed_precision: str = "no", seed: int = 0, cpu: bool = False):
+    """An ``accelerate.Accelerator`` for ``train``: the given mixed precision, and a data
+    order that depends only on ``(seed, epoch)`` so a resumed run sees the same batches.
+
+    In a single process, accelerate's global state from an earlier call is reset first (a
+    notebook may train in bf16, then without); under ``accelerate launch`` it is kept.
+    """
+    from accelerate import Accelerator, DataLoaderConfiguration
+    from accelerate.state import AcceleratorState
+
+    if int(os.environ.get("WORLD_SIZE", "1")) == 1:
+        AcceleratorState._reset_state(reset_partial_state=True)
+    return Accelerator(
+        mixed_precision=mixed_precision,
+        cpu=cpu,
+        dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True, data_seed=seed),
+    )
+
+
+def _split_loss(output) -> tuple[torch.Tensor, int | None]:
+    """``loss_fn``'s output as ``(loss, n)``: a mean loss counts once, ``(sum, n_tokens)``
+    counts ``n_tokens`` times."""
+    if isinstance(output, (tuple, list)):
+        if len(output) != 2:
+            raise ValueError("loss_fn must return a scalar loss or (loss_sum, n_tokens).")
+        loss_sum, count = output
+        return loss_sum, int(count)
+    return output, None
+
+
+def _check_finite(loss: torch.Tensor) -> None:
+    if loss.dim() != 0:
+        raise ValueError(f"loss_fn must return a scalar loss, got shape {tuple(loss.shape)}")
+    if not torch.isfinite(loss):
+        raise FloatingPointError(
+            f"training loss became {loss.item()}: lower the learning rate or clip gradients "
+            "(TrainConfig(clip_grad_norm=1.0))."
+        )
+
+
+def train_step(accelerator, model, optimizer, scheduler, loss_fn, micro_batches,
+               clip_grad_norm: float | None = None, count_tokens=None) -> tuple[float, int]:
+    """One optimizer step on ``micro_batches`` (a list; more than one = accumulation).
+
+    forward -> loss -> backward for each micro-batch (gradients add up), then the gradients
+    are divided by the number of micro-batches (mean losses) or of tokens (``(sum, n)``
+    losses) over all processes, clipped, and the optimizer and scheduler step once.
+    Returns the mean training loss of the step and the number of tokens it saw.
+    """
+    model.train()
+    loss_total = torch.zeros((), device=accelerator.device)
+    denominator, tokens = 0, 0
+    for i, batch in enumerate(micro_batches):
+        batch = to_device(batch, accelerator.device)
+        last = i == len(micro_batches) - 1
+        # Processes exchange gradients once per step: on the last micro-batch only.
+        with contextlib.nullcontext() if last else accelerator.no_sync(model):
+            with accelerator.autocast():
+                loss, n = _split_loss(loss_fn(model, batch))  # forward and loss
+            _check_finite(loss)
+            accelerator.backward(loss)  # backward: gradients add up in .grad
+        loss_total += loss.detach().float()
+        denominator += 1 if n is None else n
+        if count_tokens is not None:
+            tokens += int(count_tokens(batch))
+        elif n is not None:
+            tokens += n
+    totals = torch.tensor([denominator, tokens], device=accelerator.device, dtype=torch.float64)
+    totals = accelerator.reduce(totals, "sum")  # over processes (a no-op on one)
+    loss_total = accelerator.reduce(loss_total, "sum")
+    # DDP averaged the gradients over processes; turn the sum into a mean over all examples.
+    scale = accelerator.num_processes / totals[0].item()
+    if scale != 1.0:
+        for parameter in model.parameters():
+            if parameter.grad is not None:
+                parameter.grad.mul_(scale)
+    if clip_grad_norm is not None:
+        accelerator.clip_grad_norm_(model.parameters(), clip_grad_norm)
+    optimizer.step()  # step (skipped by the fp16 grad scaler after an overflow)
+    if scheduler is not None and not accelerator.optimizer_step_was_skipped:
+        scheduler.step()
+    optimizer.zero_grad(set_to_none=True)
+    return loss_total.item() / totals[0].item(), int(totals[1].item())
+
+
+def _batch_windows(batches: Iterable, size: int):
+    """Lists of ``size`` consecutive batches (the last one may be shorter)."""
+    iterator = iter(batches)
+    while window := list(itertools.islice(iterator, size)):
+        yield window
+
+
+class _Engine:
+    """The bookkeeping around ``train_step``: epochs, limits, evaluation, checkpoints."""
+
+    def __init__(self, accelerator, model, optimizer, scheduler, loss_fn, loader, config,
+                 evaluate, output_dir, count_tokens):
+        self.accelerator, self.model, self.optimizer = accelerator, model, optimizer
+        self.scheduler, self.loss_fn, self.loader, self.config = scheduler, loss_fn, loader, config
+        self.evaluate_fn, self.count_tokens = evaluate, count_tokens
+        self.output_dir = None if output_dir is None else Path(output_dir)
+        self.progress = _Progress()
+        self.epoch_rng: dict | None = None  # generators at the start of the current epoch
+        self.resume_rng: dict | None = None  # generators to restore once the data is skipped
+        self.last_checkpoint: Path | None = None
+        self.best_checkpoint: Path | None = None
+        self.start = time.perf_counter()
+        self.train_seconds, self.tokens = 0.0, 0
+
+    # -- checkpoints ------------------------------------------------------------------------
+    def save(self) -> None:
+        """Write a checkpoint of everything (rank 0 writes; every process waits)."""
+        acc, progress = self.accelerator, self.progress
+        if self.output_dir is None:
+            return
+        rngs = [rng_state()]
+        if acc.num_processes > 1:
+            from accelerate.utils import gather_object
+
+            rngs = gather_object(rngs)
+        path = self.output_dir / checkpoint_name(progress.step)
+        if acc.is_main_process:
+            save_checkpoint(path, {
+                "model": acc.unwrap_model(self.model).state_dict(),
+                "optimizer": self.optimizer.state_dict(),
+                "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
+                "scaler": None if acc.scaler is None else acc.scaler.state_dict(),
+                "rng": rngs,
+                "epoch_rng": self.epoch_rng,
+                "progress": progress.state_dict(),
+                "config": asdict(self.config),
+            })
+            prune_checkpoints(self.output_dir, self.config.keep_checkpoints)
+        acc.wait_for_everyone()
+        self.last_checkpoint = path
+
+    def restore(self, resume: bool | str | os.PathLike) -> None:
+        """Continue from ``resume`` (a checkpoint file) or, with ``True``, from the latest
+        usable checkpoint of ``output_dir`` (a damaged latest one is skipped with a warning)."""
+        if resume is True:
+            if self.output_dir is None:
+                raise ValueError("resume=True needs output_dir, the folder of the checkpoints.")
+            candidates = list(reversed(checkpoint_paths(self.output_dir)))
+        else:
+            candidates = [Path(resume)]
+        acc = self.accelerator
+        for path in candidates:
+            try:
+                state = load_checkpoint(path, acc.unwrap_model(self.model), self.optimizer,
+                                        self.scheduler, acc.scaler)
+            except CheckpointError as error:
+                if resume is not True:
+                    raise
+                warnings.warn(f"{error} Trying the previous checkpoint.", stacklevel=3)
+                continue
+            self.progress.load_state_dict(state["progress"])
+            self.progress.stopped_by = None  # the new call sets its own limits
+            self.epoch_rng = state["epoch_rng"]
+            rngs = state["rng"]
+            if len(rngs) != acc.num_processes:
+                warnings.warn(f"{path} was written by {len(rngs)} processes, this run has "
+                              f"{acc.num_processes}: the random numbers will differ.",
+                              stacklevel=3)
+            self.resume_rng = rngs[min(acc.process_index, len(rngs) - 1)]
+            set_rng_state(self.resume_rng)
+            self.last_checkpoint = path
+            best = self.output_dir / BEST_MODEL_NAME if self.output_dir else None
+            self.best_checkpoint = best if best is not None and best.is_file() else None
+            acc.print(f"[train] resumed from {path} at step {self.progress.step}")
+            return
+        acc.print(f"[train] no usable checkpoint in {self.output_dir}: starting from scratch")
+
+    # -- evaluation ---------------------------------------------------------------------------
+    def evaluate(self) -> None:
+        """Record train loss and ``evaluate(model)`` at this step; best checkpoint; patience."""
+        progress, acc = self.progress, self.accelerator
+        history = progress.history
+        if history["step"] and history["step"][-1] == progress.step:
+            return  # already evaluated at this step
+        since = history["step"][-1] if history["step"] else 0
+        recent = progress.step_losses[since:] or progress.step_losses[-1:]
+        record = {"train_loss": sum(recent) / max(len(recent), 1)}
+        if self.evaluate_fn is not None:
+            rng = rng_state()  # evaluation must not change the training's random numbers
+            self.model.eval()
+            with torch.no_grad(), acc.autocast():
+                metrics = {k: float(v) for k, v in self.evaluate_fn(acc.unwrap_model(
+                    self.model)).items()}
+            self.model.train()
+            set_rng_state(rng)
+            if acc.num_processes > 1:
+                from accelerate.utils import broadcast_object_list
+
+                metrics = broadcast_object_list([metrics])[0]  # every process decides alike
+            record.update(metrics)
+        if history["step"] and set(record) != set(history) - {"step"}:
+            raise ValueError(f"evaluate returned {sorted(record)} this time but "
+                             f"{sorted(set(history) - {'step'})} before: keep the same names.")
+        history["step"].append(progress.step)
+        for name, value in record.items():
+            history.setdefault(name, []).append(value)
+        self.track_best(record)
+
+    def track_best(self, record: dict) -> None:
+        config, progress = self.config, self.progress
+        if config.best_metric not in record:
+            if self.evaluate_fn is not None:
+                raise KeyError(f"best_metric={config.best_metric!r} is not among the metrics "
+                               f"{sorted(record)}: set TrainConfig(best_metric=...) to one.")
+            return
+        value = record[config.best_metric]
+        best = progress.best_metric
+        better = best is None or (value < best if config.best_mode == "min" else value > best)
+        if better:
+            progress.best_metric, progress.evaluations_without_improvement = value, 0
+            self.save_best()
+        else:
+            progress.evaluations_without_improvement += 1
+            patience = config.early_stopping_patience
+            if patience is not None and progress.evaluations_without_improvement >= patience:
+                progress.stopped_by = "early_stopping"
+
+    def save_best(self) -> None:
+        acc = self.accelerator
+        if self.output_dir is None:
+            return
+        path = self.output_dir / BEST_MODEL_NAME
+        if acc.is_main_process:
+            save_checkpoint(path, {"model": acc.unwrap_model(self.model).state_dict(),
+                                   "step": self.progress.step,
+                                   "metric": self.config.best_metric,
+                                   "value": self.progress.best_metric})
+        acc.wait_for_everyone()
+        self.best_checkpoint = path
+
+    # -- the loop ---------------------------------------------------------------------------
+    def epoch_batches(self) -> Iterable:
+        """This epoch's batches, after those a resumed run already used."""
+        progress = self.progress
+        if hasattr(self.loader, "set_epoch"):
+            self.loader.set_epoch(progress.epoch)
+        skip = progress.batches_done
+        if skip == 0:
+            self.epoch_rng = rng_state()
+            return self.loader
+        # Resumed mid-epoch: start the data under the epoch's first generators (a loader may
+        # draw its shuffling seed then), skip the used batches, then restore the generators.
+        set_rng_state(self.epoch_rng)
+        if isinstance(self.loader, torch.utils.data.DataLoader):
+            iterator = iter(self.accelerator.skip_first_batches(self.loader, skip))
+        else:
+            iterator = itertools.islice(iter(self.loader), skip, None)
+        first = next(iterator, None)
+        set_rng_state(self.resume_rng)
+        return iterator if first is None else itertools.chain([first], iterator)
+
+    def out_of_limits(self) -> str | None:
+        config, progress = self.config, self.progress
+        reason = None
+        if config.max_steps is not None and progress.step >= config.max_steps:
+            reason = "max_steps"
+        elif (config.max_minutes is not None
+              and time.perf_counter() - self.start >= 60 * config.max_minutes):
+            reason = "time"
+        if self.accelerator.num_processes > 1:  # rank 0's clock decides for everyone
+            from accelerate.utils import broadcast_object_list
+
+            reason = broadcast_object_list([reason])[0]
+        return reason
+
+    def run(self, bar) -> None:
+        config, progress = self.config, self.progress
+        checkpoint_every = config.checkpoint_every
+        while progress.stopped_by is None:
+            if progress.epoch >= config.epochs:
+                progress.stopped_by = "epochs"
+                break
+            for window in _batch_windows(self.epoch_batches(), config.grad_accum_steps):
+                began = time.perf_counter()
+                loss, tokens = train_step(self.accelerator, self.model, self.optimizer,
+                                          self.scheduler, self.loss_fn, window,
+                                          config.clip_grad_norm, self.count_tokens)
+                self.train_seconds += time.perf_counter() - began
+                self.tokens += tokens
+                progress.step += 1
+                progress.batches_done += len(window)
+                progress.step_losses.append(loss)
+                progress.learning_rates.append(self.optimizer.param_groups[0]["lr"])
+                self.show(bar, loss)
+                if config.eval_every is not None and progress.step % config.eval_every == 0:
+                    self.evaluate()
+                    if checkpoint_every is None:
+                        self.save()
+                if checkpoint_every is not None and progress.step % checkpoint_every == 0:
+                    self.save()
+                progress.stopped_by = progress.stopped_by or self.out_of_limits()
+                if progress.stopped_by is not None:
+                    break
+            else:  # the epoch ran to its end
+                progress.epoch += 1
+                progress.batches_done = 0
+                if config.eval_every is None:
+                    self.evaluate()
+                    if checkpoint_every is None:
+                        self.save()
+        self.evaluate()  # the final values, unless evaluated at this very step
+        self.save()
+
+    def show(self, bar, loss: float) -> None:
+        bar.update(1)
+        if bar.disable:
+            return
+        postfix = {"loss": f"{loss:.3f}", "lr": f"{self.progress.learning_rates[-1]:.2e}"}
+        if self.tokens:
+            postfix["tok/s"] = f"{self.tokens / max(self.train_seconds, 1e-9):,.0f}"
+        bar.set_postfix(postfix)
+
+    def passes(self) -> float:
+        """Epochs done, with the fraction of the current one when the loader has a length."""
+        try:
+            fraction = self.progress.batches_done / len(self.loader)
+        except TypeError:
+            fraction = 0.0
+        return self.progress.epoch + fraction
+
+
+def train(
+    model: nn.Module,
+    train_loader: Iterable,
+    loss_fn: Callable[[nn.Module, object], torch.Tensor | tuple[torch.Tensor, int]],
+    optimizer: torch.optim.Optimizer,
+    scheduler=None,
+    config: TrainConfig | None = None,
+    evaluate: Callable[[nn.Module], Mapping[str, float]] | None = None,
+    output_dir: str | os.PathLike | None = None,
+    resume: bool | str | os.PathLike = False,
+    count_tokens: Callable[[object], int] | None = None,
+    device: str | torch.device | None = None,
+) -> TrainResult:
+    """Train ``model`` with accelerate; returns a ``TrainResult`` (history, steps, ...).
+
+    ``loss_fn(model, batch)`` gets a batch already on the device and returns the mean loss,
+    or ``(loss_sum, n_tokens)`` so that accumulated and multi-process steps weigh every token
+    alike. ``scheduler`` is stepped once per optimizer step. ``evaluate(model)`` returns
+    metrics such as ``{"val_loss": ...}`` (run in eval mode, without gradients).
+    ``output_dir`` receives ``checkpoint-<step>.pt`` files and ``best_model.pt``;
+    ``resume=True`` continues from the latest checkpoint there (or a given checkpoint path),
+    exactly where it stopped. ``count_tokens(batch)`` gives the tokens of a batch for the
+    tokens/s figure. ``device="cpu"`` keeps training on the CPU even with a GPU present.
+
+    The same call runs on several GPUs under ``accelerate launch`` (see docs/multi_gpu.md):
+    each process gets its share of ``train_loader`` (a ``DataLoader``), only the main process
+    writes checkpoints and prints.
+    """
+    from tqdm.auto import tqdm
+
+    config = config or TrainConfig()
+    if config.early_stopping_patience is not None and evaluate is None and (
+        config.best_metric != "train_loss"
+    ):
+        raise ValueError("early_stopping_patience needs evaluate=... (or "
+                         "best_metric='train_loss').")
+    device_type = torch.device(device).type if device is not None else (
+        "cuda" if torch.cuda.is_available() else "cpu")
+    check_mixed_precision(config.mixed_precision, device_type)
+    accelerator = make_accelerator(config.mixed_precision, config.seed, cpu=device_type == "cpu")
+    if accelerator.num_processes > 1 and not isinstance(train_loader,
+                                                        torch.utils.data.DataLoader):
+        raise TypeError(f"with {accelerator.num_processes} processes, train_loader must be a "
+                        "torch DataLoader so that accelerate can give each process its share.")
+    try:
+        model, optimizer, loader = accelerator.prepare(model, optimizer, train_loader)
+        engine = _Engine(accelerator, model, optimizer, scheduler, loss_fn, loader, config,
+                         evaluate, output_dir, count_tokens)
+        if resume:
+            engine.restore(resume)
+        else:
+            seed_everything(config.seed)
+        try:
+            per_epoch = -(-len(loader) // config.grad_accum_steps)
+            total = config.epochs * per_epoch
+        except TypeError:
+            total = None
+        if config.max_steps is not None:
+            total = config.max_steps if total is None else min(total, config.max_steps)
+        disable = not (config.progress and accelerator.is_main_process)
+        with tqdm(total=total, initial=engine.progress.step, desc="train", unit="step",
+                  disable=disable) as bar:
+            engine.run(bar)
+        accelerator.unwrap_model(model, keep_fp32_wrapper=False)  # plain forward again
+        progress = engine.progress
+        return TrainResult(
+            history=progress.history,
+            steps=progress.step,
+            epochs=engine.passes(),
+            stopped_by=progress.stopped_by,
+            best_metric=progress.best_metric,
+            best_checkpoint=engine.best_checkpoint,
+            tokens_per_second=(engine.tokens / engine.train_seconds
+                               if engine.tokens and engine.train_seconds else None),
+            seconds=time.perf_counter() - engine.start,
+            step_losses=progress.step_losses,
+            learning_rates=progress.learning_rates,
+            last_checkpoint=engine.last_checkpoint,
+        )
+    finally:
+        if accelerator.num_processes == 1:
+            from accelerate.state import AcceleratorState
+
+            AcceleratorState._reset_state(reset_partial_state=True)
