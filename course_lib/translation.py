@@ -23,12 +23,12 @@ from collections.abc import Iterator, Sequence
 from functools import partial
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Sampler
 
 from course_lib.attention import causal_mask
 from course_lib.data.batching import collate_pairs, pad_sequences, padding_mask
+from course_lib.losses import label_smoothed_cross_entropy
 from course_lib.positional_encoding import SinusoidalPositionalEncoding
 from course_lib.seq2seq import (
     RecurrentAttentionDecoder,
@@ -195,12 +195,7 @@ def translation_loss(model: nn.Module, batch: dict, label_smoothing: float = 0.0
         logits, _ = model(batch["src"], batch["src_lengths"], tgt_in)
     else:
         logits = model(batch["src"], tgt_in, batch["src_padding_mask"], batch["tgt_padding_mask"])
-    return F.cross_entropy(
-        logits.flatten(0, 1).float(),
-        tgt.flatten(),
-        ignore_index=PAD_ID,
-        label_smoothing=label_smoothing,
-    )
+    return label_smoothed_cross_entropy(logits, tgt, ignore_index=PAD_ID, smoothing=label_smoothing)
 
 
 def _cut_at_eos(ids: Sequence[int]) -> list[int]:
