@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 __all__ = [
+    "KeyValueCache",
     "MultiHeadAttention",
     "SelfAttention",
     "causal_mask",
@@ -158,6 +159,30 @@ def combine_masks(
     return mask
 
 
+class KeyValueCache:
+    """The projected keys and values ``(batch, heads, seen, d_head)`` one attention layer has
+    already computed, for decoding one token at a time.
+
+    ``static=False`` (masked self-attention): each call appends the new positions' keys and
+    values, and the new queries attend to all of them. ``static=True`` (cross-attention): the
+    encoder memory is projected on the first call and reused at every later step.
+    """
+
+    def __init__(self, static: bool = False):
+        self.static = static
+        self.key: torch.Tensor | None = None
+        self.value: torch.Tensor | None = None
+
+    def __len__(self) -> int:
+        """Number of positions cached."""
+        return 0 if self.key is None else self.key.shape[-2]
+
+    def reorder(self, index: torch.Tensor) -> None:
+        """Keep batch rows ``index`` ``(new_batch,)`` (beam search picks its survivors)."""
+        if self.key is not None:
+            self.key, self.value = self.key[index], self.value[index]
+
+
 class SelfAttention(nn.Module):
     """One attention head over one sequence: Q, K and V are learned projections of ``x``.
 
@@ -231,7 +256,19 @@ class MultiHeadAttention(nn.Module):
             return F.linear(query, weight, bias).chunk(3, dim=-1)
         return self.q_proj(query), self.k_proj(key), self.v_proj(value)
 
-    def _check_inputs(self, query, key, value, key_padding_mask, attn_mask):
+    def _project_cached(self, query, key, value, cache: KeyValueCache):
+        """Q of the new positions; K and V from (and into) ``cache``; all split into heads."""
+        q = split_heads(self.q_proj(query), self.num_heads)
+        if cache.static and cache.key is not None:
+            return q, cache.key, cache.value
+        k = split_heads(self.k_proj(key), self.num_heads)
+        v = split_heads(self.v_proj(value), self.num_heads)
+        if cache.key is not None:
+            k, v = torch.cat([cache.key, k], dim=-2), torch.cat([cache.value, v], dim=-2)
+        cache.key, cache.value = k, v
+        return q, k, v
+
+    def _check_inputs(self, query, key, value, key_padding_mask, attn_mask, past=0):
         for name, x in (("query", query), ("key", key), ("value", value)):
             if not isinstance(x, torch.Tensor):
                 raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
@@ -249,7 +286,7 @@ class MultiHeadAttention(nn.Module):
             raise ValueError(
                 f"key and value must have the same length, got {key.shape[1]} and {value.shape[1]}"
             )
-        batch, q_len, k_len = query.shape[0], query.shape[1], key.shape[1]
+        batch, q_len, k_len = query.shape[0], query.shape[1], past + key.shape[1]
         for name, mask in (("key_padding_mask", key_padding_mask), ("attn_mask", attn_mask)):
             if mask is not None:
                 _check_bool_mask(mask, name)
@@ -283,6 +320,7 @@ class MultiHeadAttention(nn.Module):
         attn_mask: torch.Tensor | None = None,
         need_weights: bool = True,
         average_attn_weights: bool = True,
+        cache: KeyValueCache | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """query ``(batch, q_len, d_model)``, key/value ``(batch, k_len, d_model)``.
 
@@ -290,12 +328,17 @@ class MultiHeadAttention(nn.Module):
         ``(batch * heads, q_len, k_len)`` (as in nn) or ``(batch, heads, q_len, k_len)``:
         bool, True = blocked. Returns the output ``(batch, q_len, d_model)`` and the weights:
         ``(batch, q_len, k_len)`` averaged over heads, ``(batch, heads, q_len, k_len)`` per
-        head, or None.
+        head, or None. With a ``cache`` (see :class:`KeyValueCache`), k_len in the masks
+        counts the cached positions too.
         """
-        self._check_inputs(query, key, value, key_padding_mask, attn_mask)
+        past = 0 if cache is None or cache.static else len(cache)
+        self._check_inputs(query, key, value, key_padding_mask, attn_mask, past)
         if attn_mask is not None and attn_mask.dim() == 3:  # nn's (batch * heads, q, k)
             attn_mask = attn_mask.view(-1, self.num_heads, *attn_mask.shape[-2:])
-        q, k, v = (split_heads(t, self.num_heads) for t in self._project(query, key, value))
+        if cache is None:
+            q, k, v = (split_heads(t, self.num_heads) for t in self._project(query, key, value))
+        else:
+            q, k, v = self._project_cached(query, key, value, cache)
         mask = combine_masks(key_padding_mask, attn_mask)
         dropout_p = self.dropout.p if self.training else 0.0
         if self.fused and not need_weights:

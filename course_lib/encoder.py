@@ -99,12 +99,58 @@ class EncoderLayer(nn.Module):
         return (x, weights[0]) if need_weights else x
 
 
-class Encoder(nn.Module):
-    """Embeddings * sqrt(d_model) + positional encoding, then ``num_layers`` encoder layers.
+def check_token_ids(ids: torch.Tensor) -> None:
+    """Raise a clear error unless ``ids`` is an integer ``(batch, seq)`` tensor."""
+    if not isinstance(ids, torch.Tensor) or ids.dim() != 2:
+        shape = tuple(ids.shape) if isinstance(ids, torch.Tensor) else type(ids).__name__
+        raise ValueError(f"ids must be (batch, seq) token ids, got {shape}")
+    if ids.dtype.is_floating_point or ids.dtype == torch.bool:
+        raise TypeError(f"ids must be integer token ids, got {ids.dtype}")
+
+
+class EmbeddedStack(nn.Module):
+    """What the encoder and decoder stacks share: token embeddings scaled by sqrt(d_model)
+    plus the sinusoidal positional encoding (:meth:`embed`), and a final LayerNorm for
+    pre-norm stacks (``norm``). Subclasses add ``layers``.
 
     Embeddings are initialised with std ``d_model ** -0.5`` so that, once scaled by
     sqrt(d_model), they have unit scale, like the positional encoding added to them.
+    ``scale_embeddings=False`` and ``positions=False`` (an all-zero table) exist for ablations.
     """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        d_model: int,
+        dropout: float,
+        max_len: int,
+        pad_id: int,
+        norm_first: bool,
+        scale_embeddings: bool = True,
+        positions: bool = True,
+    ):
+        super().__init__()
+        self.d_model = d_model
+        self.embed_scale = math.sqrt(d_model) if scale_embeddings else 1.0
+        self.embedding = nn.Embedding(vocab_size, d_model, padding_idx=pad_id)
+        nn.init.normal_(self.embedding.weight, std=d_model**-0.5)
+        with torch.no_grad():
+            self.embedding.weight[pad_id].zero_()
+        self.positional_encoding = SinusoidalPositionalEncoding(d_model, max_len, dropout)
+        if not positions:
+            self.positional_encoding.pe.zero_()
+        self.norm = nn.LayerNorm(d_model) if norm_first else nn.Identity()
+
+    def embed(self, ids: torch.Tensor, offset: int = 0) -> torch.Tensor:
+        """``ids`` ``(batch, seq)`` at positions ``offset, offset+1, ...`` -> ``(batch, seq,
+        d_model)``: embedding * sqrt(d_model) + positional encoding, then dropout."""
+        check_token_ids(ids)
+        return self.positional_encoding(self.embedding(ids) * self.embed_scale, offset)
+
+
+class Encoder(EmbeddedStack):
+    """Embeddings * sqrt(d_model) + positional encoding, then ``num_layers`` encoder layers
+    (and a final LayerNorm when pre-norm)."""
 
     def __init__(
         self,
@@ -118,19 +164,16 @@ class Encoder(nn.Module):
         pad_id: int = 0,
         norm_first: bool = False,
         fused: bool = True,
+        scale_embeddings: bool = True,
+        positions: bool = True,
     ):
-        super().__init__()
-        self.d_model = d_model
-        self.embedding = nn.Embedding(vocab_size, d_model, padding_idx=pad_id)
-        nn.init.normal_(self.embedding.weight, std=d_model**-0.5)
-        with torch.no_grad():
-            self.embedding.weight[pad_id].zero_()
-        self.positional_encoding = SinusoidalPositionalEncoding(d_model, max_len, dropout)
+        super().__init__(
+            vocab_size, d_model, dropout, max_len, pad_id, norm_first, scale_embeddings, positions
+        )
         self.layers = nn.ModuleList(
             EncoderLayer(d_model, num_heads, d_ff, dropout, norm_first, fused=fused)
             for _ in range(num_layers)
         )
-        self.norm = nn.LayerNorm(d_model) if norm_first else nn.Identity()
 
     def forward(
         self,
@@ -143,12 +186,9 @@ class Encoder(nn.Module):
         With ``need_weights`` also returns every layer's attention weights
         ``(layers, batch, heads, seq, seq)``.
         """
-        if ids.dim() != 2:
-            raise ValueError(f"ids must be (batch, seq) token ids, got shape {tuple(ids.shape)}")
-        if ids.dtype.is_floating_point or ids.dtype == torch.bool:
-            raise TypeError(f"ids must be integer token ids, got {ids.dtype}")
+        check_token_ids(ids)
         check_padding_mask(padding_mask, *ids.shape)
-        x = self.positional_encoding(self.embedding(ids) * math.sqrt(self.d_model))
+        x = self.embed(ids)
         weights = []
         for layer in self.layers:
             if need_weights:

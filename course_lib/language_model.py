@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from course_lib.attention import causal_mask
-from course_lib.encoder import EncoderLayer, check_padding_mask
+from course_lib.encoder import EncoderLayer, check_padding_mask, check_token_ids
 from course_lib.positional_encoding import LearnedPositionalEmbedding, SinusoidalPositionalEncoding
 
 __all__ = ["DecoderOnlyLM", "filter_logits", "language_model_loss"]
@@ -109,10 +109,7 @@ class DecoderOnlyLM(nn.Module):
         ``padding_mask`` ``(batch, seq)`` bool, True at padding; the logits at padded
         positions are meaningless, those at real positions do not depend on padding.
         """
-        if not isinstance(ids, torch.Tensor) or ids.dim() != 2:
-            raise ValueError("ids must be a (batch, seq) tensor of token ids")
-        if ids.dtype.is_floating_point or ids.dtype == torch.bool:
-            raise TypeError(f"ids must be integer token ids, got {ids.dtype}")
+        check_token_ids(ids)
         if ids.shape[1] > self.max_len:
             raise ValueError(
                 f"sequence of {ids.shape[1]} tokens exceeds max_len={self.max_len}: crop the "

@@ -1,0 +1,365 @@
+"""Module 4's checkers accept correct answers (also written differently), report stubs, and
+name typical mistakes, across seeds."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from course_lib.attention import MultiHeadAttention, causal_mask, merge_heads, split_heads
+from course_lib.checkers import CheckFailed
+from course_lib.checkers.decoder import (
+    check_causal_mask,
+    check_cross_attention,
+    check_decoder_layer,
+    check_transformer,
+)
+from course_lib.decoder import DecoderLayer
+from course_lib.encoder import EncoderLayer
+from course_lib.positional_encoding import SinusoidalPositionalEncoding
+
+SEEDS = [0, 1, 2]
+
+
+def stub(*args, **kwargs):
+    raise NotImplementedError("Exercise not attempted yet")
+
+
+class StubModule(nn.Module):
+    def __init__(self, *args, **kwargs):
+        stub()
+
+
+# ------------------------------------------------------------------ 4.1 causal mask
+
+
+def mask_by_comparison(size):
+    """Correct, written differently: compare row and column indices."""
+    i = torch.arange(size)
+    return i[None, :] > i[:, None]
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_causal_mask_checker_accepts_correct_versions(seed):
+    assert check_causal_mask(causal_mask, seed=seed)
+    assert check_causal_mask(mask_by_comparison, seed=seed)
+
+
+def test_stubs_are_not_attempted(capsys):
+    assert not check_causal_mask(stub)
+    assert not check_cross_attention(stub)
+    assert not check_decoder_layer(StubModule)
+    assert not check_transformer(StubModule)
+    assert capsys.readouterr().out.count("[not attempted]") == 4
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize(
+    "wrong, hint",
+    [
+        (lambda n: torch.ones(n, n, dtype=torch.bool).tril(), "True where attention is \\*allowed"),
+        (lambda n: torch.ones(n, n, dtype=torch.bool).tril(-1), "blocks the past"),
+        (lambda n: torch.ones(n, n, dtype=torch.bool).triu(0), "also blocks the diagonal"),
+        (lambda n: torch.ones(n, n, dtype=torch.bool).triu(2), "one step of the future"),
+        (lambda n: torch.full((n, n), float("-inf")).triu(1), "float mask"),
+        (lambda n: torch.zeros(n, n, dtype=torch.bool), "exactly above the diagonal"),
+        (lambda n: torch.ones(n, n + 1, dtype=torch.bool).triu(1), "has shape"),
+    ],
+)
+def test_causal_mask_checker_names_the_mistake(seed, wrong, hint):
+    with pytest.raises(CheckFailed, match=hint):
+        check_causal_mask(wrong, seed=seed)
+
+
+# ------------------------------------------------------------------ 4.2 cross-attention
+
+
+def cross_attention(mha, x, memory, memory_padding_mask):
+    """Correct, written differently from the reference: explicit einsum and -inf."""
+    h, d_head = mha.num_heads, mha.d_head
+    q, k, v = (split_heads(t, h) for t in (mha.q_proj(x), mha.k_proj(memory), mha.v_proj(memory)))
+    scores = torch.einsum("bhqd,bhkd->bhqk", q, k) / math.sqrt(d_head)
+    scores = scores.masked_fill(memory_padding_mask[:, None, None, :], float("-inf"))
+    return mha.out_proj(merge_heads(scores.softmax(-1) @ v))
+
+
+def using_the_module(mha, x, memory, memory_padding_mask):
+    return mha(x, memory, memory, key_padding_mask=memory_padding_mask)[0]
+
+
+def _attend(mha, q_in, kv_in, mask=None, out=True):
+    q, k, v = (split_heads(t, mha.num_heads) for t in
+               (mha.q_proj(q_in), mha.k_proj(kv_in), mha.v_proj(kv_in)))
+    context = merge_heads(F.scaled_dot_product_attention(q, k, v, attn_mask=mask))
+    return mha.out_proj(context) if out else context
+
+
+def no_mask(mha, x, memory, pad):
+    return _attend(mha, x, memory)
+
+
+def inverted_mask(mha, x, memory, pad):
+    return _attend(mha, x, memory, pad[:, None, None, :])  # SDPA's True = *allowed*
+
+
+def self_attention(mha, x, memory, pad):
+    return _attend(mha, x, x)
+
+
+def queries_from_memory(mha, x, memory, pad):
+    return _attend(mha, memory, x)
+
+
+def no_out_proj(mha, x, memory, pad):
+    return _attend(mha, x, memory, ~pad[:, None, None, :], out=False)
+
+
+def returns_weights(mha, x, memory, pad):
+    return mha(x, memory, memory, key_padding_mask=pad)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_cross_attention_checker_accepts_correct_versions(seed):
+    assert check_cross_attention(cross_attention, seed=seed)
+    assert check_cross_attention(using_the_module, seed=seed)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize(
+    "wrong, hint",
+    [
+        (no_mask, "memory padding mask is ignored"),
+        (inverted_mask, "mask is inverted"),
+        (self_attention, "that is self-attention"),
+        (queries_from_memory, "one row per \\*source\\* position"),
+        (no_out_proj, "output projection is missing"),
+        (returns_weights, "not a tuple"),
+    ],
+)
+def test_cross_attention_checker_names_the_mistake(seed, wrong, hint):
+    with pytest.raises(CheckFailed, match=hint):
+        check_cross_attention(wrong, seed=seed)
+
+
+# ------------------------------------------------------------------ 4.3 decoder layer
+
+
+class WrittenDifferently(DecoderLayer):
+    """Correct: pre/post-norm written out by hand instead of calling AddNorm."""
+
+    def forward(self, x, memory, tgt_mask=None, tgt_key_padding_mask=None,
+                memory_key_padding_mask=None):
+        def sa(y):
+            return self.self_attn(y, y, y, key_padding_mask=tgt_key_padding_mask,
+                                  attn_mask=tgt_mask, need_weights=False)[0]
+
+        def ca(y):
+            return self.cross_attn(y, memory, memory, key_padding_mask=memory_key_padding_mask,
+                                   need_weights=False)[0]
+
+        for block, sub in ((self.add_norm1, sa), (self.add_norm2, ca),
+                           (self.add_norm3, self.feed_forward)):
+            if block.norm_first:
+                x = x + block.dropout(sub(block.norm(x)))
+            else:
+                x = block.norm(x + block.dropout(sub(x)))
+        return x
+
+
+class Configurable(DecoderLayer):
+    """A decoder layer with one deliberate mistake, chosen by the subclass."""
+
+    order = (0, 1, 2)
+    residual = True
+    memory_mask = True
+    causal = True
+    and_masks = False
+    dropout_p = None
+
+    def __init__(self, d_model, num_heads, d_ff, dropout=0.1, norm_first=False):
+        super().__init__(d_model, num_heads, d_ff,
+                         dropout if self.dropout_p is None else self.dropout_p, norm_first)
+
+    def forward(self, x, memory, tgt_mask=None, tgt_key_padding_mask=None,
+                memory_key_padding_mask=None):
+        def sa(y):
+            if self.and_masks:
+                m = tgt_mask[None, None] & tgt_key_padding_mask[:, None, None, :]
+                return self.self_attn(y, y, y, attn_mask=m, need_weights=False)[0]
+            return self.self_attn(y, y, y, key_padding_mask=tgt_key_padding_mask,
+                                  attn_mask=tgt_mask if self.causal else None,
+                                  need_weights=False)[0]
+
+        def ca(y):
+            mask = memory_key_padding_mask if self.memory_mask else None
+            return self.cross_attn(y, memory, memory, key_padding_mask=mask,
+                                   need_weights=False)[0]
+
+        subs = (sa, ca, self.feed_forward)
+        for block, i in zip((self.add_norm1, self.add_norm2, self.add_norm3), self.order,
+                            strict=True):
+            if self.residual:
+                x = block(x, subs[i])
+            else:
+                x = subs[i](block.norm(x)) if block.norm_first else block.norm(subs[i](x))
+        return x
+
+
+class NoResidual(Configurable):
+    residual = False
+
+
+class CrossFirst(Configurable):
+    order = (1, 0, 2)
+
+
+class MemoryMaskIgnored(Configurable):
+    memory_mask = False
+
+
+class NotCausal(Configurable):
+    causal = False
+
+
+class MasksAnded(Configurable):
+    and_masks = True
+
+
+class NoDropout(Configurable):
+    dropout_p = 0.0
+
+
+class AlwaysPostNorm(Configurable):
+    def __init__(self, d_model, num_heads, d_ff, dropout=0.1, norm_first=False):
+        super().__init__(d_model, num_heads, d_ff, dropout, norm_first=False)
+
+
+class BadNames(nn.Module):
+    def __init__(self, d_model, num_heads, d_ff, dropout=0.1, norm_first=False):
+        super().__init__()
+        self.attn = MultiHeadAttention(d_model, num_heads)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_decoder_layer_checker_accepts_correct_versions(seed):
+    assert check_decoder_layer(DecoderLayer, seed=seed)
+    assert check_decoder_layer(WrittenDifferently, seed=seed)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize(
+    "wrong, hint",
+    [
+        (NoResidual, "residual connections are missing"),
+        (CrossFirst, "wrong order"),
+        (MemoryMaskIgnored, "memory padding mask is ignored"),
+        (NotCausal, "causal mask is ignored"),
+        (MasksAnded, "with AND"),
+        (NoDropout, "dropout=0.5 in training mode"),
+        (AlwaysPostNorm, "pre-norm"),
+        (BadNames, "no attribute self_attn"),
+    ],
+)
+def test_decoder_layer_checker_names_the_mistake(seed, wrong, hint):
+    with pytest.raises(CheckFailed, match=hint):
+        check_decoder_layer(wrong, seed=seed)
+
+
+# ------------------------------------------------------------------ 4.4 the full Transformer
+
+
+class TransformerSkeleton(nn.Module):
+    """The exercise's __init__ (given to the learner), as in the notebook."""
+
+    scale, positions, causal, memory_mask, encoder_mask = True, True, True, True, True
+
+    def __init__(self, src_vocab_size, tgt_vocab_size, d_model, num_heads, d_ff, num_layers,
+                 dropout=0.1):
+        super().__init__()
+        self.d_model = d_model
+        self.src_embedding = nn.Embedding(src_vocab_size, d_model, padding_idx=0)
+        self.tgt_embedding = nn.Embedding(tgt_vocab_size, d_model, padding_idx=0)
+        self.positional_encoding = SinusoidalPositionalEncoding(d_model, 512, dropout)
+        self.encoder_layers = nn.ModuleList(
+            EncoderLayer(d_model, num_heads, d_ff, dropout) for _ in range(num_layers))
+        self.decoder_layers = nn.ModuleList(
+            DecoderLayer(d_model, num_heads, d_ff, dropout) for _ in range(num_layers))
+        self.output = nn.Linear(d_model, tgt_vocab_size)
+        self.output.weight = self.tgt_embedding.weight
+
+    def embed(self, embedding, ids):
+        x = embedding(ids) * (math.sqrt(self.d_model) if self.scale else 1.0)
+        return self.positional_encoding(x) if self.positions else x
+
+    def forward(self, src, tgt_in, src_padding_mask=None, tgt_padding_mask=None):
+        memory = self.embed(self.src_embedding, src)
+        for layer in self.encoder_layers:
+            memory = layer(memory, key_padding_mask=src_padding_mask if self.encoder_mask else None)
+        x = self.embed(self.tgt_embedding, tgt_in)
+        mask = causal_mask(tgt_in.shape[1]) if self.causal else None
+        for layer in self.decoder_layers:
+            x = layer(x, memory, mask, tgt_padding_mask,
+                      src_padding_mask if self.memory_mask else None)
+        return self.output(x)
+
+
+class ByHand(TransformerSkeleton):
+    """Correct, written differently: the mask by comparison, the scale as a power."""
+
+    def forward(self, src, tgt_in, src_padding_mask=None, tgt_padding_mask=None):
+        memory = self.positional_encoding(self.src_embedding(src) * self.d_model**0.5)
+        for layer in self.encoder_layers:
+            memory = layer(memory, src_padding_mask)
+        x = self.positional_encoding(self.tgt_embedding(tgt_in) * self.d_model**0.5)
+        i = torch.arange(tgt_in.shape[1])
+        for layer in self.decoder_layers:
+            x = layer(x, memory, tgt_mask=i[None, :] > i[:, None],
+                      tgt_key_padding_mask=tgt_padding_mask,
+                      memory_key_padding_mask=src_padding_mask)
+        return F.linear(x, self.output.weight, self.output.bias)
+
+
+class Unscaled(TransformerSkeleton):
+    scale = False
+
+
+class NoPositions(TransformerSkeleton):
+    positions = False
+
+
+class SeesFuture(TransformerSkeleton):
+    causal = False
+
+
+class MemoryMaskDropped(TransformerSkeleton):
+    memory_mask = False
+
+
+class EncoderMaskDropped(TransformerSkeleton):
+    encoder_mask = False
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_transformer_checker_accepts_correct_versions(seed):
+    assert check_transformer(TransformerSkeleton, seed=seed)
+    assert check_transformer(ByHand, seed=seed)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize(
+    "wrong, hint",
+    [
+        (Unscaled, "not scaled"),
+        (NoPositions, "positional encoding is missing"),
+        (SeesFuture, "sees the future"),
+        (MemoryMaskDropped, "cross-attention ignores the source padding"),
+        (EncoderMaskDropped, "encoder ignores the source padding"),
+    ],
+)
+def test_transformer_checker_names_the_mistake(seed, wrong, hint):
+    with pytest.raises(CheckFailed, match=hint):
+        check_transformer(wrong, seed=seed)
