@@ -28,13 +28,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import torch
-from course_lib.schedules import noam_schedule
-from course_lib.transformer import Transformer
 from torch import nn
 
 from course_lib.data import load_multi30k
 from course_lib.machinery.profiles import MODULE_04_TRANSLATION, PROFILES
+from course_lib.schedules import noam_schedule
 from course_lib.training import TrainConfig, train
+from course_lib.transformer import Transformer
 from course_lib.translation import (
     TorchTransformer,
     bucketed_loader,
@@ -136,6 +136,7 @@ def train_and_score(name: str, model: nn.Module, data: dict, s: dict, minutes: f
         mixed_precision=s["mt_mixed_precision"],
         progress=False,
     )
+    load_before = os.getloadavg()[0]
     start = time.perf_counter()
     result = train(
         model,
@@ -159,6 +160,7 @@ def train_and_score(name: str, model: nn.Module, data: dict, s: dict, minutes: f
         "bleu_greedy": corpus_bleu(greedy, references),
         "decode_s_greedy": time.perf_counter() - start,
         "bleu_beam": None,
+        "load_during_training": (load_before + os.getloadavg()[0]) / 2,
     }
     if is_transformer:
         beam = translate(model, sources, data["tokenizer"], beam_size=s["mt_beam_size"])
@@ -202,16 +204,19 @@ def to_markdown(report: dict) -> str:
         f"Budget: {b['minutes_per_model']:g} minutes of training per model on "
         f"{b['train_pairs']} pairs, one shared BPE vocabulary of {b['vocab_size']} subwords, "
         f"batches of about {b['max_tokens']} tokens. BLEU: sacrebleu, cased, 13a, on the "
-        f"{b['test_pairs']} pairs of test 2016; beam search with {b['beam_size']} beams.",
+        f"{b['test_pairs']} pairs of test 2016; beam search with {b['beam_size']} beams. "
+        "Load: the 1-minute load average around each model's training (2 would mean both "
+        "cores busy); steps and tokens/s fall as it rises.",
         "",
-        "| model | parameters | steps | train tokens/s | BLEU greedy | BLEU beam |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| model | parameters | steps | train tokens/s | load | BLEU greedy | BLEU beam |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in report["rows"]:
         beam = "" if r["bleu_beam"] is None else f"{r['bleu_beam']:.1f}"
         lines.append(
             f"| {r['model']} | {r['parameters'] / 1e6:.1f}M | {r['steps']} | "
-            f"{r['tokens_per_s']:,.0f} | {r['bleu_greedy']:.1f} | {beam} |"
+            f"{r['tokens_per_s']:,.0f} | {r['load_during_training']:.1f} | "
+            f"{r['bleu_greedy']:.1f} | {beam} |"
         )
     lines += [
         "",

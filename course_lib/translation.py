@@ -315,8 +315,12 @@ class TorchTransformer(nn.Module):
             d_model, num_heads, num_encoder_layers, num_decoder_layers, d_ff, dropout,
             batch_first=True, norm_first=norm_first,
         )
-        self.output = nn.Linear(d_model, tgt_vocab_size, bias=False)
+        # nn.TransformerEncoder's nested-tensor path (eval only, prototype) is switched off: the
+        # same computation, without its warning.
+        self.transformer.encoder.use_nested_tensor = False
+        self.output = nn.Linear(d_model, tgt_vocab_size)  # bias, like the course Transformer
         self.output.weight = self.tgt_embedding.weight
+        nn.init.zeros_(self.output.bias)
 
     def _embed(self, embedding: nn.Embedding, ids: torch.Tensor) -> torch.Tensor:
         if ids.dim() != 2 or ids.dtype != torch.long:

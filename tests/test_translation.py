@@ -163,3 +163,18 @@ def test_translate_returns_text_in_input_order(pairs, tokenizer):
     assert out[:3] == one_by_one
     with pytest.raises(ValueError, match="empty sentence"):
         translate(model, [""], tokenizer)
+
+
+def test_translate_transformers_greedy_equals_beam_of_one(pairs, tokenizer):
+    from course_lib.transformer import Transformer
+
+    vocab = tokenizer.get_vocab_size()
+    sources = [de for de, _ in pairs[:6]]
+    for build in (Transformer, TorchTransformer):
+        torch.manual_seed(0)
+        model = build(vocab, vocab, 16, 2, 32, 1, 1, dropout=0.0, share_embeddings=True)
+        greedy = translate(model, sources, tokenizer, max_extra_tokens=4)
+        assert greedy == translate(model, sources, tokenizer, beam_size=1, max_extra_tokens=4)
+        assert len(greedy) == 6 and all(isinstance(s, str) for s in greedy)
+    with pytest.raises(ValueError, match="use_cache=False"):
+        model.decode(torch.ones(1, 2, dtype=torch.long), torch.zeros(1, 3, 16), cache=object())

@@ -179,7 +179,7 @@ MODULE_04 = {  # the decoder, the full Transformer, decoding, toy task, decoder-
 MODULE_04_TRANSLATION = {
     "ci": {
         "mt_train_pairs": 400,  # Multi30k training pairs used (the first ones; 29,000 in all)
-        "mt_test_pairs": 40,  # test 2016 pairs translated and scored (1,000 in all)
+        "mt_test_pairs": 30,  # test 2016 pairs translated and scored (1,000 in all)
         "mt_vocab_size": 600,  # shared German + English BPE vocabulary
         "mt_max_len": 40,  # training pairs with a side longer than this (subwords) are dropped
         "mt_batch_tokens": 800,  # token budget of a batch: sentences x longest side
@@ -188,16 +188,16 @@ MODULE_04_TRANSLATION = {
         "mt_d_ff": 64,  # inner width of the feed-forward networks
         "mt_layers": 1,  # encoder layers, and as many decoder layers
         "mt_dropout": 0.1,  # dropout in embeddings, attention, feed-forward, residuals
-        "mt_lr": 2.0,  # Noam factor: lr = factor * d_model^-0.5 * min(step^-0.5, step warmup^-1.5)
-        "mt_warmup": 20,  # Noam warm-up steps
+        "mt_lr": 3.0,  # Noam factor: lr = factor * d_model^-0.5 * min(step^-0.5, step warmup^-1.5)
+        "mt_warmup": 10,  # Noam warm-up steps
         "mt_label_smoothing": 0.1,  # share of the target probability spread over the vocabulary
         "mt_mixed_precision": "no",  # "no", "bf16" or "fp16" (course_lib.training.TrainConfig)
         "mt_minutes": 0.1,  # notebook: wall-time budget of the training
         "mt_beam_size": 4,  # beams in beam search
-        "mt_cache_sentences": 40,  # test sentences decoded with and without the key/value cache
+        "mt_cache_sentences": 20,  # test sentences decoded with and without the key/value cache
         "mt_retrain": False,  # True: train again even if a finished checkpoint exists
         "mt_min_bleu": 0.0,  # asserted: greedy test BLEU above this (a tiny model, seconds)
-        "mt_max_loss_ratio": 0.8,  # asserted: final train loss below this share of ln(vocab)
+        "mt_max_loss_ratio": 0.85,  # asserted: final train loss below this share of ln(vocab)
         "mt_min_cache_speedup": 1.0,  # asserted: cached greedy decoding this many times faster
         "lstm_emb": 32,  # benchmark: LSTM embedding size (Module 1 models)
         "lstm_hidden": 64,  # benchmark: LSTM width
@@ -212,7 +212,7 @@ MODULE_04_TRANSLATION = {
         "mt_beam_size": 4,
         "mt_cache_sentences": 1000, "mt_retrain": False, "mt_min_bleu": 25.0,
         "mt_max_loss_ratio": 0.5, "mt_min_cache_speedup": 3.0,
-        "lstm_emb": 256, "lstm_hidden": 512, "lstm_lr": 1e-3, "mt_speed_steps": 20,
+        "lstm_emb": 256, "lstm_hidden": 512, "lstm_lr": 1e-3, "mt_speed_steps": 10,
     },
     "gpu": {
         "mt_train_pairs": 29000, "mt_test_pairs": 1000, "mt_vocab_size": 8000, "mt_max_len": 100,
