@@ -23,11 +23,13 @@ from collections.abc import Iterator, Sequence
 from functools import partial
 
 import torch
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from torch import nn
 from torch.utils.data import DataLoader, Sampler
 
 from course_lib.attention import causal_mask
 from course_lib.data.batching import collate_pairs, pad_sequences, padding_mask
+from course_lib.decoding import beam_search, greedy_decode
 from course_lib.losses import label_smoothed_cross_entropy
 from course_lib.positional_encoding import SinusoidalPositionalEncoding
 from course_lib.seq2seq import (
@@ -37,6 +39,7 @@ from course_lib.seq2seq import (
     Seq2Seq,
     shift_right,
 )
+from course_lib.seq2seq import greedy_decode as recurrent_greedy_decode
 
 PAD, UNK, BOS, EOS = "<pad>", "<unk>", "<bos>", "<eos>"
 SPECIAL_TOKENS = (PAD, UNK, BOS, EOS)
@@ -48,14 +51,14 @@ Pair = tuple[list[int], list[int]]
 LATIN_1 = [chr(c) for c in range(33, 256) if chr(c).isprintable() and not chr(c).isspace()]
 
 
-def train_tokenizer(texts: Sequence[str], vocab_size: int = 8000, min_frequency: int = 2):
+def train_tokenizer(
+    texts: Sequence[str], vocab_size: int = 8000, min_frequency: int = 2
+) -> Tokenizer:
     """A BPE ``tokenizers.Tokenizer`` learnt on ``texts`` (German and English together).
 
     The special tokens ``<pad> <unk> <bos> <eos>`` get ids 0-3 (``PAD_ID`` ... ``EOS_ID``);
     every printable Latin-1 character has a token, so Latin-1 text round-trips exactly.
     """
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-
     if len(texts) == 0:
         raise ValueError("train_tokenizer got no texts; pass the training sentences.")
     if vocab_size <= len(SPECIAL_TOKENS):
@@ -76,13 +79,13 @@ def train_tokenizer(texts: Sequence[str], vocab_size: int = 8000, min_frequency:
     return tokenizer
 
 
-def tokenizer_for_pairs(pairs: Sequence[tuple[str, str]], vocab_size: int = 8000):
+def tokenizer_for_pairs(pairs: Sequence[tuple[str, str]], vocab_size: int = 8000) -> Tokenizer:
     """The shared BPE tokenizer of (German, English) training ``pairs``."""
     return train_tokenizer([s for pair in pairs for s in pair], vocab_size)
 
 
 def tokenize_pairs(
-    tokenizer, pairs: Sequence[tuple[str, str]], max_tokens: int | None = None
+    tokenizer: Tokenizer, pairs: Sequence[tuple[str, str]], max_tokens: int | None = None
 ) -> list[Pair]:
     """``(source, target)`` strings -> ``(source ids, target ids + [EOS_ID])``.
 
@@ -211,12 +214,8 @@ def _decode_batch(
     if isinstance(model, Seq2Seq):
         if beam_size is not None:
             raise ValueError("beam search is implemented for Transformers; use beam_size=None.")
-        from course_lib.seq2seq import greedy_decode as recurrent_greedy
-
-        ids, _ = recurrent_greedy(model, src, lengths, max_len)
+        ids, _ = recurrent_greedy_decode(model, src, lengths, max_len)
         return [_cut_at_eos(row) for row in ids.tolist()]
-    from course_lib.decoding import beam_search, greedy_decode
-
     mask = padding_mask(lengths, src.shape[1])
     cached = not isinstance(model, TorchTransformer)  # nn.Transformer has no key/value cache
     if beam_size is None:
@@ -230,7 +229,7 @@ def _decode_batch(
 def translate(
     model: nn.Module,
     sentences: Sequence[str],
-    tokenizer,
+    tokenizer: Tokenizer,
     beam_size: int | None = None,
     max_extra_tokens: int = 50,
     batch_size: int = 128,

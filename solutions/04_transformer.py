@@ -278,7 +278,7 @@ plt.show()
 from course_lib.plots import plot_attention
 
 example = min(range(len(src_ids)), key=lambda i: (abs(len(src_ids[i]) - 10), i))
-produced = all_ids[example, : out_lengths[example]].tolist()  # ends with <eos>
+produced = all_ids[example, : min(out_lengths[example], 20)].tolist()  # <eos> last (or cut)
 src = torch.tensor([src_ids[example]], device=cfg.device)
 tgt_in = torch.tensor([[BOS_ID] + produced[:-1]], device=cfg.device)
 mt_model.eval()
