@@ -212,7 +212,7 @@ MODULE_04_TRANSLATION = {
         "mt_beam_size": 4,
         "mt_cache_sentences": 1000, "mt_retrain": False, "mt_min_bleu": 25.0,
         "mt_max_loss_ratio": 0.5, "mt_min_cache_speedup": 3.0,
-        "lstm_emb": 256, "lstm_hidden": 512, "lstm_lr": 1e-3, "mt_speed_steps": 10,
+        "lstm_emb": 256, "lstm_hidden": 512, "lstm_lr": 1e-3, "mt_speed_steps": 6,
     },
     "gpu": {
         "mt_train_pairs": 29000, "mt_test_pairs": 1000, "mt_vocab_size": 8000, "mt_max_len": 100,
