@@ -4,8 +4,8 @@ One command trains, each for the same number of minutes on the same BPE subwords
 token-budget batches, Module 1's LSTM encoder-decoder without and with attention, the course's
 from-scratch Transformer and ``torch.nn.Transformer`` of the same size; scores each with
 sacrebleu BLEU (cased, 13a) on Multi30k test 2016 (greedy decoding, and beam search for the
-from-scratch Transformer, the one with a key/value cache); measures the training throughput (tokens/s) of the from-scratch Transformer
-against ``nn.Transformer``; and writes ``benchmarks/results/translation_table.md`` and
+from-scratch Transformer, the one with a key/value cache); measures the training throughput
+(tokens/s) of the from-scratch Transformer against ``nn.Transformer``; and writes ``benchmarks/results/translation_table.md`` and
 ``.json`` with the machine, the versions, the date, the budget and the load::
 
     python benchmarks/translation_table.py --profile cpu --minutes 10
