@@ -5,8 +5,9 @@ token-budget batches, Module 1's LSTM encoder-decoder without and with attention
 from-scratch Transformer and ``torch.nn.Transformer`` of the same size; scores each with
 sacrebleu BLEU (cased, 13a) on Multi30k test 2016 (greedy decoding, and beam search for the
 from-scratch Transformer, the one with a key/value cache); measures the training throughput
-(tokens/s) of the from-scratch Transformer against ``nn.Transformer``; and writes ``benchmarks/results/translation_table.md`` and
-``.json`` with the machine, the versions, the date, the budget and the load::
+(tokens/s) of the from-scratch Transformer against ``nn.Transformer``; and writes
+``benchmarks/results/translation_table.md`` and ``.json`` with the machine, the versions, the
+date, the budget and the load::
 
     python benchmarks/translation_table.py --profile cpu --minutes 10
     python benchmarks/translation_table.py --profile ci --minutes 0.1 --out /tmp/table
