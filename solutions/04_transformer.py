@@ -199,10 +199,11 @@ from course_lib.translation import corpus_bleu, translate
 sources = [de for de, _ in test_pairs]
 references = [en for _, en in test_pairs]
 tic = time.perf_counter()
-greedy = translate(mt_model, sources, tokenizer)
+greedy = translate(mt_model, sources, tokenizer, max_extra_tokens=sizes["mt_max_extra_tokens"])
 greedy_s = time.perf_counter() - tic
 tic = time.perf_counter()
-beam = translate(mt_model, sources, tokenizer, beam_size=sizes["mt_beam_size"])
+beam = translate(mt_model, sources, tokenizer, beam_size=sizes["mt_beam_size"],
+                 max_extra_tokens=sizes["mt_max_extra_tokens"])
 beam_s = time.perf_counter() - tic
 bleu = {"greedy": corpus_bleu(greedy, references), "beam": corpus_bleu(beam, references)}
 print(f"test 2016 BLEU: greedy {bleu['greedy']:.1f} ({greedy_s:.0f} s), "
@@ -233,7 +234,8 @@ def timed_greedy(rows, use_cache: bool) -> tuple[torch.Tensor, float]:
     src, lengths = pad_sequences([src_ids[i] for i in rows], PAD_ID)
     src, mask = src.to(cfg.device), padding_mask(lengths, src.shape[1]).to(cfg.device)
     tic = time.perf_counter()
-    ids = greedy_decode(mt_model, src, mask, BOS_ID, EOS_ID, int(lengths.max()) + 50, use_cache)
+    max_len = int(lengths.max()) + sizes["mt_max_extra_tokens"]
+    ids = greedy_decode(mt_model, src, mask, BOS_ID, EOS_ID, max_len, use_cache)
     return ids.cpu(), time.perf_counter() - tic
 
 

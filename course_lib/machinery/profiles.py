@@ -194,6 +194,7 @@ MODULE_04_TRANSLATION = {
         "mt_mixed_precision": "no",  # "no", "bf16" or "fp16" (course_lib.training.TrainConfig)
         "mt_minutes": 0.1,  # notebook: wall-time budget of the training
         "mt_beam_size": 4,  # beams in beam search
+        "mt_max_extra_tokens": 10,  # a translation stops at <eos> or source length + this
         "mt_cache_sentences": 20,  # test sentences decoded with and without the key/value cache
         "mt_retrain": False,  # True: train again even if a finished checkpoint exists
         "mt_min_bleu": 0.0,  # asserted: greedy test BLEU above this (a tiny model, seconds)
@@ -209,7 +210,7 @@ MODULE_04_TRANSLATION = {
         "mt_batch_tokens": 4096, "mt_d_model": 256, "mt_heads": 4, "mt_d_ff": 512,
         "mt_layers": 3, "mt_dropout": 0.1, "mt_lr": 1.0, "mt_warmup": 400,
         "mt_label_smoothing": 0.1, "mt_mixed_precision": "no", "mt_minutes": 15,
-        "mt_beam_size": 4,
+        "mt_beam_size": 4, "mt_max_extra_tokens": 50,
         "mt_cache_sentences": 1000, "mt_retrain": False, "mt_min_bleu": 25.0,
         "mt_max_loss_ratio": 0.5, "mt_min_cache_speedup": 3.0,
         "lstm_emb": 256, "lstm_hidden": 512, "lstm_lr": 1e-3, "mt_speed_steps": 6,
@@ -219,7 +220,7 @@ MODULE_04_TRANSLATION = {
         "mt_batch_tokens": 8192, "mt_d_model": 512, "mt_heads": 8, "mt_d_ff": 2048,
         "mt_layers": 6, "mt_dropout": 0.1, "mt_lr": 1.0, "mt_warmup": 1000,
         "mt_label_smoothing": 0.1, "mt_mixed_precision": "fp16", "mt_minutes": 20,
-        "mt_beam_size": 5,
+        "mt_beam_size": 5, "mt_max_extra_tokens": 50,
         "mt_cache_sentences": 1000, "mt_retrain": False, "mt_min_bleu": 30.0,
         "mt_max_loss_ratio": 0.4, "mt_min_cache_speedup": 3.0,
         "lstm_emb": 256, "lstm_hidden": 512, "lstm_lr": 1e-3, "mt_speed_steps": 50,
