@@ -12,10 +12,15 @@ Outputs exclude ``<bos>``, include ``<eos>`` and are padded with ``pad_id`` afte
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch import nn
 
-__all__ = ["beam_search", "greedy_decode", "length_penalty_factor"]
+from course_lib.data.batching import pad_sequences, padding_mask
+from course_lib.data.vocab import Vocab
+
+__all__ = ["beam_search", "greedy_decode", "length_penalty_factor", "predict_strings"]
 
 
 def _check_src(src: torch.Tensor, src_padding_mask: torch.Tensor | None, max_len: int) -> None:
@@ -129,3 +134,28 @@ def beam_search(
     best = torch.arange(batch, device=device) * k + normalised.argmax(dim=-1)
     model.train(was_training)
     return ys[best, 1 : 1 + int(lengths[best].max())]  # no all-padding columns at the end
+
+
+@torch.no_grad()
+def predict_strings(
+    model: nn.Module,
+    sources: Sequence[str],
+    vocab: Vocab,
+    max_len: int,
+    beam_size: int = 1,
+    batch_size: int = 256,
+    device: torch.device | str = "cpu",
+) -> list[str]:
+    """Decode character-level ``sources`` (greedy, or beam search when ``beam_size > 1``)
+    and return the outputs as strings, each read up to its ``<eos>``."""
+    outputs = []
+    for start in range(0, len(sources), batch_size):
+        chunk = [vocab.encode(s) for s in sources[start : start + batch_size]]
+        src, lengths = pad_sequences(chunk, vocab.pad_id)
+        src, mask = src.to(device), padding_mask(lengths, src.shape[1]).to(device)
+        if beam_size > 1:
+            ids = beam_search(model, src, mask, vocab.bos_id, vocab.eos_id, max_len, beam_size)
+        else:
+            ids = greedy_decode(model, src, mask, vocab.bos_id, vocab.eos_id, max_len)
+        outputs.extend("".join(vocab.decode(row.tolist())) for row in ids)
+    return outputs

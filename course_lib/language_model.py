@@ -24,7 +24,13 @@ from course_lib.attention import causal_mask
 from course_lib.encoder import EncoderLayer, check_padding_mask, check_token_ids
 from course_lib.positional_encoding import LearnedPositionalEmbedding, SinusoidalPositionalEncoding
 
-__all__ = ["DecoderOnlyLM", "filter_logits", "language_model_loss"]
+__all__ = [
+    "DecoderOnlyLM",
+    "filter_logits",
+    "language_model_loss",
+    "perplexity",
+    "random_windows",
+]
 
 
 def filter_logits(
@@ -58,7 +64,8 @@ class DecoderOnlyLM(nn.Module):
     ``positional``: "learned" (GPT-2) or "sinusoidal"; ``activation``: "gelu", "gelu_tanh"
     (GPT-2) or "relu"; ``scale_embeddings`` multiplies the token embeddings by sqrt(d_model)
     (the original Transformer; off for GPT-2). ``pad_id`` only sets the embedding's
-    ``padding_idx``; pass ``padding_mask`` to ``forward`` to hide padding.
+    ``padding_idx``; pass ``padding_mask`` to ``forward`` to hide padding. ``causal=False``
+    drops the causal mask (only to show, in Module 4, why a decoder needs it).
     """
 
     def __init__(
@@ -79,12 +86,13 @@ class DecoderOnlyLM(nn.Module):
         scale_embeddings: bool = False,
         eps: float = 1e-5,
         fused: bool = True,
+        causal: bool = True,
     ):
         super().__init__()
         if positional not in ("learned", "sinusoidal"):
             raise ValueError(f'positional must be "learned" or "sinusoidal", got {positional!r}')
         self.d_model, self.max_len = d_model, max_len
-        self.scale_embeddings = scale_embeddings
+        self.scale_embeddings, self.causal = scale_embeddings, causal
         self.token_embedding = nn.Embedding(vocab_size, d_model, padding_idx=pad_id)
         std = d_model**-0.5 if scale_embeddings else 0.02  # unit scale after sqrt(d_model)
         nn.init.normal_(self.token_embedding.weight, std=std)
@@ -120,7 +128,7 @@ class DecoderOnlyLM(nn.Module):
         if self.scale_embeddings:
             x = x * math.sqrt(self.d_model)
         x = self.positional(x)
-        mask = causal_mask(ids.shape[1], device=ids.device)
+        mask = causal_mask(ids.shape[1], device=ids.device) if self.causal else None
         for layer in self.layers:
             x = layer(x, key_padding_mask=padding_mask, attn_mask=mask)
         return self.lm_head(self.final_norm(x))
@@ -171,3 +179,40 @@ def language_model_loss(model: nn.Module, batch: dict) -> torch.Tensor:
     if mask is not None:
         targets = targets.masked_fill(mask[:, 1:], -100)
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
+
+
+def random_windows(
+    data: torch.Tensor, batch_size: int, window: int, generator: torch.Generator
+) -> torch.Tensor:
+    """``batch_size`` random slices of ``window + 1`` consecutive ids of ``data`` ``(n,)``:
+    ``(batch_size, window + 1)``, the inputs and (shifted by one) the targets."""
+    if data.dim() != 1 or len(data) <= window + 1:
+        raise ValueError(
+            f"data must be 1-D and longer than window + 1 = {window + 1}, got shape "
+            f"{tuple(data.shape)}"
+        )
+    starts = torch.randint(0, len(data) - window - 1, (batch_size,), generator=generator)
+    return torch.stack([data[s : s + window + 1] for s in starts.tolist()])
+
+
+@torch.no_grad()
+def perplexity(
+    logits_fn, data: torch.Tensor, window: int, batch_size: int = 64,
+    device: torch.device | str = "cpu",
+) -> float:
+    """exp(mean next-token cross-entropy) over ``data`` ``(n,)`` cut into consecutive windows.
+
+    ``logits_fn(ids (batch, window)) -> (batch, window, vocab)``; every window starts fresh
+    (no context from the previous one), for any model alike.
+    """
+    n = (len(data) - 1) // window
+    if n < 1:
+        raise ValueError(f"data of {len(data)} ids is shorter than one window of {window} + 1")
+    inputs = data[: n * window].view(n, window)
+    targets = data[1 : n * window + 1].view(n, window)
+    total = 0.0
+    for start in range(0, n, batch_size):
+        x, y = inputs[start : start + batch_size].to(device), targets[start : start + batch_size]
+        logits = logits_fn(x).float().cpu()
+        total += F.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="sum").item()
+    return math.exp(total / (n * window))

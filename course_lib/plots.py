@@ -92,6 +92,7 @@ def plot_history(
     xlabel: str = "epoch",
     title: str | None = None,
     x: Sequence[float] | None = None,
+    metric_label: str = "metric",
 ):
     """Training curves: every ``*loss*`` key on the left axes, other metrics on the right.
 
@@ -99,13 +100,15 @@ def plot_history(
     ``{"train_loss": [...], "val_loss": [...], "val_accuracy": [...]}``.
     ``x`` gives the x value of each point, shared by every curve (default 1, 2, 3, ...), for
     curves over something else than epochs, e.g. accuracy by sequence length.
+    ``metric_label`` names the right axis (with its unit, e.g. "decoding time (s)").
     Returns the matplotlib Figure.
     """
     if not history or not any(len(v) for v in history.values()):
         raise ValueError("history is empty: train for at least one epoch before plotting.")
     losses = {k: v for k, v in history.items() if "loss" in k and len(v)}
     metrics = {k: v for k, v in history.items() if "loss" not in k and len(v)}
-    panels = [(panel, label) for panel, label in ((losses, "loss"), (metrics, "metric")) if panel]
+    named = ((losses, "loss"), (metrics, metric_label))
+    panels = [(panel, label) for panel, label in named if panel]
     fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 3.6), squeeze=False)
     for ax, (panel, ylabel) in zip(axes[0], panels):
         for name, values in panel.items():

@@ -18,6 +18,7 @@ from __future__ import annotations
 import warnings
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from course_lib.decoder import Decoder, DecoderCache, to_torch_decoder_layer
@@ -27,9 +28,11 @@ from course_lib.encoder import (
     check_token_ids,
     to_torch_encoder_layer,
 )
+from course_lib.seq2seq import shift_right
 
 __all__ = [
     "Transformer",
+    "transformer_loss",
     "count_parameters",
     "expected_parameter_count",
     "to_torch_transformer",
@@ -130,6 +133,21 @@ class Transformer(nn.Module):
         check_padding_mask(tgt_padding_mask, *tgt_in.shape)
         memory = self.encode(src, src_padding_mask)
         return self.decode(tgt_in, memory, src_padding_mask, tgt_padding_mask)
+
+
+def transformer_loss(
+    model: Transformer, batch: dict, bos_id: int, label_smoothing: float = 0.0
+) -> torch.Tensor:
+    """Teacher-forced cross-entropy of ``batch["tgt"]`` (padding ignored), optionally with
+    label smoothing; ``batch`` from :func:`course_lib.data.collate_pairs` (targets end in
+    ``<eos>``). The decoder reads ``<bos>`` + the target without its last token."""
+    tgt = batch["tgt"]
+    tgt_in = shift_right(tgt, bos_id).masked_fill(batch["tgt_padding_mask"], model.pad_id)
+    logits = model(batch["src"], tgt_in, batch["src_padding_mask"], batch["tgt_padding_mask"])
+    return F.cross_entropy(
+        logits.flatten(0, 1), tgt.flatten(), ignore_index=model.pad_id,
+        label_smoothing=label_smoothing,
+    )
 
 
 def count_parameters(model: nn.Module) -> int:

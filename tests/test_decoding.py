@@ -7,7 +7,12 @@ import torch
 from torch import nn
 
 from course_lib.data import padding_mask
-from course_lib.decoding import beam_search, greedy_decode, length_penalty_factor
+from course_lib.decoding import (
+    beam_search,
+    greedy_decode,
+    length_penalty_factor,
+    predict_strings,
+)
 from course_lib.transformer import Transformer
 
 V, BOS, EOS, PAD = 15, 1, 2, 0
@@ -121,3 +126,14 @@ def test_bad_inputs_have_clear_errors():
         beam_search(model, src, mask, BOS, EOS, 5, beam_size=0)
     with pytest.raises(ValueError, match="max_len"):
         greedy_decode(model, src, mask, BOS, EOS, 0)
+
+
+def test_predict_strings_reads_up_to_eos():
+    from course_lib.data import Vocab
+
+    vocab = Vocab.build(["abc"])
+    a, b, c = (vocab.stoi[ch] for ch in "abc")
+    model = ScriptedModel([[a, b], [c, c, c]])
+    assert predict_strings(model, ["ab", "abc"], vocab, max_len=8) == ["ab", "ccc"]
+    assert predict_strings(model, ["ab", "abc"], vocab, max_len=8, beam_size=2) == ["ab", "ccc"]
+    assert predict_strings(model, ["ab", "abc"], vocab, max_len=2) == ["ab", "cc"]

@@ -11,7 +11,13 @@ from course_lib.attention import causal_mask
 from course_lib.data import padding_mask
 from course_lib.encoder import to_torch_encoder_layer
 from course_lib.feed_forward import PositionwiseFeedForward
-from course_lib.language_model import DecoderOnlyLM, filter_logits, language_model_loss
+from course_lib.language_model import (
+    DecoderOnlyLM,
+    filter_logits,
+    language_model_loss,
+    perplexity,
+    random_windows,
+)
 
 VOCAB, D, HEADS, D_FF = 23, 32, 4, 64
 
@@ -170,3 +176,24 @@ def test_loss_ignores_padded_targets():
 def test_nn_embedding_padding_idx():
     lm = make_lm(pad_id=0)
     assert isinstance(lm.token_embedding, nn.Embedding) and lm.token_embedding.padding_idx == 0
+
+
+def test_without_causal_mask_the_future_leaks():
+    lm = make_lm(causal=False)
+    ids = torch.randint(0, VOCAB, (2, 8))
+    changed = ids.clone()
+    changed[:, 5] = (changed[:, 5] + 1) % VOCAB
+    assert not torch.allclose(lm(ids)[:, :5], lm(changed)[:, :5])
+
+
+def test_random_windows_and_perplexity():
+    data = torch.arange(100) % VOCAB
+    windows = random_windows(data, 5, 9, torch.Generator().manual_seed(0))
+    assert windows.shape == (5, 10)
+    assert ((windows[:, 1:] - windows[:, :-1]) % VOCAB == 1).all()  # consecutive slices
+    uniform = perplexity(lambda x: torch.zeros(*x.shape, VOCAB), data, window=8)
+    assert abs(uniform - VOCAB) < 1e-3
+    perfect = perplexity(lambda x: F.one_hot((x + 1) % VOCAB, VOCAB).float() * 50, data, 8)
+    assert perfect < 1.001
+    with pytest.raises(ValueError, match="longer than window"):
+        random_windows(data[:5], 2, 8, torch.Generator())

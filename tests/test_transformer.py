@@ -126,3 +126,17 @@ def test_learns_to_copy_a_batch():
         opt.step()
         losses.append(loss.item())
     assert losses[0] > 2.0 and losses[-1] < 0.2
+
+
+def test_transformer_loss_ignores_padding_and_smooths():
+    from course_lib.data import collate_pairs
+    from course_lib.transformer import transformer_loss
+
+    model = make()
+    pairs = [([3, 4, 5], [6, 7, 2]), ([3, 4], [8, 2])]
+    batch = collate_pairs(pairs)
+    loss = transformer_loss(model, batch, bos_id=1)
+    one = transformer_loss(model, collate_pairs(pairs[1:]), bos_id=1)
+    first = transformer_loss(model, collate_pairs(pairs[:1]), bos_id=1)
+    torch.testing.assert_close(loss, (3 * first + 2 * one) / 5)
+    assert transformer_loss(model, batch, bos_id=1, label_smoothing=0.1) != loss
