@@ -89,7 +89,7 @@ def plot_attention(
 
 def plot_history(
     history: Mapping[str, Sequence[float]],
-    xlabel: str = "epoch",
+    xlabel: str | None = None,
     title: str | None = None,
     x: Sequence[float] | None = None,
     metric_label: str = "metric",
@@ -99,10 +99,15 @@ def plot_history(
     ``history`` maps names to one value per epoch (or step), e.g.
     ``{"train_loss": [...], "val_loss": [...], "val_accuracy": [...]}``.
     ``x`` gives the x value of each point, shared by every curve (default 1, 2, 3, ...), for
-    curves over something else than epochs, e.g. accuracy by sequence length.
+    curves over something else than epochs, e.g. accuracy by sequence length. A ``"step"``
+    entry (``train``'s history has one) is used as ``x``, labelled "optimizer step".
     ``metric_label`` names the right axis (with its unit, e.g. "decoding time (s)").
     Returns the matplotlib Figure.
     """
+    if "step" in history and x is None:
+        x, xlabel = history["step"], xlabel or "optimizer step"
+        history = {k: v for k, v in history.items() if k != "step"}
+    xlabel = xlabel or "epoch"
     if not history or not any(len(v) for v in history.values()):
         raise ValueError("history is empty: train for at least one epoch before plotting.")
     losses = {k: v for k, v in history.items() if "loss" in k and len(v)}

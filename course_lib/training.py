@@ -296,18 +296,31 @@ def check_mixed_precision(mixed_precision: str, device_type: str) -> None:
                          f"feature); on {device_type} use 'bf16' or 'no'.")
 
 
+def _single_process() -> bool:
+    """True unless started by ``accelerate launch`` / ``torchrun`` with several processes."""
+    return int(os.environ.get("WORLD_SIZE", "1")) == 1
+
+
+def _forget_mixed_precision(cpu: bool = False) -> None:
+    """Clear accelerate's process-wide mixed-precision setting, so that a notebook can train
+    in bf16, then without (accelerate otherwise refuses a second, different setting); also
+    its device when a CPU run follows a GPU one. Single process only: under
+    ``accelerate launch`` the state is the launcher's."""
+    from accelerate.state import AcceleratorState, PartialState
+
+    if not _single_process():
+        return
+    device = PartialState._shared_state.get("device")
+    AcceleratorState._reset_state(
+        reset_partial_state=cpu and device is not None and device.type != "cpu")
+
+
 def make_accelerator(mixed_precision: str = "no", seed: int = 0, cpu: bool = False):
     """An ``accelerate.Accelerator`` for ``train``: the given mixed precision, and a data
-    order that depends only on ``(seed, epoch)`` so a resumed run sees the same batches.
-
-    In a single process, accelerate's global state from an earlier call is reset first (a
-    notebook may train in bf16, then without); under ``accelerate launch`` it is kept.
-    """
+    order that depends only on ``(seed, epoch)`` so a resumed run sees the same batches."""
     from accelerate import Accelerator, DataLoaderConfiguration
-    from accelerate.state import AcceleratorState
 
-    if int(os.environ.get("WORLD_SIZE", "1")) == 1:
-        AcceleratorState._reset_state(reset_partial_state=True)
+    _forget_mixed_precision(cpu)
     return Accelerator(
         mixed_precision=mixed_precision,
         cpu=cpu,
@@ -392,9 +405,10 @@ class _Engine:
     """The bookkeeping around ``train_step``: epochs, limits, evaluation, checkpoints."""
 
     def __init__(self, accelerator, model, optimizer, scheduler, loss_fn, loader, config,
-                 evaluate, output_dir, count_tokens):
+                 evaluate, output_dir, count_tokens, original_loader):
         self.accelerator, self.model, self.optimizer = accelerator, model, optimizer
         self.scheduler, self.loss_fn, self.loader, self.config = scheduler, loss_fn, loader, config
+        self.original_loader = original_loader  # as passed to train, before accelerate
         self.evaluate_fn, self.count_tokens = evaluate, count_tokens
         self.output_dir = None if output_dir is None else Path(output_dir)
         self.progress = _Progress()
@@ -409,14 +423,15 @@ class _Engine:
     def save(self) -> None:
         """Write a checkpoint of everything (rank 0 writes; every process waits)."""
         acc, progress = self.accelerator, self.progress
-        if self.output_dir is None:
-            return
+        path = None if self.output_dir is None else self.output_dir / checkpoint_name(
+            progress.step)
+        if path is None or path == self.last_checkpoint:
+            return  # no folder, or this very step is saved already
         rngs = [rng_state()]
         if acc.num_processes > 1:
             from accelerate.utils import gather_object
 
             rngs = gather_object(rngs)
-        path = self.output_dir / checkpoint_name(progress.step)
         if acc.is_main_process:
             save_checkpoint(path, {
                 "model": acc.unwrap_model(self.model).state_dict(),
@@ -535,8 +550,11 @@ class _Engine:
     def epoch_batches(self) -> Iterable:
         """This epoch's batches, after those a resumed run already used."""
         progress = self.progress
-        if hasattr(self.loader, "set_epoch"):
-            self.loader.set_epoch(progress.epoch)
+        # The data order of an epoch must depend on the epoch alone: tell the loader (and a
+        # custom batch sampler, which accelerate wraps without passing the epoch on).
+        for part in (self.loader, getattr(self.original_loader, "batch_sampler", None)):
+            if hasattr(part, "set_epoch"):
+                part.set_epoch(progress.epoch)
         skip = progress.batches_done
         if skip == 0:
             self.epoch_rng = rng_state()
@@ -669,7 +687,7 @@ def train(
     try:
         model, optimizer, loader = accelerator.prepare(model, optimizer, train_loader)
         engine = _Engine(accelerator, model, optimizer, scheduler, loss_fn, loader, config,
-                         evaluate, output_dir, count_tokens)
+                         evaluate, output_dir, count_tokens, train_loader)
         if resume:
             engine.restore(resume)
         else:
@@ -702,7 +720,4 @@ def train(
             last_checkpoint=engine.last_checkpoint,
         )
     finally:
-        if accelerator.num_processes == 1:
-            from accelerate.state import AcceleratorState
-
-            AcceleratorState._reset_state(reset_partial_state=True)
+        _forget_mixed_precision()  # a later Accelerator (HF Trainer's) picks its own

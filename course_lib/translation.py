@@ -139,25 +139,28 @@ def token_budget_batches(
 
 
 class TokenBudgetSampler(Sampler[list[int]]):
-    """A ``batch_sampler`` for ``DataLoader``: :func:`token_budget_batches`, reshuffled (seeded)
-    at every pass when ``shuffle``."""
+    """A ``batch_sampler`` for ``DataLoader``: :func:`token_budget_batches`, reshuffled at every
+    pass when ``shuffle``, with seed ``seed + epoch`` (``set_epoch`` sets the epoch, as
+    ``course_lib.training.train`` does for an exact resume; else each pass counts one up)."""
 
     def __init__(
         self, pairs: Sequence[Pair], max_tokens: int = 4096, shuffle: bool = True, seed: int = 0
     ):
         self.lengths = [(len(s), len(t)) for s, t in pairs]
         self.max_tokens, self.shuffle, self.seed, self.epoch = max_tokens, shuffle, seed, 0
-        self._batches = token_budget_batches(self.lengths, max_tokens, shuffle, seed)
+        # the cut points depend only on the sorted lengths: every pass has this many batches
+        self._count = len(token_budget_batches(self.lengths, max_tokens))
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
 
     def __iter__(self) -> Iterator[list[int]]:
-        if self.shuffle and self.epoch > 0:
-            seed = self.seed + self.epoch
-            self._batches = token_budget_batches(self.lengths, self.max_tokens, True, seed)
+        seed = self.seed + self.epoch
         self.epoch += 1
-        return iter(self._batches)
+        return iter(token_budget_batches(self.lengths, self.max_tokens, self.shuffle, seed))
 
     def __len__(self) -> int:
-        return len(self._batches)
+        return self._count
 
 
 def bucketed_loader(

@@ -129,6 +129,7 @@ print(f"{count_parameters(mt_model) / 1e6:.2f}M parameters, "
 import shutil
 
 from course_lib.checkpoints import latest_checkpoint, read_checkpoint, save_checkpoint
+from course_lib.machinery.profiles import training_settings
 from course_lib.schedules import noam_schedule
 from course_lib.training import TrainConfig, train
 from course_lib.translation import translation_loss
@@ -152,8 +153,8 @@ if not reuse:
     result = train(
         mt_model, loader, partial(translation_loss, label_smoothing=sizes["mt_label_smoothing"]),
         optimizer, noam_schedule(optimizer, sizes["mt_d_model"], sizes["mt_warmup"]),
-        TrainConfig(epochs=1000, max_minutes=sizes["mt_minutes"], clip_grad_norm=1.0,
-                    mixed_precision=sizes["mt_mixed_precision"], checkpoint_every=100),
+        TrainConfig(**training_settings(cfg.profile), epochs=1000,  # the time budget stops it
+                    max_minutes=sizes["mt_minutes"], clip_grad_norm=1.0, checkpoint_every=100),
         output_dir=run_dir, resume=latest_checkpoint(run_dir) is not None, count_tokens=real_tokens,
     )
     saved = {"model": mt_model.state_dict(), "model_sizes": model_sizes,

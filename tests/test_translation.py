@@ -91,6 +91,9 @@ def test_bucketed_loader_batches_and_reshuffles_each_pass(pairs, tokenizer):
     first = [b["src"].tolist() for b in loader]
     second = [b["src"].tolist() for b in loader]
     assert first != second  # a new order each epoch
+    loader.batch_sampler.set_epoch(1)  # what the training engine does when it resumes
+    assert [b["src"].tolist() for b in loader] == second
+    assert len(loader) == len(first)
     assert sum(len(b) for b in first) == 600
     for batch in loader:
         assert batch["src"].shape[0] * max(batch["src"].shape[1], batch["tgt"].shape[1]) <= 500

@@ -227,6 +227,24 @@ MODULE_04_TRANSLATION = {
     },
 }
 
+# The training engine (course_lib.training.train) per profile, whatever the module: pass
+# ``TrainConfig(**training_settings(cfg.profile), ...)``. Tested without CUDA in
+# tests/test_training_engine.py, so the first GPU run is not the first time these load.
+TRAINING = {
+    "ci": {
+        "mixed_precision": "no",  # CPU: autocast would only slow tiny models down
+        "progress": False,  # no progress bar in the executed notebooks of CI
+    },
+    "cpu": {
+        "mixed_precision": "no",  # CPU: bf16 autocast is slower than float32 on most laptops
+        "progress": True,  # tqdm bar with loss, learning rate and tokens/s
+    },
+    "gpu": {
+        "mixed_precision": "fp16",  # Colab's T4 has fast fp16 (not bf16): autocast + grad scaler
+        "progress": True,  # tqdm bar with loss, learning rate and tokens/s
+    },
+}
+
 SIZES: dict[int, dict[str, dict]] = {
     0: MODULE_00,
     1: MODULE_01,
@@ -261,3 +279,11 @@ def sizes_for(module: int, profile: str) -> dict:
         known = ", ".join(str(m) for m in sorted(SIZES))
         raise KeyError(f"No sizes for module {module}; modules with sizes: {known}.")
     return dict(SIZES[module][profile])
+
+
+def training_settings(profile: str) -> dict:
+    """The training engine's settings in ``profile`` (a fresh copy), e.g.
+    ``{"mixed_precision": "fp16", "progress": True}`` for ``gpu``."""
+    if profile not in PROFILES:
+        raise ValueError(f"Unknown profile {profile!r}; use one of {', '.join(PROFILES)}.")
+    return dict(TRAINING[profile])

@@ -1,0 +1,106 @@
+"""Label-smoothed cross-entropy against PyTorch's, and the learning-rate schedules."""
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from course_lib.losses import label_smoothed_cross_entropy
+from course_lib.schedules import linear_warmup_schedule, noam_factor, noam_schedule
+from course_lib.training import linear_warmup_schedule as reexported
+
+
+def padded_targets(seed, batch=4, length=7, vocab=11, pad=0):
+    gen = torch.Generator().manual_seed(seed)
+    logits = 3 * torch.randn(batch, length, vocab, generator=gen)
+    targets = torch.randint(1, vocab, (batch, length), generator=gen)
+    lengths = torch.randint(1, length + 1, (batch,), generator=gen)
+    targets[torch.arange(length)[None, :] >= lengths[:, None]] = pad
+    return logits, targets
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("eps", [0.0, 0.1, 0.3])
+def test_label_smoothing_matches_torch_with_padding_ignored(seed, eps):
+    logits, targets = padded_targets(seed)
+    assert (targets == 0).any()
+    expected = F.cross_entropy(
+        logits.reshape(-1, 11), targets.reshape(-1), ignore_index=0, label_smoothing=eps
+    )
+    torch.testing.assert_close(
+        label_smoothed_cross_entropy(logits, targets, ignore_index=0, smoothing=eps), expected
+    )
+    torch.testing.assert_close(  # the (N, V) form and the pad_id spelling
+        label_smoothed_cross_entropy(logits.reshape(-1, 11), targets.reshape(-1), pad_id=0,
+                                     smoothing=eps),
+        expected,
+    )
+    summed = F.cross_entropy(logits.reshape(-1, 11), targets.reshape(-1), ignore_index=0,
+                             label_smoothing=eps, reduction="sum")
+    torch.testing.assert_close(
+        label_smoothed_cross_entropy(logits, targets, 0, eps, reduction="sum"), summed
+    )
+
+
+def test_label_smoothing_gradient_matches_torch():
+    logits, targets = padded_targets(3)
+    ours = logits.clone().requires_grad_()
+    theirs = logits.clone().requires_grad_()
+    label_smoothed_cross_entropy(ours, targets, ignore_index=0, smoothing=0.1).backward()
+    F.cross_entropy(theirs.reshape(-1, 11), targets.reshape(-1), ignore_index=0,
+                    label_smoothing=0.1).backward()
+    torch.testing.assert_close(ours.grad, theirs.grad)
+    assert ours.grad[targets == 0].abs().max() == 0  # padding gets no gradient
+
+
+def test_label_smoothing_rejects_bad_input():
+    logits, targets = padded_targets(0)
+    with pytest.raises(ValueError, match="do not match"):
+        label_smoothed_cross_entropy(logits, targets[:, :-1])
+    with pytest.raises(TypeError, match="integer"):
+        label_smoothed_cross_entropy(logits, targets.float())
+    with pytest.raises(ValueError, match="smoothing"):
+        label_smoothed_cross_entropy(logits, targets, smoothing=1.0)
+    all_pad = torch.zeros_like(targets)
+    assert label_smoothed_cross_entropy(logits, all_pad, ignore_index=0).item() == 0.0
+
+
+def scheduled_rates(scheduler, steps):
+    optimizer = scheduler.optimizer
+    rates = []
+    for _ in range(steps):
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    return rates
+
+
+def test_noam_schedule_follows_the_paper():
+    d_model, warmup = 512, 4000
+    optimizer = torch.optim.Adam([torch.zeros(1, requires_grad=True)], lr=1.0)
+    rates = scheduled_rates(noam_schedule(optimizer, d_model, warmup), 8001)
+    for step in (0, 1, 99, 3999, 8000):  # rate at optimizer step `step` uses n = step + 1
+        n = step + 1
+        assert rates[step] == pytest.approx(d_model**-0.5 * min(n**-0.5, n * warmup**-1.5))
+    assert max(rates) == pytest.approx((d_model * warmup) ** -0.5)
+    assert rates.index(max(rates)) == warmup - 1  # the peak ends the warm-up
+    assert rates[7999] / rates[4999] == pytest.approx(math.sqrt(5000 / 8000))  # 1/sqrt(n) decay
+    assert rates[1999] / rates[999] == pytest.approx(2000 / 1000)  # linear warm-up
+    assert noam_factor(0, 4, 1) == pytest.approx(0.5)
+
+
+def test_noam_rate_scales_with_the_optimizer_lr():
+    optimizer = torch.optim.Adam([torch.zeros(1, requires_grad=True)], lr=2.0)
+    rates = scheduled_rates(noam_schedule(optimizer, 64, 10), 20)
+    assert rates[15] == pytest.approx(2.0 * noam_factor(15, 64, 10))
+    with pytest.raises(ValueError, match="warmup_steps"):
+        noam_schedule(optimizer, 64, 0)
+
+
+def test_linear_warmup_rises_then_decays_to_zero():
+    optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+    rates = scheduled_rates(linear_warmup_schedule(optimizer, 4, 10), 11)
+    assert rates[:4] == pytest.approx([0.025, 0.05, 0.075, 0.1])
+    assert rates[4:] == pytest.approx([0.1 * (10 - s) / 6 for s in range(4, 11)])
+    assert reexported is linear_warmup_schedule
