@@ -192,6 +192,15 @@ def machine() -> dict:
 def to_markdown(report: dict) -> str:
     """The table file notebook 04 displays."""
     m, b, t = report["machine"], report["budget"], report["throughput"]
+    if t is None:
+        speed = "Training throughput: not measured yet (the run was stopped before)."
+    else:
+        speed = (
+            f"Training throughput, the two Transformers stepping in turn on the same "
+            f"{t['timed_steps']} batches: from scratch {t['from_scratch_tokens_per_s']:,.0f} "
+            f"tokens/s, nn.Transformer {t['torch_tokens_per_s']:,.0f} tokens/s, ratio "
+            f"{t['ratio']:.2f}x (>= 1.0 means the from-scratch model is not slower)."
+        )
     lines = [
         "# Multi30k German -> English, test 2016: all trained here on the same budget",
         "",
@@ -228,12 +237,11 @@ def to_markdown(report: dict) -> str:
         "|---|---:|",
         *[f"| {name} | {bleu} |" for name, bleu in PUBLISHED],
         "",
-        f"Training throughput, the two Transformers stepping in turn on the same "
-        f"{t['timed_steps']} batches: from scratch {t['from_scratch_tokens_per_s']:,.0f} "
-        f"tokens/s, nn.Transformer {t['torch_tokens_per_s']:,.0f} tokens/s, ratio "
-        f"{t['ratio']:.2f}x (>= 1.0 means the from-scratch model is not slower).",
+        speed,
         "",
     ]
+    if report["unfinished"]:
+        lines += [f"Not finished when the run stopped: {', '.join(report['unfinished'])}.", ""]
     return "\n".join(lines)
 
 
@@ -257,10 +265,6 @@ def main() -> None:
         "test_references": [en for _, en in test],
     }
     models = build_models(tokenizer.get_vocab_size(), s)
-    throughput = throughput_ratio(
-        build_models(tokenizer.get_vocab_size(), s), data["train_loader"], s["mt_speed_steps"]
-    )
-    rows = [train_and_score(n, m, data, s, args.minutes) for n, m in models.items()]
     report = {
         "machine": machine(),
         "budget": {
@@ -272,17 +276,34 @@ def main() -> None:
             "max_tokens": s["mt_batch_tokens"],
             "beam_size": s["mt_beam_size"],
         },
-        "rows": rows,
+        "rows": [],
         "published": [{"model": n, "bleu": b} for n, b in PUBLISHED],
-        "throughput": throughput,
+        "throughput": None,
+        "unfinished": [*models, "throughput"],
         "load_before": load_before,
-        "load_after": os.getloadavg()[0],
+        "load_after": load_before,
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "translation_table.json").write_text(json.dumps(report, indent=2) + "\n")
-    (args.out / "translation_table.md").write_text(to_markdown(report))
+    # Transformers first, then the throughput pair, then the LSTMs; the files are rewritten
+    # after each step, so a run stopped early still leaves its finished rows.
+    for name in (FROM_SCRATCH, TORCH, "throughput", LSTM_ATTENTION, LSTM_NO_ATTENTION):
+        if name == "throughput":
+            report["throughput"] = throughput_ratio(
+                build_models(tokenizer.get_vocab_size(), s), data["train_loader"],
+                s["mt_speed_steps"],
+            )
+        else:
+            report["rows"].append(train_and_score(name, models[name], data, s, args.minutes))
+        report["unfinished"].remove(name)
+        report["load_after"] = os.getloadavg()[0]
+        write(report, args.out)
     print(to_markdown(report))
 
+
+def write(report: dict, folder: Path) -> None:
+    """``translation_table.json`` and ``translation_table.md`` in ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "translation_table.json").write_text(json.dumps(report, indent=2) + "\n")
+    (folder / "translation_table.md").write_text(to_markdown(report))
 
 if __name__ == "__main__":
     main()

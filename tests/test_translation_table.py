@@ -51,7 +51,7 @@ def test_throughput_ratio_and_markdown(table):
         "machine": table.machine(), "rows": [row, {**row, "model": "x", "bleu_beam": None}],
         "budget": {"profile": "cpu", "minutes_per_model": 10, "train_pairs": 29000,
                    "test_pairs": 1000, "vocab_size": 8000, "max_tokens": 4096, "beam_size": 4},
-        "throughput": speed, "load_before": 1.0, "load_after": 2.0,
+        "throughput": speed, "load_before": 1.0, "load_after": 2.0, "unfinished": [],
     }
     text = table.to_markdown(report)
     assert "--profile cpu --minutes 10" in text and "torch " + torch.__version__ in text
@@ -59,3 +59,7 @@ def test_throughput_ratio_and_markdown(table):
     assert "| x | 6.0M | 10 | 1,234 | 3.0 | 30.0 |  |" in text
     for name, bleu in table.PUBLISHED:
         assert f"| {name} | {bleu} |" in text
+    assert "Not finished" not in text
+    partial = table.to_markdown({**report, "throughput": None, "unfinished": ["throughput"]})
+    assert "not measured yet" in partial
+    assert "Not finished when the run stopped: throughput" in partial
