@@ -371,11 +371,12 @@ if rare_kind in recall and len(by_length) > 1:
 # few of the worst sentences (`sacrebleu.sentence_bleu`) to see which errors dominate here.
 
 # %% [markdown]
-# **The comparison table.** Training four models for 10 minutes each does not fit in this
-# notebook, so one script does it, on the same data, tokenizer, batches and wall-time budget
-# for every model: `python benchmarks/translation_table.py --profile cpu --minutes 10`. It
-# writes `benchmarks/results/translation_table.md`, shown below as that script produced it
-# (with its machine, versions, date and load), not recomputed here. The published rows of
+# **The comparison table.** Training four models for several minutes each does not fit in
+# this notebook, so one script does it, on the same data, tokenizer, batches and wall-time
+# budget for every model: `python benchmarks/translation_table.py --profile cpu --minutes 10`
+# (the file states the budget and the load of the run shown). It writes
+# `benchmarks/results/translation_table.md`, shown below as that script produced it (with its
+# machine, versions, date and load), not recomputed here. The published rows of
 # bentrevett/pytorch-seq2seq beside it are word-level and trained with other budgets: a
 # reference point, not a like-for-like comparison.
 
