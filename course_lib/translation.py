@@ -40,6 +40,7 @@ from course_lib.seq2seq import (
     shift_right,
 )
 from course_lib.seq2seq import greedy_decode as recurrent_greedy_decode
+from course_lib.transformer import transformer_loss
 
 PAD, UNK, BOS, EOS = "<pad>", "<unk>", "<bos>", "<eos>"
 SPECIAL_TOKENS = (PAD, UNK, BOS, EOS)
@@ -192,15 +193,13 @@ def recurrent_translator(
 def translation_loss(model: nn.Module, batch: dict, label_smoothing: float = 0.0) -> torch.Tensor:
     """Mean cross-entropy per target token (padding ignored), the decoder fed the true prefix.
 
-    ``model`` is a Transformer (``model(src, tgt_in, src_padding_mask, tgt_padding_mask)``) or
-    a recurrent :class:`Seq2Seq`; ``batch`` comes from :func:`bucketed_loader`.
+    ``model`` is a Transformer (:func:`course_lib.transformer.transformer_loss`) or a recurrent
+    :class:`Seq2Seq`; ``batch`` comes from :func:`bucketed_loader`.
     """
+    if not isinstance(model, Seq2Seq):
+        return transformer_loss(model, batch, BOS_ID, label_smoothing)
     tgt = batch["tgt"]
-    tgt_in = shift_right(tgt, BOS_ID)
-    if isinstance(model, Seq2Seq):
-        logits, _ = model(batch["src"], batch["src_lengths"], tgt_in)
-    else:
-        logits = model(batch["src"], tgt_in, batch["src_padding_mask"], batch["tgt_padding_mask"])
+    logits, _ = model(batch["src"], batch["src_lengths"], shift_right(tgt, BOS_ID))
     return label_smoothed_cross_entropy(logits, tgt, ignore_index=PAD_ID, smoothing=label_smoothing)
 
 

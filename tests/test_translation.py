@@ -181,3 +181,15 @@ def test_translate_transformers_greedy_equals_beam_of_one(pairs, tokenizer):
         assert len(greedy) == 6 and all(isinstance(s, str) for s in greedy)
     with pytest.raises(ValueError, match="use_cache=False"):
         model.decode(torch.ones(1, 2, dtype=torch.long), torch.zeros(1, 3, 16), cache=object())
+
+
+def test_translation_loss_of_a_transformer_ignores_padding(pairs, tokenizer):
+    model = _model(vocab=tokenizer.get_vocab_size())
+    encoded = tokenize_pairs(tokenizer, pairs[:8])
+    batch = next(iter(bucketed_loader(encoded, 10_000, shuffle=False)))
+    loss = translation_loss(model, batch, label_smoothing=0.1)
+    per_pair = [translation_loss(model, next(iter(bucketed_loader([p], 100, shuffle=False))), 0.1)
+                for p in encoded]
+    tokens = torch.tensor([len(t) for _, t in encoded], dtype=torch.float)
+    weighted = (torch.stack(per_pair) * tokens).sum() / tokens.sum()  # a mean over tokens
+    torch.testing.assert_close(loss, weighted, atol=1e-5, rtol=1e-5)
