@@ -40,13 +40,15 @@ def plot_attention(
     vmax: float | None = None,
     xlabel: str = "keys",
     ylabel: str = "queries",
+    colorbar_label: str | None = None,
 ):
     """Heat maps of attention weights: a grid of layers (rows) x heads (columns).
 
     ``weights``: ``(queries, keys)``, ``(heads, queries, keys)`` or
     ``(layers, heads, queries, keys)``; ``keys``/``queries`` label the axes with tokens.
     Other matrices (a positional-encoding table, similarities) can pass ``vmin=None`` (the
-    colour scale then starts at their minimum, e.g. with ``cmap="RdBu_r"``) and axis names.
+    colour scale then starts at their minimum, e.g. with ``cmap="RdBu_r"``), axis names and
+    ``colorbar_label``.
     Returns the matplotlib Figure.
     """
     grid = _as_grid(weights)
@@ -81,7 +83,7 @@ def plot_attention(
                 ax.set_xlabel(xlabel)
             if head == 0:
                 ax.set_ylabel(ylabel)
-    fig.colorbar(image, ax=axes, shrink=0.8)
+    fig.colorbar(image, ax=axes, shrink=0.8, label=colorbar_label or "")
     if suptitle:
         fig.suptitle(suptitle)
     return fig

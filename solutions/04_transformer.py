@@ -1,36 +1,702 @@
 # %% [markdown]
 # # Module 4 · The decoder and the full Transformer
 #
-# Module 3 built the encoder. This module builds the other half, the decoder, assembles the
-# whole encoder-decoder Transformer of "Attention Is All You Need", teaches it to decode
-# fast, and trains it.
+# Module 3 built the encoder: it reads a whole sentence at once and gives every token a
+# vector that knows its context. This module builds the other half of "Attention Is All You
+# Need", the **decoder**, which *writes* a sequence one token at a time, and assembles the
+# two into the full encoder-decoder Transformer:
+#
+# 1. **masked self-attention** (4.1): while writing token $t$ the decoder may only look at
+#    tokens $< t$, and we measure what goes wrong without that rule;
+# 2. **cross-attention** (4.2): the decoder's queries read the encoder's output;
+# 3. the **decoder layer** and the **full Transformer** (4.3, 4.4), each proved equal to
+#    PyTorch's `nn.TransformerDecoderLayer` and `nn.Transformer` with copied weights;
+# 4. **decoding** (4.5): greedy, fast incremental decoding with a key/value cache, and beam
+#    search;
+# 5. training it: a toy sequence-to-sequence task (4.6), a GPT-style language model on
+#    Shakespeare (4.7), real German-English translation (4.8), and ablations (4.9).
+#
+# Every part prints how long it took; the sizes come from the profile in the banner below.
 
 # %%
+import math
+import time
+
+import matplotlib.pyplot as plt
+import torch
+import torch.nn.functional as F
+from IPython.display import Markdown, display
+from torch import nn
+
 from course_lib import setup
+from course_lib.checkers import assert_metric
 
 cfg = setup(module=4)
 sizes = cfg.sizes
+notebook_start = time.perf_counter()
 
 # %% [markdown]
 # ## 4.1 Masked self-attention
+#
+# A decoder is trained with **teacher forcing**: it reads the true target shifted right,
+# $\langle bos\rangle\, y_1 \ldots y_{n-1}$, and at every position $t$ predicts $y_t$, all
+# positions in one parallel pass. At inference time there is no true target: the model
+# writes $y_1$, feeds it back, writes $y_2$, and so on. For the two to agree, position $t$
+# must never see positions after it during training. Self-attention, left alone, lets every
+# position read every other one, so we block the future with a **causal mask**
+# $M$ added to the scores before the softmax:
+#
+# $$\mathrm{MaskedAttention}(Q, K, V) = \mathrm{softmax}\!\Big(\frac{QK^\top}{\sqrt{d_k}} + M\Big)V,
+# \qquad M_{ij} = \begin{cases} 0 & j \le i \\ -\infty & j > i \end{cases}$$
+#
+# In this course masks are **bool, True = blocked** (PyTorch's convention for bool masks), so
+# the causal mask is True strictly above the diagonal.
+#
+# **Exercise 4.1.** Write `causal_mask(size)`: a bool tensor `(size, size)` with True exactly
+# where the key position $j$ is after the query position $i$ ($j > i$).
+
+# %%
+def causal_mask(size: int) -> torch.Tensor:
+    """Bool (size, size): True above the diagonal (the future), False elsewhere."""
+    # BEGIN SOLUTION
+    return torch.ones(size, size, dtype=torch.bool).triu(diagonal=1)
+    # END SOLUTION
+
+
+# %%
+from course_lib.checkers.decoder import check_causal_mask
+
+check_causal_mask(causal_mask)
+from course_lib.attention import causal_mask  # the course's reference from here on
+
+# %% [markdown]
+# The mask, and what it does to the attention weights of a (random) multi-head attention
+# over 8 positions: row $i$ (a query) spreads its weight over columns $0..i$ only, so the
+# weights form a lower triangle, each row still summing to 1.
+
+# %%
+torch.manual_seed(cfg.seed)
+from course_lib.attention import MultiHeadAttention
+from course_lib.plots import plot_attention
+
+n = sizes["mask_demo_len"]
+mha = MultiHeadAttention(16, 2).eval()
+x = torch.randn(1, n, 16)
+with torch.no_grad():
+    _, weights = mha(x, x, x, attn_mask=causal_mask(n), average_attn_weights=False)
+grid = torch.stack([causal_mask(n).float(), weights[0, 0], weights[0, 1]])
+plot_attention(grid, titles=["causal mask (1 = blocked)", "head 0 weights", "head 1 weights"],
+               xlabel="key position", ylabel="query position",
+               colorbar_label="attention weight (mask: 1 = blocked)")
+plt.show()
+
+# %% [markdown]
+# ### Why the mask matters, measured
+#
+# Take a tiny GPT-style decoder (4.7 explains it fully) and train it twice on next-character
+# prediction over Shakespeare: once with the causal mask, once without. Without it, the
+# model at position $t$ can simply *read* character $t+1$ from the input, so its training
+# loss collapses. Then we ask both models to do what a decoder must do: predict the next
+# character from the past alone, and generate text one character at a time.
+
+# %%
+from course_lib.data import Vocab, load_tinyshakespeare
+from course_lib.language_model import DecoderOnlyLM, language_model_loss, random_windows
+
+text = load_tinyshakespeare()
+chars = Vocab.build([text])
+data = torch.tensor(chars.encode(text))
+split = int(0.9 * len(data))
+train_data, val_data = data[:split], data[split:]
+print(f"{len(text):,} characters, {len(chars)} symbols (with 4 specials); "
+      f"train {len(train_data):,}, validation {len(val_data):,}")
+
+# %%
+def train_lm(model, steps, window, batch_size, lr, seed=cfg.seed):
+    """AdamW with linear warm-up/decay on random windows; returns the last 20 steps' mean loss."""
+    from course_lib.training import fit, linear_warmup_schedule
+
+    gen = torch.Generator().manual_seed(seed)
+    batches = [{"ids": random_windows(train_data, batch_size, window, gen)} for _ in range(steps)]
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
+    sched = linear_warmup_schedule(opt, max(1, steps // 10), steps)
+    fit(model, batches[:-20], language_model_loss, opt, 1, cfg.device, scheduler=sched,
+        clip_grad_norm=1.0, progress=False)
+    model.eval()
+    with torch.no_grad():
+        tail = [language_model_loss(model, {"ids": b["ids"].to(cfg.device)}).item()
+                for b in batches[-20:]]
+    return sum(tail) / len(tail)
+
+# %%
+leak_start = time.perf_counter()
+w = sizes["leak_window"]
+leak = {}
+for causal in (True, False):
+    torch.manual_seed(cfg.seed)
+    model = DecoderOnlyLM(len(chars), 64, 4, 128, 2, max_len=w, dropout=0.0,
+                          causal=causal).to(cfg.device)
+    train_loss = train_lm(model, sizes["leak_steps"], w, 32, 3e-3)
+    leak[causal] = (model, train_loss)
+print(f"trained both in {time.perf_counter() - leak_start:.0f} s")
+
+# %% [markdown]
+# The honest test feeds each model only the past: for every position $t$ of a validation
+# window we run the model on characters $0..t$ and score its prediction of $t+1$ (this is
+# exactly what generation does).
+
+# %%
+@torch.no_grad()
+def past_only_loss(model, windows):
+    """Mean loss of predicting ids[t + 1] from ids[:t + 1] alone, for every t."""
+    losses = []
+    for t in range(windows.shape[1] - 1):
+        logits = model(windows[:, : t + 1])[:, -1]
+        losses.append(F.cross_entropy(logits, windows[:, t + 1]))
+    return torch.stack(losses).mean().item()
+
+
+val_windows = random_windows(val_data, 16, w, torch.Generator().manual_seed(1)).to(cfg.device)
+prompt = torch.tensor([chars.encode("ROMEO:\n")], device=cfg.device)
+for causal, (model, train_loss) in leak.items():
+    honest = past_only_loss(model, val_windows)
+    sample = "".join(chars.decode(model.generate(prompt, 60, temperature=0)[0].tolist()))
+    print(f"{'with' if causal else 'without':>7} causal mask: training loss {train_loss:.2f}, "
+          f"loss from the past only {honest:.2f} nats\n  greedy sample: {sample!r}")
+    leak[causal] = (train_loss, honest)
+
+# %%
+(masked_train, masked_honest), (open_train, open_honest) = leak[True], leak[False]
+assert open_train < masked_train and open_honest > masked_honest
+display(Markdown(
+    f"Without the mask the training loss falls to **{open_train:.2f}** nats (against "
+    f"{masked_train:.2f} with it): the model learned to copy the next character from its "
+    f"input. Asked to predict from the past alone, it scores **{open_honest:.2f}** nats, "
+    f"worse than the masked model's {masked_honest:.2f}, and its generated text shows it. "
+    "A low training loss proves nothing when the answer is in the input."
+))
+
+# %% [markdown]
+# A causal model has a property we can test directly: changing token $t$ never changes the
+# outputs at positions $< t$. (The unit tests check the same on every decoder of the course.)
+
+# %%
+model = DecoderOnlyLM(len(chars), 32, 2, 64, 2, max_len=16, dropout=0.0).eval()
+ids = torch.randint(4, len(chars), (1, 16))
+changed = ids.clone()
+changed[0, 10] = 5
+with torch.no_grad():
+    moved = (model(changed) - model(ids)).abs().amax(-1)[0]
+print("largest change of the logits per position:", [f"{v:.1g}" for v in moved.tolist()])
+assert (moved[:10] == 0).all() and (moved[10:] > 0).all()
 
 # %% [markdown]
 # ## 4.2 Encoder-decoder (cross) attention
+#
+# The decoder must also read the source sentence. **Cross-attention** is multi-head attention
+# whose queries come from the decoder and whose keys and values come from the encoder's
+# output, the **memory** $H \in \mathbb{R}^{n_\text{src} \times d}$:
+#
+# $$\mathrm{CrossAttention}(X, H) = \mathrm{MultiHead}(Q = X W^Q,\ K = H W^K,\ V = H W^V).$$
+#
+# The query length (target) and key length (source) differ, so the weights are a
+# $n_\text{tgt} \times n_\text{src}$ matrix: row $t$ says which source positions the decoder
+# reads while writing token $t$ (Module 1's attention, now with several heads). No causal
+# mask here: the whole source is known. But the source is padded, so the **source padding
+# mask** blocks the padded keys.
+#
+# **Exercise 4.2.** Write `cross_attention(mha, x, memory, memory_padding_mask)` with the
+# projections of a `MultiHeadAttention` (`mha.q_proj`, `k_proj`, `v_proj`, `out_proj`) and
+# the course's `split_heads`, `scaled_dot_product_attention` and `merge_heads`. Shapes: `x`
+# `(batch, tgt_len, d)`, `memory` `(batch, src_len, d)`, `memory_padding_mask`
+# `(batch, src_len)` (True = padding); return `(batch, tgt_len, d)`.
+
+# %%
+from course_lib.attention import merge_heads, scaled_dot_product_attention, split_heads
+
+
+def cross_attention(mha, x, memory, memory_padding_mask):
+    """Queries from x, keys/values from memory, padded source positions blocked."""
+    # BEGIN SOLUTION
+    q = split_heads(mha.q_proj(x), mha.num_heads)
+    k = split_heads(mha.k_proj(memory), mha.num_heads)
+    v = split_heads(mha.v_proj(memory), mha.num_heads)
+    mask = memory_padding_mask[:, None, None, :]  # (batch, 1, 1, src_len): every head, query
+    context, _ = scaled_dot_product_attention(q, k, v, mask)
+    return mha.out_proj(merge_heads(context))
+    # END SOLUTION
+
+
+# %%
+from course_lib.checkers.decoder import check_cross_attention
+
+check_cross_attention(cross_attention)
+
+# %% [markdown]
+# From here on, cross-attention is simply `MultiHeadAttention` called as
+# `mha(x, memory, memory, key_padding_mask=...)`. It equals `nn.MultiheadAttention` used
+# the same way (copied weights), with a query length different from the key length:
+
+# %%
+from course_lib.data import padding_mask
+
+torch.manual_seed(cfg.seed)
+mha = MultiHeadAttention(32, 4).eval()
+x, memory = torch.randn(2, 5, 32), torch.randn(2, 9, 32)
+src_pad = padding_mask(torch.tensor([9, 6]), 9)
+ours, our_weights = mha(x, memory, memory, key_padding_mask=src_pad)
+theirs, their_weights = mha.to_torch().eval()(x, memory, memory, key_padding_mask=src_pad)
+torch.testing.assert_close(ours, theirs)
+torch.testing.assert_close(our_weights, their_weights)
+print(f"output {tuple(ours.shape)}, weights {tuple(our_weights.shape)} (batch, tgt_len, src_len);"
+      f" largest difference from nn.MultiheadAttention {(ours - theirs).abs().max():.1e}")
+print("weight on padded source positions:", our_weights[1, :, 6:].abs().max().item())
 
 # %% [markdown]
 # ## 4.3 The decoder layer
+#
+# A decoder layer has three sub-layers, each wrapped in Module 3's `AddNorm`:
+#
+# $$
+# \begin{aligned}
+# h_1 &= \mathrm{AddNorm}\big(x,\ \mathrm{MaskedSelfAttention}(x)\big) \\
+# h_2 &= \mathrm{AddNorm}\big(h_1,\ \mathrm{CrossAttention}(h_1, H)\big) \\
+# y &= \mathrm{AddNorm}\big(h_2,\ \mathrm{FFN}(h_2)\big)
+# \end{aligned}
+# $$
+#
+# with post-norm ($\mathrm{LN}(x + F(x))$, the paper) or pre-norm ($x + F(\mathrm{LN}(x))$).
+# Three masks arrive, all bool with True = blocked: `tgt_mask` (the causal mask, for the
+# self-attention), `tgt_key_padding_mask` (target padding, self-attention) and
+# `memory_key_padding_mask` (source padding, cross-attention). A key is blocked when *either*
+# mask blocks it.
+#
+# **Exercise 4.3.** Complete `DecoderLayer`: build `self_attn`, `cross_attn` (two
+# `MultiHeadAttention` with `dropout`), `feed_forward` (`PositionwiseFeedForward`) and
+# `add_norm1..3` (`AddNorm(d_model, dropout, norm_first)`), and write `forward`. Return only
+# the output `(batch, tgt_len, d_model)`; the checker compares it with
+# `nn.TransformerDecoderLayer`, post- and pre-norm, with all three masks, and checks that
+# dropout is active in training mode.
+
+# %%
+from course_lib.add_norm import AddNorm
+from course_lib.feed_forward import PositionwiseFeedForward
+
+
+class DecoderLayer(nn.Module):
+    def __init__(self, d_model, num_heads, d_ff, dropout=0.1, norm_first=False):
+        super().__init__()
+        # BEGIN SOLUTION
+        self.self_attn = MultiHeadAttention(d_model, num_heads, dropout=dropout)
+        self.cross_attn = MultiHeadAttention(d_model, num_heads, dropout=dropout)
+        self.feed_forward = PositionwiseFeedForward(d_model, d_ff, dropout)
+        self.add_norm1 = AddNorm(d_model, dropout, norm_first)
+        self.add_norm2 = AddNorm(d_model, dropout, norm_first)
+        self.add_norm3 = AddNorm(d_model, dropout, norm_first)
+        # END SOLUTION
+
+    def forward(self, x, memory, tgt_mask=None, tgt_key_padding_mask=None,
+                memory_key_padding_mask=None):
+        # BEGIN SOLUTION
+        def self_attention(y):
+            return self.self_attn(y, y, y, key_padding_mask=tgt_key_padding_mask,
+                                  attn_mask=tgt_mask, need_weights=False)[0]
+
+        def cross(y):
+            return self.cross_attn(y, memory, memory, key_padding_mask=memory_key_padding_mask,
+                                   need_weights=False)[0]
+
+        x = self.add_norm1(x, self_attention)
+        x = self.add_norm2(x, cross)
+        return self.add_norm3(x, self.feed_forward)
+        # END SOLUTION
+
+
+# %%
+from course_lib.checkers.decoder import check_decoder_layer
+
+check_decoder_layer(DecoderLayer)
+from course_lib.decoder import DecoderLayer, to_torch_decoder_layer  # the reference from here on
+
+# %% [markdown]
+# The course's layer against PyTorch's, weights copied, dropout off, every mask in use
+# (left-padded targets, so that the target padding mask matters next to the causal one):
+
+# %%
+torch.manual_seed(cfg.seed)
+x, memory = torch.randn(3, 6, 32), torch.randn(3, 8, 32)
+tgt_pad = padding_mask(torch.tensor([6, 4, 5]), 6).flip(1)
+mem_pad = padding_mask(torch.tensor([8, 3, 6]), 8)
+for norm_first in (False, True):
+    layer = DecoderLayer(32, 4, 64, dropout=0.1, norm_first=norm_first).eval()
+    theirs = to_torch_decoder_layer(layer).eval()
+    ours = layer(x, memory, causal_mask(6), tgt_pad, mem_pad)
+    expected = theirs(x, memory, tgt_mask=causal_mask(6), tgt_key_padding_mask=tgt_pad,
+                      memory_key_padding_mask=mem_pad)
+    torch.testing.assert_close(ours[~tgt_pad], expected[~tgt_pad])
+    print(f"{'pre' if norm_first else 'post'}-norm: largest difference from "
+          f"nn.TransformerDecoderLayer {(ours - expected)[~tgt_pad].abs().max():.1e}")
 
 # %% [markdown]
 # ## 4.4 The full Transformer
+#
+# Now the whole model:
+#
+# 1. source and target **embeddings**, multiplied by $\sqrt{d_\text{model}}$ (they are
+#    initialised small, with entries of order $1/\sqrt{d_\text{model}}$, and the scale puts
+#    them on the scale of the positional encoding);
+# 2. the sinusoidal **positional encoding** added to both;
+# 3. the **encoder** stack over the source, giving the memory $H$;
+# 4. the **decoder** stack over the shifted target, with the causal mask and both padding
+#    masks;
+# 5. a linear **output projection** to one logit per target-vocabulary token (the softmax is
+#    inside the cross-entropy loss). The paper ties its weight matrix to the target
+#    embedding: the same vector represents a token going in and coming out.
+#
+# **Exercise 4.4.** The `__init__` below builds every part; write `forward(src, tgt_in,
+# src_padding_mask, tgt_padding_mask)` returning logits `(batch, tgt_len, tgt_vocab)`.
+
+# %%
+from course_lib.encoder import EncoderLayer
+from course_lib.positional_encoding import SinusoidalPositionalEncoding
+
+
+class MyTransformer(nn.Module):
+    def __init__(self, src_vocab_size, tgt_vocab_size, d_model, num_heads, d_ff, num_layers,
+                 dropout=0.1):
+        super().__init__()
+        self.d_model = d_model
+        self.src_embedding = nn.Embedding(src_vocab_size, d_model, padding_idx=0)
+        self.tgt_embedding = nn.Embedding(tgt_vocab_size, d_model, padding_idx=0)
+        self.positional_encoding = SinusoidalPositionalEncoding(d_model, 512, dropout)
+        self.encoder_layers = nn.ModuleList(
+            EncoderLayer(d_model, num_heads, d_ff, dropout) for _ in range(num_layers))
+        self.decoder_layers = nn.ModuleList(
+            DecoderLayer(d_model, num_heads, d_ff, dropout) for _ in range(num_layers))
+        self.output = nn.Linear(d_model, tgt_vocab_size)
+        self.output.weight = self.tgt_embedding.weight  # tied
+
+    def forward(self, src, tgt_in, src_padding_mask=None, tgt_padding_mask=None):
+        # BEGIN SOLUTION
+        scale = math.sqrt(self.d_model)
+        memory = self.positional_encoding(self.src_embedding(src) * scale)
+        for layer in self.encoder_layers:
+            memory = layer(memory, key_padding_mask=src_padding_mask)
+        x = self.positional_encoding(self.tgt_embedding(tgt_in) * scale)
+        mask = causal_mask(tgt_in.shape[1]).to(tgt_in.device)
+        for layer in self.decoder_layers:
+            x = layer(x, memory, mask, tgt_padding_mask, src_padding_mask)
+        return self.output(x)
+        # END SOLUTION
+
+
+# %%
+from course_lib.checkers.decoder import check_transformer
+
+check_transformer(MyTransformer)
+from course_lib.transformer import (  # the course's reference from here on
+    Transformer,
+    count_parameters,
+    expected_parameter_count,
+    to_torch_transformer,
+)
 
 # %% [markdown]
+# The course's `Transformer` is the same model, organised as `encoder` (Module 3's
+# `Encoder`), `decoder` and `output`, with options to tie the output to the target
+# embedding (`tie_output`) and to share one embedding between source and target
+# (`share_embeddings`, for a joint vocabulary). Its stacks equal `nn.Transformer` with
+# copied weights (`nn.Transformer` has no embeddings and no output layer, so we feed it our
+# embedded inputs):
+
+# %%
+torch.manual_seed(cfg.seed)
+model = Transformer(40, 30, 32, 4, 64, 2, 2, dropout=0.1).eval()
+theirs = to_torch_transformer(model).eval()
+src, tgt_in = torch.randint(1, 40, (2, 7)), torch.randint(1, 30, (2, 5))
+src_pad = padding_mask(torch.tensor([7, 4]), 7)
+hidden = theirs(model.encoder.embed(src), model.decoder.embed(tgt_in), tgt_mask=causal_mask(5),
+                src_key_padding_mask=src_pad, memory_key_padding_mask=src_pad)
+ours = model(src, tgt_in, src_pad)
+torch.testing.assert_close(ours, model.output(hidden))
+print(f"logits {tuple(ours.shape)}; largest difference from nn.Transformer "
+      f"{(ours - model.output(hidden)).abs().max():.1e}")
+
+# %% [markdown]
+# Where do the parameters sit? Per layer: attention $4(d^2 + d)$, feed-forward
+# $2\,d\,d_\text{ff} + d_\text{ff} + d$, LayerNorm $2d$; an encoder layer has one attention
+# and two norms, a decoder layer two attentions and three norms. `expected_parameter_count`
+# adds them up with the embeddings and output, and must agree with PyTorch's count:
+
+# %%
+assert count_parameters(model) == expected_parameter_count(40, 30, 32, 64, 2, 2)
+base = expected_parameter_count(37000, 37000, 512, 2048, 6, 6, share_embeddings=True)
+base_layers = base - 37000 * 512 - 37000
+print(f"this small model: {count_parameters(model):,} parameters (derived = counted)")
+print(f"the paper's base model (d=512, d_ff=2048, 6+6 layers, 37k shared BPE vocabulary): "
+      f"{base / 1e6:.1f}M, of which {base_layers / 1e6:.1f}M in the layers")
+
+# %% [markdown]
+# (The paper reports 65M for its base model; the small gap comes from details of its
+# vocabulary and embedding sharing that it does not spell out.)
+#
 # ## 4.5 Decoding: greedy, cached, beam search
+#
+# Training runs the decoder once over the whole shifted target. Generating is a loop:
+# encode the source once, start from $\langle bos\rangle$, append the most likely next token
+# (**greedy decoding**), stop at $\langle eos\rangle$. `course_lib.decoding.greedy_decode`
+# does this for a batch, each row stopping at its own $\langle eos\rangle$ and padded after it.
+#
+# Re-running the decoder over the whole prefix at every step repeats work: the keys and
+# values of positions $< t$ do not change when token $t$ arrives (that is what the causal
+# mask guarantees). **Incremental decoding** keeps a **key/value cache** per layer: each step
+# feeds only the newest token, computes its query, key and value, appends the key and value
+# to the cache, and attends over the cache; the cross-attention keys and values (projections
+# of the memory) are computed once. Each step then costs $O(t)$ instead of $O(t^2)$.
+#
+# We measure on a small random model decoding a batch of 32 sources with a fixed output
+# length (an $\langle eos\rangle$ id that never occurs, so every row runs to `max_len`).
+# Both versions must return the same tokens.
+
+# %%
+from course_lib.decoding import greedy_decode
+
+
+def fastest(fn, repeats=3):
+    """The fastest of `repeats` timed calls: the least disturbed by other processes."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+torch.manual_seed(cfg.seed)
+speed_model = Transformer(50, 50, sizes["toy_d_model"], sizes["toy_heads"], sizes["toy_d_ff"],
+                          sizes["toy_layers"], sizes["toy_layers"]).to(cfg.device).eval()
+src = torch.randint(4, 50, (32, 20), device=cfg.device)
+timings = {"with key/value cache": [], "re-running the prefix": []}
+for length in sizes["speed_lengths"]:
+    cached = greedy_decode(speed_model, src, None, 1, -1, length, use_cache=True)
+    assert torch.equal(cached, greedy_decode(speed_model, src, None, 1, -1, length, use_cache=False))
+    for label, use_cache in (("with key/value cache", True), ("re-running the prefix", False)):
+        timings[label].append(fastest(
+            lambda c=use_cache, n=length: greedy_decode(speed_model, src, None, 1, -1, n, use_cache=c)))
+
+# %%
+from course_lib.plots import plot_history
+
+plot_history(timings, xlabel="output length (tokens)", x=sizes["speed_lengths"],
+             metric_label="decoding time for 32 sources (s)",
+             title="Greedy decoding: cached vs uncached (same tokens)")
+plt.show()
+ratios = [u / c for c, u in zip(timings["with key/value cache"], timings["re-running the prefix"])]
+print("speed-up by output length:", {n: f"{r:.1f}x" for n, r in zip(sizes["speed_lengths"], ratios)})
+assert_metric("cache speed-up at the longest length", ratios[-1], at_least=sizes["min_long_speedup"])
 
 # %% [markdown]
+# The gap grows with the output length: the uncached decoder's total work grows like
+# $n^2$ (every step re-reads the whole prefix), the cached one's like $n$ per layer for the
+# projections and feed-forward, with only the attention over the cache growing.
+#
+# **Beam search** keeps the $k$ most likely prefixes instead of one. At each step every
+# beam is extended by every token, and the $k$ best continuations (by summed
+# log-probability) survive; finished hypotheses keep their score. Summed log-probabilities
+# favour short outputs, so the final choice divides by a **length penalty**
+# $\mathrm{lp}(Y) = \big((5 + |Y|)/6\big)^{\alpha}$ (GNMT; $\alpha = 0.6$ by default). With
+# $k = 1$ beam search *is* greedy decoding (a unit test checks it token for token). We use it
+# on the trained toy model in 4.6.
+#
 # ## 4.6 Mini-project: a toy task
+#
+# Module 1's recurrent encoder-decoder reversed strings up to about 8 characters, and lost
+# accuracy on the longest ones. The Transformer reads all positions at once: here it reverses
+# strings of the lengths in the profile, from data generated by `course_lib`.
+
+# %%
+from course_lib.data import collate_pairs, make_loader, reversal_task
+from course_lib.seq2seq import encode_pairs
+
+toy_start = time.perf_counter()
+lo, hi = sizes["toy_min_len"], sizes["toy_max_len"]
+letters = "abcdefghijklmnopqrstuvwxyz"[: sizes["toy_alphabet"]]
+train_pairs = reversal_task(sizes["toy_train"], lo, hi, letters, seed=cfg.seed)
+test_pairs = reversal_task(sizes["toy_test"], lo, hi, letters, seed=cfg.seed + 1)
+toy_vocab = Vocab.build(s for s, _ in train_pairs)
+toy_loader = make_loader(encode_pairs(train_pairs, toy_vocab), sizes["toy_batch"], collate_pairs,
+                         shuffle=True, seed=cfg.seed)
+print(f"{len(train_pairs):,} training pairs, lengths {lo}-{hi}, e.g. {train_pairs[0]}; "
+      f"vocabulary {len(toy_vocab)}")
 
 # %% [markdown]
+# Training uses the course's `fit` loop with AdamW, a linear warm-up then linear decay,
+# gradient clipping and label smoothing 0.1 (the paper's value: the target distribution puts
+# 0.9 on the right token and spreads 0.1 over the others, which discourages over-confident
+# logits). `make_toy_model` and `train_toy` take options, because 4.9 reuses them.
+
+# %%
+from course_lib.decoding import predict_strings
+from course_lib.training import fit, linear_warmup_schedule
+from course_lib.transformer import transformer_loss
+
+
+def make_toy_model(**options):
+    torch.manual_seed(cfg.seed)
+    settings = dict(d_model=sizes["toy_d_model"], num_heads=sizes["toy_heads"],
+                    d_ff=sizes["toy_d_ff"], num_encoder_layers=sizes["toy_layers"],
+                    num_decoder_layers=sizes["toy_layers"], dropout=0.1, max_len=64)
+    settings.update(options)
+    return Transformer(len(toy_vocab), len(toy_vocab), **settings).to(cfg.device)
+
+
+def train_toy(model, epochs, loader=toy_loader, warmup=True, label_smoothing=0.1,
+              progress=True):
+    steps = epochs * len(loader)
+    opt = torch.optim.AdamW(model.parameters(), lr=sizes["toy_lr"], weight_decay=0.01)
+    sched = linear_warmup_schedule(opt, sizes["toy_warmup"] if warmup else 0, steps)
+    return fit(model, loader, lambda m, b: transformer_loss(m, b, toy_vocab.bos_id,
+               label_smoothing), opt, epochs, cfg.device, scheduler=sched,
+               clip_grad_norm=1.0, progress=progress)
+
+
+def exact_match(model, pairs, beam_size=1):
+    predictions = predict_strings(model, [s for s, _ in pairs], toy_vocab, hi + 2, beam_size,
+                                  device=cfg.device)
+    return sum(p == t for p, (_, t) in zip(predictions, pairs)) / len(pairs), predictions
+
+# %%
+toy_model = make_toy_model()
+toy_history = train_toy(toy_model, sizes["toy_epochs"])
+plot_history(toy_history, title="Transformer on string reversal (training loss)")
+plt.show()
+
+# %%
+toy_exact, toy_predictions = exact_match(toy_model, test_pairs)
+print(f"trained and decoded in {time.perf_counter() - toy_start:.0f} s")
+for (src_text, tgt_text), pred in list(zip(test_pairs, toy_predictions))[:3]:
+    print(f"{src_text:>{hi}} -> {pred:<{hi}} {'ok' if pred == tgt_text else 'WRONG'}")
+assert_metric("toy test exact match (greedy)", toy_exact, at_least=sizes["min_toy_exact"])
+
+# %% [markdown]
+# Greedy against beam search on the same test strings, and the cache on real outputs:
+
+# %%
+subset = test_pairs[: sizes["beam_test"]]
+beam_exact, _ = exact_match(toy_model, subset, beam_size=4)
+greedy_subset, _ = exact_match(toy_model, subset)
+print(f"exact match on {len(subset)} test strings: greedy {greedy_subset:.3f}, "
+      f"beam search (k=4) {beam_exact:.3f}")
+test_src = [toy_vocab.encode(s) for s, _ in test_pairs]
+from course_lib.data import pad_sequences
+
+src_ids, src_len = pad_sequences(test_src, toy_vocab.pad_id)
+src_ids, src_mask = src_ids.to(cfg.device), padding_mask(src_len, src_ids.shape[1]).to(cfg.device)
+args = (toy_model, src_ids, src_mask, toy_vocab.bos_id, toy_vocab.eos_id, hi + 2)
+assert torch.equal(greedy_decode(*args, use_cache=True), greedy_decode(*args, use_cache=False))
+t_cached = fastest(lambda: greedy_decode(*args, use_cache=True), repeats=1)
+t_plain = fastest(lambda: greedy_decode(*args, use_cache=False), repeats=1)
+print(f"whole test set ({len(test_pairs):,} strings): cached {t_cached:.2f} s, uncached "
+      f"{t_plain:.2f} s ({t_plain / t_cached:.1f}x), identical tokens")
+
+# %% [markdown]
+# ### What alignment did the model find?
+#
+# Cross-attention weights of the last decoder layer, for one test string: to write output
+# character $t$ the decoder should read source position $n - 1 - t$, an anti-diagonal.
+
+# %%
+src_text = test_pairs[0][0]
+src1 = torch.tensor([toy_vocab.encode(src_text)], device=cfg.device)
+out1 = greedy_decode(toy_model, src1, None, toy_vocab.bos_id, toy_vocab.eos_id, hi + 2)
+tgt_in = torch.cat([torch.full((1, 1), toy_vocab.bos_id, device=cfg.device), out1[:, :-1]], 1)
+toy_model.eval()
+with torch.no_grad():
+    memory = toy_model.encode(src1)
+    _, _, cross = toy_model.decoder(tgt_in, memory, need_weights=True)
+out_tokens = [toy_vocab.itos[i] for i in out1[0].tolist()]
+plot_attention(cross[-1, 0], keys=list(src_text), queries=out_tokens,
+               titles=[f"head {h}" for h in range(cross.shape[2])],
+               xlabel="source character", ylabel="output character",
+               colorbar_label="attention weight",
+               suptitle="cross-attention, last decoder layer (one map per head)")
+plt.show()
+
+# %% [markdown]
+# Usually at least one head draws a clean anti-diagonal: the model found the alignment by
+# itself, from positions alone. Other heads may look elsewhere; the decoder combines them.
+#
 # ## 4.7 A decoder-only language model
+#
+# Drop the encoder and the cross-attention, keep masked self-attention and the
+# feed-forward network: that is a **decoder-only** model, the architecture of GPT. It is
+# trained on raw text to predict each next token, and generates by sampling one token at a
+# time. `course_lib.language_model.DecoderOnlyLM` builds it from Module 3's `EncoderLayer`
+# given the causal mask, with GPT-2's choices by default: pre-norm, learned positions, GELU,
+# a final LayerNorm, and the output layer tied to the token embedding. Module 5 loads GPT-2's
+# real weights into this very class.
+#
+# We train it on Shakespeare characters and compare its validation **perplexity**
+# $\exp(\text{mean cross-entropy})$ (the effective number of equally likely next characters)
+# with two baselines on the same split: the uniform guess (perplexity = vocabulary size) and
+# Module 1's character LSTM trained with the same number of steps and batch size.
+
+# %%
+from course_lib.char_model import CharRNN
+from course_lib.language_model import perplexity
+
+lm_start = time.perf_counter()
+window = sizes["lm_window"]
+val_slice = val_data[: sizes["lm_val_chars"]]
+torch.manual_seed(cfg.seed)
+lm = DecoderOnlyLM(len(chars), sizes["lm_d_model"], sizes["lm_heads"], 4 * sizes["lm_d_model"],
+                   sizes["lm_layers"], max_len=window, dropout=0.1).to(cfg.device)
+lm_train_loss = train_lm(lm, sizes["lm_steps"], window, sizes["lm_batch"], sizes["lm_lr"])
+lm_ppl = perplexity(lm, val_slice, window, device=cfg.device)
+lm_time = time.perf_counter() - lm_start
+print(f"Transformer LM: {count_parameters(lm):,} parameters, trained in {lm_time:.0f} s")
+
+# %%
+class LSTMLM(nn.Module):
+    """Module 1's CharRNN, with the (batch, seq) -> logits interface of the other models."""
+
+    def __init__(self):
+        super().__init__()
+        self.rnn = CharRNN(len(chars), 64, sizes["lstm_hidden"])
+
+    def forward(self, ids, padding_mask=None):
+        return self.rnn(ids)[0]
+
+
+lstm_start = time.perf_counter()
+torch.manual_seed(cfg.seed)
+lstm = LSTMLM().to(cfg.device)
+train_lm(lstm, sizes["lm_steps"], window, sizes["lm_batch"], 3e-3)
+lstm_ppl = perplexity(lstm, val_slice, window, device=cfg.device)
+print(f"LSTM: {count_parameters(lstm):,} parameters, trained in "
+      f"{time.perf_counter() - lstm_start:.0f} s")
+
+# %%
+print(f"validation perplexity: uniform {len(chars)}, LSTM {lstm_ppl:.2f}, "
+      f"Transformer {lm_ppl:.2f}")
+assert_metric("Transformer LM validation perplexity", lm_ppl, at_most=sizes["max_lm_ppl"])
+assert_metric("Transformer / LSTM perplexity", lm_ppl / lstm_ppl, at_most=sizes["max_ppl_ratio"])
+
+# %% [markdown]
+# Samples at two temperatures (dividing the logits by $T < 1$ sharpens the distribution,
+# $T > 1$ flattens it), from the same prompt and seed:
+
+# %%
+prompt = torch.tensor([chars.encode("ROMEO:\n")], device=cfg.device)
+for temperature in (0.5, 1.0):
+    out = lm.generate(prompt, sizes["sample_chars"], temperature=temperature,
+                      generator=torch.Generator(cfg.device).manual_seed(cfg.seed))
+    print(f"--- temperature {temperature} ---\n" + "".join(chars.decode(out[0].tolist())))
+
+# %% [markdown]
+# At $T = 0.5$ the text is more regular and repetitive; at $T = 1$ it is more varied and
+# makes more spelling mistakes. Both have learned the shape of a play: speaker names in
+# capitals, line breaks, short lines.
 
 # %% [markdown]
 # ## 4.8 Real translation: Multi30k German -> English
@@ -64,12 +730,12 @@ from course_lib.data import load_multi30k, make_loader
 from course_lib.translation import bucketed_loader, real_tokens, tokenize_pairs, tokenizer_for_pairs
 
 start_48 = time.perf_counter()
-train_pairs = load_multi30k("train")[: sizes["mt_train_pairs"]]
-test_pairs = load_multi30k("test_2016_flickr")[: sizes["mt_test_pairs"]]
-tokenizer = tokenizer_for_pairs(train_pairs, sizes["mt_vocab_size"])
-print(f"{len(train_pairs):,} training pairs, {len(test_pairs):,} test pairs, "
+mt_train_pairs = load_multi30k("train")[: sizes["mt_train_pairs"]]
+mt_test_pairs = load_multi30k("test_2016_flickr")[: sizes["mt_test_pairs"]]
+tokenizer = tokenizer_for_pairs(mt_train_pairs, sizes["mt_vocab_size"])
+print(f"{len(mt_train_pairs):,} training pairs, {len(mt_test_pairs):,} test pairs, "
       f"{tokenizer.get_vocab_size():,} shared subwords")
-for sentence in test_pairs[1]:
+for sentence in mt_test_pairs[1]:
     print(sentence, "->", " ".join(tokenizer.encode(sentence).tokens))
 
 # %% [markdown]
@@ -81,7 +747,7 @@ for sentence in test_pairs[1]:
 # the batches is shuffled at every pass. The cell measures the padding both ways.
 
 # %%
-train_ids = tokenize_pairs(tokenizer, train_pairs, max_tokens=sizes["mt_max_len"])
+train_ids = tokenize_pairs(tokenizer, mt_train_pairs, max_tokens=sizes["mt_max_len"])
 loader = bucketed_loader(train_ids, sizes["mt_batch_tokens"], seed=cfg.seed)
 
 
@@ -177,8 +843,8 @@ from course_lib.plots import plot_history
 
 steps = range(1, len(saved["step_losses"]) + 1)
 fig = plot_history({"training loss (label-smoothed, nats/token)": saved["step_losses"],
-                    "learning rate": saved["learning_rates"]}, xlabel="optimizer step", x=steps)
-fig.axes[1].set_ylabel("learning rate")
+                    "learning rate": saved["learning_rates"]}, xlabel="optimizer step", x=steps,
+                   metric_label="learning rate")
 fig.axes[0].set_ylabel("loss (nats per target token)")
 plt.show()
 final_loss = sum(saved["step_losses"][-10:]) / len(saved["step_losses"][-10:])
@@ -197,8 +863,8 @@ assert final_loss < sizes["mt_max_loss_ratio"] * uniform
 # %%
 from course_lib.translation import corpus_bleu, translate
 
-sources = [de for de, _ in test_pairs]
-references = [en for _, en in test_pairs]
+sources = [de for de, _ in mt_test_pairs]
+references = [en for _, en in mt_test_pairs]
 tic = time.perf_counter()
 greedy = translate(mt_model, sources, tokenizer, max_extra_tokens=sizes["mt_max_extra_tokens"])
 greedy_s = time.perf_counter() - tic
@@ -264,8 +930,8 @@ fig = plot_history(
     {"speed-up of the key/value cache": [seconds["uncached"][s] / seconds["cached"][s]
                                          for s in sorted(groups)]},
     xlabel="output length (tokens, groups of 4)", x=lengths_axis,
+    metric_label="time without cache / time with cache",
 )
-fig.axes[0].set_ylabel("time without cache / time with cache")
 fig.axes[0].axhline(1.0, color="grey", linestyle="--")
 plt.show()
 
@@ -291,6 +957,7 @@ print(sources[example], "->", tokenizer.decode(produced))
 plot_attention(cross[:, 0].cpu(), keys=[tokenizer.id_to_token(t) for t in src_ids[example]],
                queries=[tokenizer.id_to_token(t) for t in produced],
                xlabel="German source subword", ylabel="English subword produced",
+               colorbar_label="attention weight",
                suptitle="cross-attention weights: decoder layers (rows) x heads (columns)")
 plt.show()
 
@@ -341,7 +1008,7 @@ def words(text: str) -> list[str]:
     return re.findall(r"\w+", text.lower())
 
 
-train_counts = Counter(w for _, en in train_pairs for w in words(en))
+train_counts = Counter(w for _, en in mt_train_pairs for w in words(en))
 found, total = Counter(), Counter()
 for hyp, ref in zip(beam, references):
     produced_words = set(words(hyp))
@@ -394,6 +1061,147 @@ print(f"4.8 took {time.perf_counter() - start_48:.0f} s in the {cfg.profile} pro
 
 # %% [markdown]
 # ## 4.9 Ablations
+#
+# Which ingredients matter? Each row below retrains the toy model of 4.6 from the same seed,
+# on the same data (all or part of 4.6's training pairs, as the profile says), for the same
+# number of epochs, with **one** change, and reports test exact match and the final training
+# loss. The conclusion printed beside each row is
+# computed from the measured numbers, not written in advance.
+
+# %%
+ablation_start = time.perf_counter()
+ablation_loader = make_loader(encode_pairs(train_pairs[: sizes["ablation_train"]], toy_vocab),
+                              sizes["toy_batch"], collate_pairs, shuffle=True, seed=cfg.seed)
+ablations = {
+    "baseline (post-norm, warm-up, 4.6's settings)": ({}, {}),
+    "no positional encoding": ({"positions": False}, {}),
+    "1 head instead of several": ({"num_heads": 1}, {}),
+    "pre-norm, with warm-up": ({"norm_first": True}, {}),
+    "pre-norm, no warm-up": ({"norm_first": True}, {"warmup": False}),
+    "post-norm, no warm-up": ({}, {"warmup": False}),
+    "no label smoothing": ({}, {"label_smoothing": 0.0}),
+    "no embedding scale": ({"scale_embeddings": False}, {}),
+}
+results = {}
+for name, (model_options, train_options) in ablations.items():
+    model = make_toy_model(**model_options)
+    history = train_toy(model, sizes["ablation_epochs"], ablation_loader, progress=False,
+                        **train_options)
+    results[name] = (exact_match(model, subset)[0], history["train_loss"][-1])
+print(f"{len(ablations)} runs in {time.perf_counter() - ablation_start:.0f} s")
+
+# %%
+base_exact, base_loss = results["baseline (post-norm, warm-up, 4.6's settings)"]
+
+
+def verdict(exact):
+    if exact < base_exact - 0.05:
+        return "hurts: clearly below the baseline"
+    if exact > base_exact + 0.05:
+        return "helps here: clearly above the baseline"
+    return "no clear difference at this size"
+
+
+lines = ["| change | exact match | final train loss | conclusion |", "|---|---|---|---|"]
+for name, (exact, loss) in results.items():
+    conclusion = "reference row" if name.startswith("baseline") else verdict(exact)
+    lines.append(f"| {name} | {exact:.3f} | {loss:.3f} | {conclusion} |")
+display(Markdown("\n".join(lines)))
+assert_metric("exact match lost without positional encoding",
+              base_exact - results["no positional encoding"][0], at_least=sizes["min_pe_gap"])
+
+# %% [markdown]
+# How to read the table. Without positional encoding the model sees a *set* of characters:
+# it cannot know which one comes last, so reversal becomes impossible beyond guessing, the
+# largest effect by far. Heads, norm placement, warm-up, label smoothing and the embedding
+# scale matter less on a small, easy task; their effects (training stability of deep
+# post-norm stacks without warm-up, calibration from label smoothing) show on larger models
+# and real data, and a single seed on a toy task cannot separate small differences from
+# noise. Treat the "no clear difference" rows as exactly that.
+
+# %%
+print(f"whole notebook: {time.perf_counter() - notebook_start:.0f} s "
+      f"in the {cfg.profile} profile")
 
 # %% [markdown]
 # ## Self-check
+#
+# 1. Why does the decoder's self-attention need a causal mask during training, and why does
+#    a model trained without it reach a low training loss yet generate garbage?
+#
+# <!-- BEGIN SOLUTION -->
+# Training runs all positions in parallel on the true target; without the mask position $t$
+# can read token $t+1$ from its input and copy it, so the loss drops without the model
+# learning to predict. At generation time token $t+1$ does not exist yet, and the model has
+# never learned to do without it (4.1 measured both losses).
+# <!-- END SOLUTION -->
+#
+# 2. In cross-attention, where do the queries, keys and values come from, and which mask
+#    applies? What is the shape of its weights?
+#
+# <!-- BEGIN SOLUTION -->
+# Queries from the decoder's hidden states, keys and values from the encoder memory; the
+# source padding mask (`memory_key_padding_mask`) applies, no causal mask. The weights are
+# `(batch, heads, tgt_len, src_len)`.
+# <!-- END SOLUTION -->
+#
+# 3. Name the three sub-layers of a decoder layer in order, and say which masks each one
+#    receives.
+#
+# <!-- BEGIN SOLUTION -->
+# Masked self-attention (causal mask and target padding mask), cross-attention (source
+# padding mask), feed-forward network (none), each inside its AddNorm.
+# <!-- END SOLUTION -->
+#
+# 4. What is the difference between teacher forcing and inference in a Transformer decoder?
+#
+# <!-- BEGIN SOLUTION -->
+# Teacher forcing feeds the true target shifted right and computes every position in one
+# parallel pass; inference feeds the model's own previous outputs, one step at a time,
+# because the target is unknown. The causal mask makes the two see the same kind of prefix.
+# <!-- END SOLUTION -->
+#
+# 5. Why can a key/value cache give exactly the same tokens as re-running the prefix, and
+#    what does it save?
+#
+# <!-- BEGIN SOLUTION -->
+# Under the causal mask the keys and values of positions $< t$ do not depend on later tokens,
+# so computing them once and reusing them changes nothing; the memory's projections do not
+# change at all. It saves recomputing every layer over the whole prefix at every step: the
+# per-step cost drops from proportional to $t$ full positions to one new position (plus
+# attention over the cache).
+# <!-- END SOLUTION -->
+#
+# 6. Why does beam search need a length penalty, and what is beam search with $k = 1$?
+#
+# <!-- BEGIN SOLUTION -->
+# Every extra token adds a negative log-probability, so raw scores favour short outputs;
+# dividing by $\mathrm{lp}(Y)$ compensates. With $k = 1$ it keeps only the best prefix at
+# each step: greedy decoding.
+# <!-- END SOLUTION -->
+#
+# 7. What does tying the output projection to the target embedding save, and what does
+#    sharing source and target embeddings require?
+#
+# <!-- BEGIN SOLUTION -->
+# Tying saves $|V_\text{tgt}| \times d$ parameters and makes the same vector represent a token
+# as input and output. Sharing source and target embeddings requires one joint vocabulary
+# (e.g. a BPE trained on both languages) and saves another $|V| \times d$.
+# <!-- END SOLUTION -->
+#
+# 8. What is perplexity, and what does a validation perplexity of 5 on characters mean next
+#    to the uniform baseline?
+#
+# <!-- BEGIN SOLUTION -->
+# $\exp$ of the mean next-token cross-entropy in nats: the model is on average as uncertain
+# as a uniform choice among that many tokens. 5 against a vocabulary of several dozen characters
+# means the model has narrowed each next character down to a handful of candidates.
+# <!-- END SOLUTION -->
+#
+# 9. Which ablation in 4.9 has the largest effect on the reversal task, and why?
+#
+# <!-- BEGIN SOLUTION -->
+# Removing the positional encoding: attention is permutation-invariant, so without positions
+# the model cannot tell which character is first or last, and reversal depends on nothing
+# else.
+# <!-- END SOLUTION -->

@@ -169,9 +169,65 @@ MODULE_03 = {  # the Transformer encoder, and a sentiment classifier built on it
 MODULE_04 = {  # the decoder, the full Transformer, decoding, toy task, decoder-only LM
     "ci": {
         "mask_demo_len": 8,  # positions in the causal-mask heat map
+        "leak_window": 16,  # 4.1: characters per training window, with/without causal mask
+        "leak_steps": 40,  # 4.1: optimisation steps of each of the two tiny models
+        "speed_lengths": [4, 8, 16],  # 4.5: output lengths timed, cached vs uncached
+        "min_long_speedup": 0.5,  # asserted: cache speed-up at the longest length (timing noise)
+        "toy_min_len": 3,  # 4.6: shortest string to reverse
+        "toy_max_len": 6,  # 4.6: longest string to reverse (train and test)
+        "toy_alphabet": 8,  # 4.6: letters used (the first n of a-z)
+        "toy_train": 2000,  # 4.6: training pairs
+        "toy_test": 200,  # 4.6: test pairs (another seed)
+        "toy_d_model": 32,  # 4.6: model width
+        "toy_heads": 4,  # 4.6: attention heads
+        "toy_d_ff": 64,  # 4.6: feed-forward width
+        "toy_layers": 1,  # 4.6: encoder layers = decoder layers
+        "toy_batch": 32,  # 4.6: pairs per batch
+        "toy_lr": 5e-3,  # 4.6: AdamW peak learning rate
+        "toy_warmup": 20,  # 4.6: linear warm-up steps
+        "toy_epochs": 3,  # 4.6: passes over the training pairs
+        "min_toy_exact": 0.05,  # asserted: test exact match (chance is ~0)
+        "beam_test": 100,  # 4.5/4.9: test strings decoded with beam search and in ablations
+        "lm_window": 32,  # 4.7: characters of context
+        "lm_val_chars": 4000,  # 4.7: validation characters scored
+        "lm_d_model": 32,  # 4.7: model width
+        "lm_heads": 2,  # 4.7: attention heads
+        "lm_layers": 1,  # 4.7: layers
+        "lm_batch": 32,  # 4.7: windows per batch (Transformer and LSTM)
+        "lm_steps": 80,  # 4.7: optimisation steps (Transformer and LSTM)
+        "lm_lr": 3e-3,  # 4.7: AdamW peak learning rate
+        "lstm_hidden": 64,  # 4.7: width of Module 1's character LSTM baseline
+        "max_lm_ppl": 30.0,  # asserted: Transformer validation perplexity (uniform is 69)
+        "max_ppl_ratio": 1.5,  # asserted: Transformer perplexity / LSTM perplexity
+        "sample_chars": 80,  # 4.7: characters generated per sample
+        "ablation_train": 600,  # 4.9: training pairs (the first n of 4.6's) per ablation row
+        "ablation_epochs": 1,  # 4.9: passes over those pairs per ablation row
+        "min_pe_gap": 0.0,  # asserted: exact match lost without positional encoding, at least
     },
-    "cpu": {"mask_demo_len": 8},
-    "gpu": {"mask_demo_len": 8},
+    "cpu": {
+        "mask_demo_len": 8, "leak_window": 32, "leak_steps": 300,
+        "speed_lengths": [8, 16, 32, 64], "min_long_speedup": 1.5,
+        "toy_min_len": 5, "toy_max_len": 16, "toy_alphabet": 26,
+        "toy_train": 20000, "toy_test": 1000,
+        "toy_d_model": 128, "toy_heads": 4, "toy_d_ff": 256, "toy_layers": 2, "toy_batch": 64,
+        "toy_lr": 1e-3, "toy_warmup": 200, "toy_epochs": 6, "min_toy_exact": 0.99,
+        "beam_test": 300, "lm_window": 128, "lm_val_chars": 50000, "lm_d_model": 128,
+        "lm_heads": 4, "lm_layers": 3, "lm_batch": 32, "lm_steps": 1500, "lm_lr": 1e-3,
+        "lstm_hidden": 256, "max_lm_ppl": 6.0, "max_ppl_ratio": 0.95, "sample_chars": 300,
+        "ablation_train": 20000, "ablation_epochs": 1, "min_pe_gap": 0.3,
+    },
+    "gpu": {
+        "mask_demo_len": 8, "leak_window": 64, "leak_steps": 500,
+        "speed_lengths": [16, 32, 64, 128], "min_long_speedup": 2.0,
+        "toy_min_len": 5, "toy_max_len": 30, "toy_alphabet": 26,
+        "toy_train": 50000, "toy_test": 2000,
+        "toy_d_model": 128, "toy_heads": 8, "toy_d_ff": 512, "toy_layers": 3, "toy_batch": 128,
+        "toy_lr": 7e-4, "toy_warmup": 500, "toy_epochs": 6, "min_toy_exact": 0.99,
+        "beam_test": 500, "lm_window": 256, "lm_val_chars": 100000, "lm_d_model": 384,
+        "lm_heads": 6, "lm_layers": 6, "lm_batch": 64, "lm_steps": 5000, "lm_lr": 6e-4,
+        "lstm_hidden": 512, "max_lm_ppl": 4.5, "max_ppl_ratio": 0.95, "sample_chars": 500,
+        "ablation_train": 50000, "ablation_epochs": 2, "min_pe_gap": 0.3,
+    },
 }
 
 # Module 4, section 4.8 and benchmarks/translation_table.py: Multi30k German -> English. Merged
