@@ -25,6 +25,7 @@ import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
@@ -42,6 +43,9 @@ from course_lib.checkpoints import (
 )
 from course_lib.machinery.settings import seed_everything
 from course_lib.schedules import linear_warmup_schedule  # noqa: F401 (imported from here too)
+
+if TYPE_CHECKING:
+    from accelerate import Accelerator
 
 History = dict[str, list[float]]
 LossFn = Callable[[nn.Module, dict], torch.Tensor]
@@ -349,8 +353,16 @@ def _check_finite(loss: torch.Tensor) -> None:
         )
 
 
-def train_step(accelerator, model, optimizer, scheduler, loss_fn, micro_batches,
-               clip_grad_norm: float | None = None, count_tokens=None) -> tuple[float, int]:
+def train_step(
+    accelerator: Accelerator,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None,
+    loss_fn: Callable[[nn.Module, object], torch.Tensor | tuple[torch.Tensor, int]],
+    micro_batches: list,
+    clip_grad_norm: float | None = None,
+    count_tokens: Callable[[object], int] | None = None,
+) -> tuple[float, int]:
     """One optimizer step on ``micro_batches`` (a list; more than one = accumulation).
 
     forward -> loss -> backward for each micro-batch (gradients add up), then the gradients
@@ -379,6 +391,9 @@ def train_step(accelerator, model, optimizer, scheduler, loss_fn, micro_batches,
     totals = torch.tensor([denominator, tokens], device=accelerator.device, dtype=torch.float64)
     totals = accelerator.reduce(totals, "sum")  # over processes (a no-op on one)
     loss_total = accelerator.reduce(loss_total, "sum")
+    if totals[0].item() == 0:
+        raise ValueError("loss_fn counted 0 tokens in every batch of this step: are all the "
+                         "targets padding? Check the data, or how loss_fn counts tokens.")
     # DDP averaged the gradients over processes; turn the sum into a mean over all examples.
     scale = accelerator.num_processes / totals[0].item()
     if scale != 1.0:
@@ -392,6 +407,17 @@ def train_step(accelerator, model, optimizer, scheduler, loss_fn, micro_batches,
         scheduler.step()
     optimizer.zero_grad(set_to_none=True)
     return loss_total.item() / totals[0].item(), int(totals[1].item())
+
+
+class _DistributedDataParallel(nn.parallel.DistributedDataParallel):
+    """DistributedDataParallel that also answers the wrapped model's own attributes
+    (``model.pad_id``), so a ``loss_fn`` written for one process runs unchanged on several."""
+
+    def __getattr__(self, name: str):
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            return getattr(self.module, name)
 
 
 def _batch_windows(batches: Iterable, size: int):
@@ -686,6 +712,8 @@ def train(
                         "torch DataLoader so that accelerate can give each process its share.")
     try:
         model, optimizer, loader = accelerator.prepare(model, optimizer, train_loader)
+        if type(model) is nn.parallel.DistributedDataParallel:
+            model.__class__ = _DistributedDataParallel
         engine = _Engine(accelerator, model, optimizer, scheduler, loss_fn, loader, config,
                          evaluate, output_dir, count_tokens, train_loader)
         if resume:

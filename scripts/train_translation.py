@@ -62,6 +62,8 @@ def main(argv: list[str] | None = None):
     parser.add_argument("--max-steps", type=int, default=None, help="optimizer steps in all")
     parser.add_argument("--eval-every", type=int, default=None,
                         help="optimizer steps between validations (default: each epoch)")
+    parser.add_argument("--val-pairs", type=int, default=None,
+                        help="validation pairs used (default: all 1,014)")
     parser.add_argument("--cpu", action="store_true", help="processes on the CPU (gloo)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
@@ -71,7 +73,7 @@ def main(argv: list[str] | None = None):
     train_text = load_multi30k("train")[: sizes["mt_train_pairs"]]
     tokenizer = shared_tokenizer(args.output_dir, train_text, sizes["mt_vocab_size"], state)
     train_pairs = tokenize_pairs(tokenizer, train_text, max_tokens=sizes["mt_max_len"])
-    val_pairs = tokenize_pairs(tokenizer, load_multi30k("val"))
+    val_pairs = tokenize_pairs(tokenizer, load_multi30k("val")[: args.val_pairs])
     train_loader = bucketed_loader(train_pairs, sizes["mt_batch_tokens"], seed=args.seed)
     val_loader = bucketed_loader(val_pairs, sizes["mt_batch_tokens"], shuffle=False)
 

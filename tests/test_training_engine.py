@@ -343,6 +343,9 @@ def test_bad_settings_and_diverging_losses_give_advice():
     with pytest.raises(FloatingPointError, match="learning rate"):
         train(model, DataLoader(dataset(), batch_size=16),
               lambda m, b: loss_fn(m, b) * float("nan"), optimizer, config=quiet())
+    with pytest.raises(ValueError, match="0 tokens"):
+        train(model, DataLoader(dataset(), batch_size=16),
+              lambda m, b: (loss_fn(m, b) * 0, 0), optimizer, config=quiet())
     with pytest.raises(KeyError, match="best_metric='val_loss'.*val_acc"):
         train(model, DataLoader(dataset(), batch_size=16), loss_fn, optimizer,
               config=quiet(), evaluate=lambda m: {"val_acc": 1.0})

@@ -295,7 +295,7 @@ TRAINING = {
         "progress": False,  # no progress bar in the executed notebooks of CI
     },
     "cpu": {
-        "mixed_precision": "no",  # CPU: bf16 autocast is slower than float32 on most laptops
+        "mixed_precision": "no",  # CPU: float32, the safe default (bf16 speed varies by CPU)
         "progress": True,  # tqdm bar with loss, learning rate and tokens/s
     },
     "gpu": {
