@@ -23,12 +23,14 @@ from collections.abc import Iterator, Sequence
 from functools import partial
 
 import torch
-import torch.nn.functional as F
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from torch import nn
 from torch.utils.data import DataLoader, Sampler
 
 from course_lib.attention import causal_mask
 from course_lib.data.batching import collate_pairs, pad_sequences, padding_mask
+from course_lib.decoding import beam_search, greedy_decode
+from course_lib.losses import label_smoothed_cross_entropy
 from course_lib.positional_encoding import SinusoidalPositionalEncoding
 from course_lib.seq2seq import (
     RecurrentAttentionDecoder,
@@ -37,6 +39,8 @@ from course_lib.seq2seq import (
     Seq2Seq,
     shift_right,
 )
+from course_lib.seq2seq import greedy_decode as recurrent_greedy_decode
+from course_lib.transformer import transformer_loss
 
 PAD, UNK, BOS, EOS = "<pad>", "<unk>", "<bos>", "<eos>"
 SPECIAL_TOKENS = (PAD, UNK, BOS, EOS)
@@ -48,14 +52,14 @@ Pair = tuple[list[int], list[int]]
 LATIN_1 = [chr(c) for c in range(33, 256) if chr(c).isprintable() and not chr(c).isspace()]
 
 
-def train_tokenizer(texts: Sequence[str], vocab_size: int = 8000, min_frequency: int = 2):
+def train_tokenizer(
+    texts: Sequence[str], vocab_size: int = 8000, min_frequency: int = 2
+) -> Tokenizer:
     """A BPE ``tokenizers.Tokenizer`` learnt on ``texts`` (German and English together).
 
     The special tokens ``<pad> <unk> <bos> <eos>`` get ids 0-3 (``PAD_ID`` ... ``EOS_ID``);
     every printable Latin-1 character has a token, so Latin-1 text round-trips exactly.
     """
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-
     if len(texts) == 0:
         raise ValueError("train_tokenizer got no texts; pass the training sentences.")
     if vocab_size <= len(SPECIAL_TOKENS):
@@ -76,13 +80,13 @@ def train_tokenizer(texts: Sequence[str], vocab_size: int = 8000, min_frequency:
     return tokenizer
 
 
-def tokenizer_for_pairs(pairs: Sequence[tuple[str, str]], vocab_size: int = 8000):
+def tokenizer_for_pairs(pairs: Sequence[tuple[str, str]], vocab_size: int = 8000) -> Tokenizer:
     """The shared BPE tokenizer of (German, English) training ``pairs``."""
     return train_tokenizer([s for pair in pairs for s in pair], vocab_size)
 
 
 def tokenize_pairs(
-    tokenizer, pairs: Sequence[tuple[str, str]], max_tokens: int | None = None
+    tokenizer: Tokenizer, pairs: Sequence[tuple[str, str]], max_tokens: int | None = None
 ) -> list[Pair]:
     """``(source, target)`` strings -> ``(source ids, target ids + [EOS_ID])``.
 
@@ -97,9 +101,10 @@ def tokenize_pairs(
     return encoded
 
 
-def batch_tokens(pairs: Sequence[Pair]) -> int:
-    """Tokens a batch of ``pairs`` occupies once padded: ``size * longest side``."""
-    return len(pairs) * max(max(len(s), len(t)) for s, t in pairs)
+def real_tokens(batch: dict) -> int:
+    """Source + target tokens of a batch from :func:`bucketed_loader`, padding not counted
+    (the ``count_tokens`` of ``course_lib.training.train``, for tokens/s)."""
+    return int((~batch["src_padding_mask"]).sum() + (~batch["tgt_padding_mask"]).sum())
 
 
 def token_budget_batches(
@@ -135,25 +140,28 @@ def token_budget_batches(
 
 
 class TokenBudgetSampler(Sampler[list[int]]):
-    """A ``batch_sampler`` for ``DataLoader``: :func:`token_budget_batches`, reshuffled (seeded)
-    at every pass when ``shuffle``."""
+    """A ``batch_sampler`` for ``DataLoader``: :func:`token_budget_batches`, reshuffled at every
+    pass when ``shuffle``, with seed ``seed + epoch`` (``set_epoch`` sets the epoch, as
+    ``course_lib.training.train`` does for an exact resume; else each pass counts one up)."""
 
     def __init__(
         self, pairs: Sequence[Pair], max_tokens: int = 4096, shuffle: bool = True, seed: int = 0
     ):
         self.lengths = [(len(s), len(t)) for s, t in pairs]
         self.max_tokens, self.shuffle, self.seed, self.epoch = max_tokens, shuffle, seed, 0
-        self._batches = token_budget_batches(self.lengths, max_tokens, shuffle, seed)
+        # the cut points depend only on the sorted lengths: every pass has this many batches
+        self._count = len(token_budget_batches(self.lengths, max_tokens))
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
 
     def __iter__(self) -> Iterator[list[int]]:
-        if self.shuffle and self.epoch > 0:
-            seed = self.seed + self.epoch
-            self._batches = token_budget_batches(self.lengths, self.max_tokens, True, seed)
+        seed = self.seed + self.epoch
         self.epoch += 1
-        return iter(self._batches)
+        return iter(token_budget_batches(self.lengths, self.max_tokens, self.shuffle, seed))
 
     def __len__(self) -> int:
-        return len(self._batches)
+        return self._count
 
 
 def bucketed_loader(
@@ -185,26 +193,18 @@ def recurrent_translator(
 def translation_loss(model: nn.Module, batch: dict, label_smoothing: float = 0.0) -> torch.Tensor:
     """Mean cross-entropy per target token (padding ignored), the decoder fed the true prefix.
 
-    ``model`` is a Transformer (``model(src, tgt_in, src_padding_mask, tgt_padding_mask)``) or
-    a recurrent :class:`Seq2Seq`; ``batch`` comes from :func:`bucketed_loader`.
+    ``model`` is a Transformer (:func:`course_lib.transformer.transformer_loss`) or a recurrent
+    :class:`Seq2Seq`; ``batch`` comes from :func:`bucketed_loader`.
     """
+    if not isinstance(model, Seq2Seq):
+        return transformer_loss(model, batch, BOS_ID, label_smoothing)
     tgt = batch["tgt"]
-    tgt_in = shift_right(tgt, BOS_ID)
-    if isinstance(model, Seq2Seq):
-        logits, _ = model(batch["src"], batch["src_lengths"], tgt_in)
-    else:
-        logits = model(batch["src"], tgt_in, batch["src_padding_mask"], batch["tgt_padding_mask"])
-    return F.cross_entropy(
-        logits.flatten(0, 1).float(),
-        tgt.flatten(),
-        ignore_index=PAD_ID,
-        label_smoothing=label_smoothing,
-    )
+    logits, _ = model(batch["src"], batch["src_lengths"], shift_right(tgt, BOS_ID))
+    return label_smoothed_cross_entropy(logits, tgt, ignore_index=PAD_ID, smoothing=label_smoothing)
 
 
 def _cut_at_eos(ids: Sequence[int]) -> list[int]:
     ids = list(ids)
-    ids = ids[1:] if ids and ids[0] == BOS_ID else ids
     return ids[: ids.index(EOS_ID)] if EOS_ID in ids else ids
 
 
@@ -216,41 +216,34 @@ def _decode_batch(
     if isinstance(model, Seq2Seq):
         if beam_size is not None:
             raise ValueError("beam search is implemented for Transformers; use beam_size=None.")
-        from course_lib.seq2seq import greedy_decode as recurrent_greedy
-
-        ids, _ = recurrent_greedy(model, src, lengths, max_len)
+        ids, _ = recurrent_greedy_decode(model, src, lengths, max_len)
         return [_cut_at_eos(row) for row in ids.tolist()]
-    from course_lib.decoding import beam_search, greedy_decode
-
     mask = padding_mask(lengths, src.shape[1])
+    cached = not isinstance(model, TorchTransformer)  # nn.Transformer has no key/value cache
     if beam_size is None:
-        cached = not isinstance(model, TorchTransformer)
         ids = greedy_decode(model, src, mask, BOS_ID, EOS_ID, max_len, use_cache=cached)
-        return [_cut_at_eos(row) for row in ids.tolist()]
-    beams = []
-    for i, length in enumerate(lengths.tolist()):  # one sentence at a time, without its padding
-        row = src[i : i + 1, :length]
-        ids = beam_search(model, row, row == PAD_ID, BOS_ID, EOS_ID, max_len, beam_size=beam_size)
-        beams.append(_cut_at_eos(ids.flatten().tolist()))
-    return beams
+    else:
+        ids = beam_search(model, src, mask, BOS_ID, EOS_ID, max_len, beam_size, use_cache=cached)
+    return [_cut_at_eos(row) for row in ids.tolist()]
 
 
 @torch.no_grad()
 def translate(
     model: nn.Module,
     sentences: Sequence[str],
-    tokenizer,
+    tokenizer: Tokenizer,
     beam_size: int | None = None,
     max_extra_tokens: int = 50,
     batch_size: int = 128,
-    device: torch.device | str = "cpu",
 ) -> list[str]:
     """Translations of ``sentences``: greedy (``beam_size=None``) or beam search.
 
     Each output stops at ``<eos>`` or after ``source length + max_extra_tokens`` tokens.
-    Sentences are decoded in batches of similar length, and returned in the input order.
+    Sentences are decoded in batches of similar length, on the model's device, and returned
+    in the input order.
     """
     model.eval()
+    device = next(model.parameters()).device
     ids = [enc.ids for enc in tokenizer.encode_batch(list(sentences))]
     if any(len(x) == 0 for x in ids):
         raise ValueError("translate got an empty sentence; remove it or give it some text.")
@@ -283,7 +276,8 @@ class TorchTransformer(nn.Module):
 
     Source and target embeddings (scaled by sqrt(d_model), initialised with std
     ``d_model ** -0.5``), sinusoidal positions, ``nn.Transformer``'s stacks, and an output
-    layer tied to the target embedding. Same constructor and ``forward``/``encode``/``decode``
+    layer tied to the target embedding (and, with ``share_embeddings``, to the source
+    embedding: one shared vocabulary). Same constructor and ``forward``/``encode``/``decode``
     as :class:`course_lib.transformer.Transformer`, so the same training and (uncached)
     decoding code runs both.
     """
@@ -301,11 +295,18 @@ class TorchTransformer(nn.Module):
         max_len: int = 512,
         pad_id: int = 0,
         norm_first: bool = False,
+        share_embeddings: bool = False,
     ):
         super().__init__()
+        if share_embeddings and src_vocab_size != tgt_vocab_size:
+            raise ValueError("share_embeddings needs one vocabulary: equal vocab sizes.")
         self.d_model, self.pad_id = d_model, pad_id
-        self.src_embedding = nn.Embedding(src_vocab_size, d_model, padding_idx=pad_id)
         self.tgt_embedding = nn.Embedding(tgt_vocab_size, d_model, padding_idx=pad_id)
+        self.src_embedding = (
+            self.tgt_embedding
+            if share_embeddings
+            else nn.Embedding(src_vocab_size, d_model, padding_idx=pad_id)
+        )
         for emb in (self.src_embedding, self.tgt_embedding):
             nn.init.normal_(emb.weight, std=d_model**-0.5)
             with torch.no_grad():
@@ -315,8 +316,12 @@ class TorchTransformer(nn.Module):
             d_model, num_heads, num_encoder_layers, num_decoder_layers, d_ff, dropout,
             batch_first=True, norm_first=norm_first,
         )
-        self.output = nn.Linear(d_model, tgt_vocab_size, bias=False)
+        # nn.TransformerEncoder's nested-tensor path (eval only, prototype) is switched off: the
+        # same computation, without its warning.
+        self.transformer.encoder.use_nested_tensor = False
+        self.output = nn.Linear(d_model, tgt_vocab_size)  # bias, like the course Transformer
         self.output.weight = self.tgt_embedding.weight
+        nn.init.zeros_(self.output.bias)
 
     def _embed(self, embedding: nn.Embedding, ids: torch.Tensor) -> torch.Tensor:
         if ids.dim() != 2 or ids.dtype != torch.long:
@@ -337,9 +342,14 @@ class TorchTransformer(nn.Module):
         memory: torch.Tensor,
         src_padding_mask: torch.Tensor | None = None,
         tgt_padding_mask: torch.Tensor | None = None,
+        cache: None = None,
     ) -> torch.Tensor:
         """tgt_in ``(batch, tgt_len)``, memory ``(batch, src_len, d_model)`` -> logits
         ``(batch, tgt_len, tgt_vocab)``; position t sees target positions <= t only."""
+        if cache is not None:
+            raise ValueError(
+                "nn.Transformer keeps no key/value cache: decode with use_cache=False."
+            )
         x = self.transformer.decoder(
             self._embed(self.tgt_embedding, tgt_in),
             memory,

@@ -14,9 +14,9 @@ from course_lib.translation import (
     PAD_ID,
     SPECIAL_TOKENS,
     TorchTransformer,
-    batch_tokens,
     bucketed_loader,
     corpus_bleu,
+    real_tokens,
     recurrent_translator,
     token_budget_batches,
     tokenize_pairs,
@@ -91,11 +91,14 @@ def test_bucketed_loader_batches_and_reshuffles_each_pass(pairs, tokenizer):
     first = [b["src"].tolist() for b in loader]
     second = [b["src"].tolist() for b in loader]
     assert first != second  # a new order each epoch
+    loader.batch_sampler.set_epoch(1)  # what the training engine does when it resumes
+    assert [b["src"].tolist() for b in loader] == second
+    assert len(loader) == len(first)
     assert sum(len(b) for b in first) == 600
     for batch in loader:
         assert batch["src"].shape[0] * max(batch["src"].shape[1], batch["tgt"].shape[1]) <= 500
         assert (batch["src"][batch["src_padding_mask"]] == PAD_ID).all()
-    assert batch_tokens(encoded[:3]) == 3 * max(max(len(s), len(t)) for s, t in encoded[:3])
+    assert sum(real_tokens(b) for b in loader) == sum(len(s) + len(t) for s, t in encoded)
     with pytest.raises(ValueError, match="no pairs"):
         bucketed_loader([])
 
@@ -163,3 +166,30 @@ def test_translate_returns_text_in_input_order(pairs, tokenizer):
     assert out[:3] == one_by_one
     with pytest.raises(ValueError, match="empty sentence"):
         translate(model, [""], tokenizer)
+
+
+def test_translate_transformers_greedy_equals_beam_of_one(pairs, tokenizer):
+    from course_lib.transformer import Transformer
+
+    vocab = tokenizer.get_vocab_size()
+    sources = [de for de, _ in pairs[:6]]
+    for build in (Transformer, TorchTransformer):
+        torch.manual_seed(0)
+        model = build(vocab, vocab, 16, 2, 32, 1, 1, dropout=0.0, share_embeddings=True)
+        greedy = translate(model, sources, tokenizer, max_extra_tokens=4)
+        assert greedy == translate(model, sources, tokenizer, beam_size=1, max_extra_tokens=4)
+        assert len(greedy) == 6 and all(isinstance(s, str) for s in greedy)
+    with pytest.raises(ValueError, match="use_cache=False"):
+        model.decode(torch.ones(1, 2, dtype=torch.long), torch.zeros(1, 3, 16), cache=object())
+
+
+def test_translation_loss_of_a_transformer_ignores_padding(pairs, tokenizer):
+    model = _model(vocab=tokenizer.get_vocab_size())
+    encoded = tokenize_pairs(tokenizer, pairs[:8])
+    batch = next(iter(bucketed_loader(encoded, 10_000, shuffle=False)))
+    loss = translation_loss(model, batch, label_smoothing=0.1)
+    per_pair = [translation_loss(model, next(iter(bucketed_loader([p], 100, shuffle=False))), 0.1)
+                for p in encoded]
+    tokens = torch.tensor([len(t) for _, t in encoded], dtype=torch.float)
+    weighted = (torch.stack(per_pair) * tokens).sum() / tokens.sum()  # a mean over tokens
+    torch.testing.assert_close(loss, weighted, atol=1e-5, rtol=1e-5)

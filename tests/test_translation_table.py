@@ -1,0 +1,65 @@
+"""benchmarks/translation_table.py: the models it compares, the throughput ratio, the file."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+import torch
+
+from course_lib.data import load_multi30k
+from course_lib.machinery.profiles import MODULE_04_TRANSLATION
+from course_lib.translation import bucketed_loader, tokenize_pairs, tokenizer_for_pairs
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "translation_table.py"
+
+
+@pytest.fixture(scope="module")
+def table():
+    spec = importlib.util.spec_from_file_location("translation_table", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_two_transformers_have_the_same_size(table):
+    sizes = MODULE_04_TRANSLATION["cpu"]
+    models = table.build_models(8000, sizes)
+    assert list(models) == [table.LSTM_NO_ATTENTION, table.LSTM_ATTENTION, table.FROM_SCRATCH,
+                            table.TORCH]
+    count = {n: sum(p.numel() for p in m.parameters()) for n, m in models.items()}
+    # nn.Transformer adds a final LayerNorm to each stack (2 x 2 x d_model), nothing else
+    assert count[table.TORCH] - count[table.FROM_SCRATCH] == 4 * sizes["mt_d_model"]
+
+
+def test_throughput_ratio_and_markdown(table):
+    sizes = MODULE_04_TRANSLATION["ci"]
+    pairs = load_multi30k("train")[:200]
+    tokenizer = tokenizer_for_pairs(pairs, sizes["mt_vocab_size"])
+    loader = bucketed_loader(tokenize_pairs(tokenizer, pairs), sizes["mt_batch_tokens"])
+    torch.manual_seed(0)
+    speed = table.throughput_ratio(table.build_models(600, sizes), loader, steps=2)
+    assert speed["ratio"] == pytest.approx(
+        speed["from_scratch_tokens_per_s"] / speed["torch_tokens_per_s"]
+    )
+    assert speed["from_scratch_tokens_per_s"] > 0 and speed["timed_steps"] == 2
+    row = {"model": table.FROM_SCRATCH, "parameters": 6_000_000, "steps": 10,
+           "tokens_per_s": 1234.0, "load_during_training": 3.0, "bleu_greedy": 30.04,
+           "bleu_beam": 31.16}
+    report = {
+        "machine": table.machine(), "rows": [row, {**row, "model": "x", "bleu_beam": None}],
+        "budget": {"profile": "cpu", "minutes_per_model": 10, "train_pairs": 29000,
+                   "test_pairs": 1000, "vocab_size": 8000, "max_tokens": 4096, "beam_size": 4},
+        "throughput": speed, "load_before": 1.0, "load_after": 2.0, "unfinished": [],
+    }
+    text = table.to_markdown(report)
+    assert "--profile cpu --minutes 10" in text and "torch " + torch.__version__ in text
+    assert "| 6.0M | 10 | 1,234 | 3.0 | 30.0 | 31.2 |" in text
+    assert "| x | 6.0M | 10 | 1,234 | 3.0 | 30.0 |  |" in text
+    for name, bleu in table.PUBLISHED:
+        assert f"| {name} | {bleu} |" in text
+    assert "Not finished" not in text
+    partial = table.to_markdown({**report, "throughput": None, "unfinished": ["throughput"]})
+    assert "not measured yet" in partial
+    assert "Not finished when the run stopped: throughput" in partial
