@@ -719,7 +719,7 @@ def train(
     each process gets its share of ``train_loader`` (a ``DataLoader``), only the main process
     writes checkpoints and prints.
     """
-    from tqdm.auto import tqdm
+    from course_lib.machinery.progress import progress_bar
 
     config = config or TrainConfig()
     if config.early_stopping_patience is not None and evaluate is None and (
@@ -753,8 +753,8 @@ def train(
         if config.max_steps is not None:
             total = config.max_steps if total is None else min(total, config.max_steps)
         disable = not (config.progress and accelerator.is_main_process)
-        with tqdm(total=total, initial=engine.progress.step, desc="train", unit="step",
-                  disable=disable) as bar:
+        with progress_bar(total=total, initial=engine.progress.step, desc="train", unit="step",
+                          disable=disable) as bar:
             engine.run(bar)
         accelerator.unwrap_model(model, keep_fp32_wrapper=False)  # plain forward again
         progress = engine.progress
