@@ -380,7 +380,8 @@ MODULE_05 = {  # pre-trained Transformers with Hugging Face: tokenizers, Trainer
     # cpu: the classification thresholds sit below the accuracies measured in
     # OFFLINE_HF_NOTES.md for this model and recipe (full fine-tuning 0.817, LoRA via peft at
     # lr 2e-3 0.796), by 0.027 and 0.036. The stand-in GPT-2 at these sizes measured
-    # perplexity 1,884 -> 136 (ratio 0.072; asserted <= 0.1); the T5 thresholds are unmeasured.
+    # perplexity 1,884 -> 136 (ratio 0.072; asserted <= 0.1); the stand-in T5 test loss
+    # 8.92 -> 3.81 (ratio 0.43; asserted <= 0.5) and beam-search BLEU 8.2 (asserted >= 6).
     "cpu": {
         "classifier_hub": "sentence-transformers/all-MiniLM-L6-v2", "generator_hub": "gpt2",
         "translator_hub": "Helsinki-NLP/opus-mt-de-en",
@@ -395,7 +396,7 @@ MODULE_05 = {  # pre-trained Transformers with Hugging Face: tokenizers, Trainer
         "mt_train": 29000, "mt_test": 1000, "mt_vocab": 4000, "mt_d_model": 128,
         "mt_layers": 2, "mt_steps": 600, "mt_batch": 64, "mt_lr": 3e-3, "mt_beams": 4,
         "mt_compare": 200, "min_greedy_agreement": 0.95,
-        "max_mt_loss_ratio": 0.6, "min_bleu": 1.0,
+        "max_mt_loss_ratio": 0.5, "min_bleu": 6.0,
     },
 }
 MODULE_05["gpu"] = {  # gpu: the real models where the Hub answers, and longer runs
