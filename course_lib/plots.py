@@ -328,7 +328,12 @@ def plot_lines(
     entries = len(ax.get_legend_handles_labels()[1])
     outside = entries > 4 if legend_outside is None else legend_outside
     if outside:
-        ax.legend(fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncols=2)
+        ax.legend(
+            fontsize=9,
+            loc="upper center",
+            bbox_to_anchor=(0.5, -0.22),
+            ncols=1 if max(len(t) for t in ax.get_legend_handles_labels()[1]) > 30 else 2,
+        )
     elif entries > 1 or baselines:
         ax.legend(fontsize=9)
     return ax
