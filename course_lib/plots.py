@@ -144,7 +144,7 @@ def _token_ticks(ax, labels, n: int, axis: str, panel_inches: float) -> None:
     """Tokens as tick labels: short ones upright, long ones turned on the x axis, thinned
     when they would overlap."""
     cell_points = panel_inches * 72 / n
-    size = max(MIN_FONT, min(11, 0.8 * cell_points))
+    size = max(MIN_FONT, min(10, 0.6 * cell_points))
     texts = [str(i) for i in range(n)] if labels is None else [str(t) for t in labels]
     widest = max(len(t) for t in texts)
     upright_width = 0.65 * size * widest + 3  # points taken by an upright label
@@ -154,8 +154,9 @@ def _token_ticks(ax, labels, n: int, axis: str, panel_inches: float) -> None:
     setter = ax.set_xticks if axis == "x" else ax.set_yticks
     setter(positions, [texts[i] for i in positions], fontsize=size)
     if axis == "x":
-        for label in ax.get_xticklabels():
-            label.set_rotation(0 if len(label.get_text()) <= 3 else 90)
+        for label in ax.get_xticklabels():  # upright when it fits its cell(s), else turned
+            fits = 0.65 * size * len(label.get_text()) + 3 <= step * cell_points
+            label.set_rotation(0 if fits else 90)
 
 
 def _hatch_cells(ax, blocked: np.ndarray) -> None:
@@ -327,7 +328,12 @@ def plot_lines(
     entries = len(ax.get_legend_handles_labels()[1])
     outside = entries > 4 if legend_outside is None else legend_outside
     if outside:
-        ax.legend(fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncols=2)
+        ax.legend(
+            fontsize=9,
+            loc="upper center",
+            bbox_to_anchor=(0.5, -0.22),
+            ncols=1 if max(len(t) for t in ax.get_legend_handles_labels()[1]) > 30 else 2,
+        )
     elif entries > 1 or baselines:
         ax.legend(fontsize=9)
     return ax

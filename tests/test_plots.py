@@ -134,10 +134,16 @@ def test_single_character_tokens_stay_upright_and_legible():
     labels = ax.get_xticklabels()
     assert [t.get_text() for t in labels] == list("abcdefghijkl")
     assert all(t.get_rotation() == 0 and t.get_fontsize() >= 8 for t in labels)
-    words = plot_attention(torch.rand(2, 2), keys=["movie", "dull"]).axes[0].get_xticklabels()
-    assert all(t.get_rotation() == 90 for t in words)
-    mixed = plot_attention(torch.rand(3, 3), keys=["<bos>", "a", "b"]).axes[0].get_xticklabels()
-    assert [t.get_rotation() for t in mixed] == [90, 0, 0]  # only the long token turns
+    long_words = ["movie", "dull", "but", "charming", "and", "witty", "overall", "fine"]
+    fig = plot_attention(torch.rand(8, 8), keys=long_words)
+    fig.canvas.draw()
+    words = fig.axes[0].get_xticklabels()
+    assert {t.get_text() for t in words if t.get_rotation() == 90} >= {"charming", "overall"}
+    boxes = [t.get_window_extent() for t in words]
+    assert all(left.x1 <= right.x0 for left, right in zip(boxes, boxes[1:]))  # no overlap
+    tokens = ["<bos>", *"abcdefghijkl", "<eos>"]
+    mixed = plot_attention(torch.rand(14, 14), keys=tokens).axes[0].get_xticklabels()
+    assert [t.get_rotation() for t in mixed] == [90] + [0] * 12 + [90]  # only long tokens turn
     fig = plot_attention(torch.rand(64, 64), cell_size=4.5)  # two-digit positions, thinned
     fig.canvas.draw()
     boxes = [t.get_window_extent() for t in fig.axes[0].get_xticklabels()]
