@@ -391,7 +391,9 @@ MODULE_05 = {  # pre-trained Transformers with Hugging Face: tokenizers, Trainer
         "tok_chars": 500_000, "tok_vocab_sizes": [250, 500, 1000, 2000, 4000],
         "max_length": 64, "cls_train": 8530, "cls_test": 1066, "cls_batch": 32,
         "cls_epochs": 1, "cls_lr": 1e-4, "lora_lr": 2e-3, "lora_r": 8, "lora_alpha": 16,
-        "warmup": 0.1, "min_cls_accuracy": 0.79, "min_lora_accuracy": 0.76,
+        # measured (lead, one thread, 2026-11-23): full fine-tuning 0.825, LoRA 0.821 (ours)
+        # and 0.813 (peft) on the 1,066 test sentences; thresholds are those minus ~0.02.
+        "warmup": 0.1, "min_cls_accuracy": 0.80, "min_lora_accuracy": 0.79,
         "module3_accuracy": 0.779,
         "gen_chars": 600_000, "gen_vocab": 2000, "gen_block": 128, "gen_layers": 2,
         "gen_d_model": 64, "gen_heads": 2, "gen_steps": 500, "gen_batch": 16, "gen_lr": 3e-3,
@@ -441,7 +443,10 @@ MODULE_06 = {  # final project: your data, train or fine-tune, evaluate, optimis
         "dropout": 0.1, "lora_r": 8, "max_source_tokens": 64, "max_target_tokens": 64,
         "batch_size": 64, "epochs": 6, "max_minutes": 12, "lr": 2e-3, "warmup_steps": 200,
         "speed_steps": 5, "eval_examples": 500, "max_new_tokens": 64, "num_beams": 1,
-        "optimise_examples": 48, "min_val_loss_drop": 2.0, "min_margin": 5.0,
+        # measured (lead, one thread, 12-minute budget reached after 1,181 steps): validation
+        # loss drop 5.89 nats, BLEU 10.25 vs 0.12 for copying the source (margin 10.13); the
+        # thresholds keep ~1 nat and ~2 BLEU of margin. A slower machine trains fewer steps.
+        "optimise_examples": 48, "min_val_loss_drop": 5.0, "min_margin": 8.0,
     },
     "gpu": {  # not run here (no GPU, no network): thresholds unmeasured, to set on Colab
         "task": "summarisation", "hub_model": "t5-small", "prefix": "summarize: ",
