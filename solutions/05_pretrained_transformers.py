@@ -376,8 +376,11 @@ def fine_tune(model, lr: float, run_name: str) -> dict:
     start = time.perf_counter()
     trainer.train()
     seconds = (time.perf_counter() - start) / sizes["cls_epochs"]
-    logits = torch.as_tensor(trainer.predict(test_data).predictions)
-    metrics = classification_metrics(logits.argmax(-1), torch.tensor(test_data["label"]), 2)
+    # Score predictions against the label_ids predict() returns with them: the same order
+    # whatever sampler the Trainer uses (with group_by_length it is not the dataset's order).
+    out = trainer.predict(test_data)
+    predicted, labels = torch.as_tensor(out.predictions).argmax(-1), torch.as_tensor(out.label_ids)
+    metrics = classification_metrics(predicted, labels, 2)
     return {**metrics, "seconds_per_epoch": seconds}
 
 
