@@ -9,8 +9,9 @@ from-scratch Transformer, the one with a key/value cache); measures the training
 ``benchmarks/results/translation_table.md`` and ``.json`` with the machine, the versions, the
 date, the budget and the load::
 
-    python benchmarks/translation_table.py --profile cpu --minutes 10
+    python benchmarks/translation_table.py --profile cpu --minutes 12
     python benchmarks/translation_table.py --profile ci --minutes 0.1 --out /tmp/table
+    python benchmarks/translation_table.py --profile cpu --minutes 12 --resume  # after a stop
 
 Sizes come from ``MODULE_04_TRANSLATION`` in ``course_lib/machinery/profiles.py``. Notebook 04
 shows the Markdown file. Timings depend on the machine and its load: the file records the
@@ -71,10 +72,10 @@ def build_models(vocab_size: int, s: dict) -> dict[str, nn.Module]:
     )
     builders = {
         LSTM_NO_ATTENTION: lambda: recurrent_translator(
-            vocab_size, s["lstm_emb"], s["lstm_hidden"], attention=False
+            vocab_size, s["mt_lstm_emb"], s["mt_lstm_hidden"], attention=False
         ),
         LSTM_ATTENTION: lambda: recurrent_translator(
-            vocab_size, s["lstm_emb"], s["lstm_hidden"], attention=True
+            vocab_size, s["mt_lstm_emb"], s["mt_lstm_hidden"], attention=True
         ),
         FROM_SCRATCH: lambda: Transformer(**transformer_args),
         TORCH: lambda: TorchTransformer(**transformer_args),
@@ -129,7 +130,7 @@ def train_and_score(name: str, model: nn.Module, data: dict, s: dict, minutes: f
         )
         scheduler = noam_schedule(optimizer, s["mt_d_model"], s["mt_warmup"])
     else:  # Module 1's recipe: Adam at a constant rate
-        optimizer, scheduler = torch.optim.Adam(model.parameters(), lr=s["lstm_lr"]), None
+        optimizer, scheduler = torch.optim.Adam(model.parameters(), lr=s["mt_lstm_lr"]), None
     config = TrainConfig(
         epochs=1000,  # the time budget stops it
         max_minutes=minutes,
@@ -209,7 +210,9 @@ def to_markdown(report: dict) -> str:
         f"{m['cpu_count']} CPU cores ({m['torch_threads']} torch threads), {m['device']}; "
         f"Python {m['python']}, torch {m['torch']}, tokenizers {m['tokenizers']}, "
         f"sacrebleu {m['sacrebleu']}. Load average (1 min) {report['load_before']:.1f} "
-        f"before and {report['load_after']:.1f} after: other processes shared the machine.",
+        f"before and {report['load_after']:.1f} after"
+        + (": other processes shared the machine." if report["load_before"] >= 1.0
+           else " (the run's own threads): nothing else was running when it started."),
         "",
         f"Budget: {b['minutes_per_model']:g} minutes of training per model on "
         f"{b['train_pairs']} pairs, one shared BPE vocabulary of {b['vocab_size']} subwords, "
@@ -240,6 +243,9 @@ def to_markdown(report: dict) -> str:
         speed,
         "",
     ]
+    if report.get("resumed"):
+        lines += [f"Rows after the first were finished by `--resume` runs started on "
+                  f"{', '.join(report['resumed'])}, on the same machine.", ""]
     if report["unfinished"]:
         lines += [f"Not finished when the run stopped: {', '.join(report['unfinished'])}.", ""]
     return "\n".join(lines)
@@ -248,8 +254,11 @@ def to_markdown(report: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", choices=PROFILES, default="cpu")
-    parser.add_argument("--minutes", type=float, default=10.0, help="training time per model")
+    parser.add_argument("--minutes", type=float, default=12.0, help="training time per model")
     parser.add_argument("--out", type=Path, default=RESULTS, help="folder for the .md and .json")
+    parser.add_argument("--resume", action="store_true",
+                        help="keep the finished rows of the .json in --out (same profile and "
+                             "budget) and run only the unfinished ones")
     args = parser.parse_args()
     s = MODULE_04_TRANSLATION[args.profile]
     load_before = os.getloadavg()[0]
@@ -283,9 +292,14 @@ def main() -> None:
         "load_before": load_before,
         "load_after": load_before,
     }
+    if args.resume:
+        report = resumed(report, args.out / "translation_table.json")
     # Transformers first, then the throughput pair, then the LSTMs; the files are rewritten
     # after each step, so a run stopped early still leaves its finished rows.
     for name in (FROM_SCRATCH, TORCH, "throughput", LSTM_ATTENTION, LSTM_NO_ATTENTION):
+        if name not in report["unfinished"]:
+            print(f"{name}: kept from the earlier run", flush=True)
+            continue
         if name == "throughput":
             report["throughput"] = throughput_ratio(
                 build_models(tokenizer.get_vocab_size(), s), data["train_loader"],
@@ -297,6 +311,26 @@ def main() -> None:
         report["load_after"] = os.getloadavg()[0]
         write(report, args.out)
     print(to_markdown(report))
+
+
+def resumed(report: dict, earlier_file: Path) -> dict:
+    """``report`` with the finished rows (and throughput) of ``earlier_file`` taken over.
+
+    The earlier run must have the same budget (profile, minutes, data, vocabulary, batches);
+    its machine, date and starting load are kept, since its rows were measured then.
+    """
+    if not earlier_file.exists():
+        raise SystemExit(f"--resume: {earlier_file} does not exist; run without --resume.")
+    earlier = json.loads(earlier_file.read_text())
+    if earlier["budget"] != report["budget"]:
+        raise SystemExit(
+            f"--resume: {earlier_file} was made with another budget ({earlier['budget']}); "
+            f"this run has {report['budget']}. Run without --resume to start again."
+        )
+    return {**report, "machine": earlier["machine"], "load_before": earlier["load_before"],
+            "rows": earlier["rows"], "throughput": earlier["throughput"],
+            "unfinished": earlier["unfinished"],
+            "resumed": [*earlier.get("resumed", []), report["machine"]["date_utc"]]}
 
 
 def write(report: dict, folder: Path) -> None:

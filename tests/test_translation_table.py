@@ -63,3 +63,24 @@ def test_throughput_ratio_and_markdown(table):
     partial = table.to_markdown({**report, "throughput": None, "unfinished": ["throughput"]})
     assert "not measured yet" in partial
     assert "Not finished when the run stopped: throughput" in partial
+
+
+def test_resume_keeps_finished_rows_of_the_same_budget_only(table, tmp_path):
+    budget = {"profile": "cpu", "minutes_per_model": 12, "train_pairs": 29000,
+              "test_pairs": 1000, "vocab_size": 8000, "max_tokens": 4096, "beam_size": 4}
+    earlier = {"machine": {"date_utc": "2026-11-23 15:42 UTC"}, "budget": budget,
+               "rows": [{"model": table.FROM_SCRATCH}], "throughput": None,
+               "unfinished": [table.TORCH, "throughput"], "load_before": 1.2}
+    (tmp_path / "translation_table.json").write_text(__import__("json").dumps(earlier))
+    fresh = {"machine": {"date_utc": "2026-11-23 16:30 UTC"}, "budget": dict(budget),
+             "rows": [], "throughput": None, "unfinished": [table.FROM_SCRATCH, table.TORCH,
+                                                            "throughput"], "load_before": 0.5}
+    report = table.resumed(fresh, tmp_path / "translation_table.json")
+    assert report["rows"] == earlier["rows"] and report["unfinished"] == [table.TORCH, "throughput"]
+    assert report["machine"]["date_utc"] == "2026-11-23 15:42 UTC"
+    assert report["resumed"] == ["2026-11-23 16:30 UTC"]
+    with pytest.raises(SystemExit, match="another budget"):
+        table.resumed({**fresh, "budget": {**budget, "minutes_per_model": 10}},
+                      tmp_path / "translation_table.json")
+    with pytest.raises(SystemExit, match="does not exist"):
+        table.resumed(fresh, tmp_path / "missing.json")
