@@ -639,7 +639,9 @@ plt.show()
 # We train it on Shakespeare characters and compare its validation **perplexity**
 # $\exp(\text{mean cross-entropy})$ (the effective number of equally likely next characters)
 # with two baselines on the same split: the uniform guess (perplexity = vocabulary size) and
-# Module 1's character LSTM trained with the same number of steps and batch size.
+# Module 1's character LSTM trained on the same windows with the same number of steps, batch
+# size, learning rate and schedule. Both run for a few minutes on a laptop CPU; the time
+# each one took is printed too, because at this scale it decides the comparison.
 
 # %%
 from course_lib.char_model import CharRNN
@@ -650,7 +652,7 @@ window = sizes["lm_window"]
 val_slice = val_data[: sizes["lm_val_chars"]]
 torch.manual_seed(cfg.seed)
 lm = DecoderOnlyLM(len(chars), sizes["lm_d_model"], sizes["lm_heads"], 4 * sizes["lm_d_model"],
-                   sizes["lm_layers"], max_len=window, dropout=0.1).to(cfg.device)
+                   sizes["lm_layers"], max_len=window, dropout=sizes["lm_dropout"]).to(cfg.device)
 lm_train_loss = train_lm(lm, sizes["lm_steps"], window, sizes["lm_batch"], sizes["lm_lr"])
 lm_ppl = perplexity(lm, val_slice, window, device=cfg.device)
 lm_time = time.perf_counter() - lm_start
@@ -671,16 +673,24 @@ class LSTMLM(nn.Module):
 lstm_start = time.perf_counter()
 torch.manual_seed(cfg.seed)
 lstm = LSTMLM().to(cfg.device)
-train_lm(lstm, sizes["lm_steps"], window, sizes["lm_batch"], 3e-3)
+train_lm(lstm, sizes["lm_steps"], window, sizes["lm_batch"], sizes["lm_lr"])
 lstm_ppl = perplexity(lstm, val_slice, window, device=cfg.device)
-print(f"LSTM: {count_parameters(lstm):,} parameters, trained in "
-      f"{time.perf_counter() - lstm_start:.0f} s")
+lstm_time = time.perf_counter() - lstm_start
+print(f"LSTM: {count_parameters(lstm):,} parameters, trained in {lstm_time:.0f} s")
 
 # %%
+from course_lib.report import say
+
 print(f"validation perplexity: uniform {len(chars)}, LSTM {lstm_ppl:.2f}, "
       f"Transformer {lm_ppl:.2f}")
 assert_metric("Transformer LM validation perplexity", lm_ppl, at_most=sizes["max_lm_ppl"])
 assert_metric("Transformer / LSTM perplexity", lm_ppl / lstm_ppl, at_most=sizes["max_ppl_ratio"])
+gap = (lstm_ppl - lm_ppl) / lstm_ppl
+verdict = ("clearly beats" if gap > 0.05 else "is level with" if gap > -0.05
+           else "is clearly behind")
+say(f"After {sizes['lm_steps']} steps the Transformer ({lm_ppl:.2f}) **{verdict}** the LSTM "
+    f"({lstm_ppl:.2f}), both far below the uniform guess ({len(chars)}); it needed "
+    f"{lm_time / lstm_time:.1f}x the LSTM's time (training and scoring).")
 
 # %% [markdown]
 # Samples at two temperatures (dividing the logits by $T < 1$ sharpens the distribution,
@@ -697,6 +707,17 @@ for temperature in (0.5, 1.0):
 # At $T = 0.5$ the text is more regular and repetitive; at $T = 1$ it is more varied and
 # makes more spelling mistakes. Both have learned the shape of a play: speaker names in
 # capitals, line breaks, short lines.
+#
+# **Why the LSTM holds its own here.** On characters, with minutes of CPU, a recurrent model
+# is a strong baseline: its state carries the context for free, and each step is cheap. The
+# Transformer has to learn from data what the recurrence builds in (where it is, what came
+# just before), and its advantages (every position trained in parallel, direct access to any
+# earlier token, depth that scales) pay off with more data, more compute and longer contexts,
+# which is why GPT-2 (Module 5) is a Transformer. In this course's measurements on a 2-core CPU,
+# a wider, shallower Transformer (2 layers of 192) did better than a deeper, narrower one (3 of
+# 128) for the same steps; the `gpu` profile's sizes (6 layers of 384, 5,000 steps) are where
+# the gap is expected to open, a target not measured here. Try `lm_steps`, `lm_d_model` and
+# `lm_layers` in `sizes` and watch both numbers and both times.
 
 # %% [markdown]
 # ## 4.8 Real translation: Multi30k German -> English
@@ -875,7 +896,9 @@ beam_s = time.perf_counter() - tic
 bleu = {"greedy": corpus_bleu(greedy, references), "beam": corpus_bleu(beam, references)}
 print(f"test 2016 BLEU: greedy {bleu['greedy']:.1f} ({greedy_s:.0f} s), "
       f"beam search of {sizes['mt_beam_size']} {bleu['beam']:.1f} ({beam_s:.0f} s)")
-assert bleu["greedy"] > sizes["mt_min_bleu"]
+assert_metric("test 2016 BLEU, greedy", bleu["greedy"], at_least=sizes["mt_min_bleu"])
+if sizes["mt_min_beam_bleu"] is not None:  # the ci model is too small for a beam threshold
+    assert_metric("test 2016 BLEU, beam search", bleu["beam"], at_least=sizes["mt_min_beam_bleu"])
 
 # %% [markdown]
 # With the `gpu` profile (a Colab T4: `d_model` 512, 6 + 6 layers, fp16) the target is
@@ -1040,7 +1063,7 @@ if rare_kind in recall and len(by_length) > 1:
 # %% [markdown]
 # **The comparison table.** Training four models for several minutes each does not fit in
 # this notebook, so one script does it, on the same data, tokenizer, batches and wall-time
-# budget for every model: `python benchmarks/translation_table.py --profile cpu --minutes 10`
+# budget for every model: `python benchmarks/translation_table.py --profile cpu --minutes 12`
 # (the file states the budget and the load of the run shown). It writes
 # `benchmarks/results/translation_table.md`, shown below as that script produced it (with its
 # machine, versions, date and load), not recomputed here. The published rows of
@@ -1112,8 +1135,8 @@ assert_metric("exact match lost without positional encoding",
 
 # %% [markdown]
 # How to read the table. Without positional encoding the model sees a *set* of characters:
-# it cannot know which one comes last, so reversal becomes impossible beyond guessing, the
-# largest effect by far. Heads, norm placement, warm-up, label smoothing and the embedding
+# it cannot know which one comes last, so reversal becomes impossible beyond guessing (the
+# cell above asserts that this row loses at least `min_pe_gap` of exact match). Heads, norm placement, warm-up, label smoothing and the embedding
 # scale matter less on a small, easy task; their effects (training stability of deep
 # post-norm stacks without warm-up, calibration from label smoothing) show on larger models
 # and real data, and a single seed on a toy task cannot separate small differences from

@@ -81,3 +81,12 @@ def test_outputs_go_to_drive_when_mounted(monkeypatch, tmp_path):
     drive.mkdir()
     out = paths.output_dir(drive_root=drive)
     assert out == drive / paths.DRIVE_FOLDER / "outputs" and out.is_dir()
+
+
+def test_module_4_tables_share_no_key():
+    """SIZES[4] merges the two Module 4 tables: a shared key would silently take the
+    translation value (the LM's LSTM once got the translation LSTM's width this way)."""
+    from course_lib.machinery.profiles import MODULE_04, MODULE_04_TRANSLATION
+
+    for profile in PROFILES:
+        assert not set(MODULE_04[profile]) & set(MODULE_04_TRANSLATION[profile]), profile

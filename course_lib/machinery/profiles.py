@@ -239,7 +239,8 @@ MODULE_04 = {  # the decoder, the full Transformer, decoding, toy task, decoder-
         "lm_layers": 1,  # 4.7: layers
         "lm_batch": 32,  # 4.7: windows per batch (Transformer and LSTM)
         "lm_steps": 80,  # 4.7: optimisation steps (Transformer and LSTM)
-        "lm_lr": 3e-3,  # 4.7: AdamW peak learning rate
+        "lm_lr": 3e-3,  # 4.7: AdamW peak learning rate (Transformer and LSTM)
+        "lm_dropout": 0.1,  # 4.7: dropout of the Transformer LM
         "lstm_hidden": 64,  # 4.7: width of Module 1's character LSTM baseline
         "max_lm_ppl": 30.0,  # asserted: Transformer validation perplexity (uniform is 69)
         "max_ppl_ratio": 1.5,  # asserted: Transformer perplexity / LSTM perplexity
@@ -248,12 +249,12 @@ MODULE_04 = {  # the decoder, the full Transformer, decoding, toy task, decoder-
         "ablation_epochs": 1,  # 4.9: passes over those pairs per ablation row
         "min_pe_gap": 0.0,  # asserted: exact match lost without positional encoding, at least
     },
-    # cpu, measured 2026-11-23 (COURSE_THREADS=1, 2 shared cores) up to 4.7: cache speed-up
-    # at 64 tokens 11.1x; toy exact match 0.996 (greedy), 0.997 (beam); LM validation
-    # perplexity 6.89 against the LSTM's 4.28 (the LSTM wins at these sizes and 1,500 steps;
-    # 4.7 took 20 minutes on one thread). The LM thresholds below are those values plus a
-    # margin (0.6 perplexity, 0.15 ratio). 4.8 and 4.9 were not reached: their cpu thresholds
-    # are targets, not measurements. gpu: planned sizes, never run.
+    # cpu, measured 2026-11-23 (COURSE_THREADS=1, 2 shared cores) up to 4.6: cache speed-up
+    # at 64 tokens 11.1x; toy exact match 0.996 (greedy), 0.997 (beam). 4.7, measured on one
+    # thread for 600 steps of 32 x 128 characters (lr 3e-3): LSTM (256 wide) perplexity 5.90
+    # in 51 s; Transformer 2 x 192 wide, no dropout, 5.86 in 196 s (3 x 128: 7.53; 2 x 256:
+    # 5.67 in 326 s; 2 x 192 at lr 6e-3: 6.29). The LM thresholds are 5.86 plus 0.45 and a
+    # ratio of 1.1. gpu: planned sizes, never run.
     "cpu": {
         "mask_demo_len": 8, "leak_window": 32, "leak_steps": 300,
         "speed_lengths": [8, 16, 32, 64], "min_long_speedup": 1.5,
@@ -261,10 +262,13 @@ MODULE_04 = {  # the decoder, the full Transformer, decoding, toy task, decoder-
         "toy_train": 20000, "toy_test": 1000,
         "toy_d_model": 128, "toy_heads": 4, "toy_d_ff": 256, "toy_layers": 2, "toy_batch": 64,
         "toy_lr": 1e-3, "toy_warmup": 200, "toy_epochs": 6, "min_toy_exact": 0.99,
-        "beam_test": 300, "lm_window": 128, "lm_val_chars": 50000, "lm_d_model": 128,
-        "lm_heads": 4, "lm_layers": 3, "lm_batch": 32, "lm_steps": 1500, "lm_lr": 1e-3,
-        "lstm_hidden": 256, "max_lm_ppl": 7.5, "max_ppl_ratio": 1.75, "sample_chars": 300,
-        "ablation_train": 20000, "ablation_epochs": 1, "min_pe_gap": 0.3,
+        "beam_test": 300, "lm_window": 128, "lm_val_chars": 50000, "lm_d_model": 192,
+        "lm_heads": 4, "lm_layers": 2, "lm_batch": 32, "lm_steps": 600, "lm_lr": 3e-3,
+        "lm_dropout": 0.0,
+        "lstm_hidden": 256, "max_lm_ppl": 6.3, "max_ppl_ratio": 1.1, "sample_chars": 300,
+        # 4.9 at 1 epoch left every row near 0 exact match (baseline 0.010, measured); at 2
+        # epochs the baseline reaches 0.503 and no positional encoding 0.000.
+        "ablation_train": 20000, "ablation_epochs": 2, "min_pe_gap": 0.3,
     },
     "gpu": {
         "mask_demo_len": 8, "leak_window": 64, "leak_steps": 500,
@@ -274,7 +278,8 @@ MODULE_04 = {  # the decoder, the full Transformer, decoding, toy task, decoder-
         "toy_d_model": 128, "toy_heads": 8, "toy_d_ff": 512, "toy_layers": 3, "toy_batch": 128,
         "toy_lr": 7e-4, "toy_warmup": 500, "toy_epochs": 6, "min_toy_exact": 0.99,
         "beam_test": 500, "lm_window": 256, "lm_val_chars": 100000, "lm_d_model": 384,
-        "lm_heads": 6, "lm_layers": 6, "lm_batch": 64, "lm_steps": 5000, "lm_lr": 6e-4,
+        "lm_heads": 6, "lm_layers": 6, "lm_batch": 64, "lm_steps": 5000, "lm_lr": 1e-3,
+        "lm_dropout": 0.2,
         "lstm_hidden": 512, "max_lm_ppl": 4.5, "max_ppl_ratio": 0.95, "sample_chars": 500,
         "ablation_train": 50000, "ablation_epochs": 2, "min_pe_gap": 0.3,
     },
@@ -303,26 +308,31 @@ MODULE_04_TRANSLATION = {
         "mt_max_extra_tokens": 10,  # a translation stops at <eos> or source length + this
         "mt_cache_sentences": 20,  # test sentences decoded with and without the key/value cache
         "mt_retrain": False,  # True: train again even if a finished checkpoint exists
-        "mt_min_bleu": 0.0,  # asserted: greedy test BLEU above this (a tiny model, seconds)
+        "mt_min_bleu": 0.01,  # asserted: greedy test BLEU at least (measured 0.1; 0 = no match)
+        "mt_min_beam_bleu": None,  # asserted: beam-search test BLEU at least (None: not asserted)
         "mt_max_loss_ratio": 0.85,  # asserted: final train loss below this share of ln(vocab)
         "mt_min_cache_speedup": 1.0,  # asserted: cached greedy decoding this many times faster
-        "lstm_emb": 32,  # benchmark: LSTM embedding size (Module 1 models)
-        "lstm_hidden": 64,  # benchmark: LSTM width
-        "lstm_lr": 3e-3,  # benchmark: LSTM Adam learning rate (constant)
+        "mt_lstm_emb": 32,  # benchmark: LSTM embedding size (Module 1 models)
+        "mt_lstm_hidden": 64,  # benchmark: LSTM width
+        "mt_lstm_lr": 3e-3,  # benchmark: LSTM Adam learning rate (constant)
         "mt_speed_steps": 3,  # benchmark: timed training steps per Transformer (tokens/s ratio)
     },
-    # cpu: the issue's run (6M parameters, BPE 8k, ~4k-token batches, label smoothing 0.1,
-    # warm-up) reached 30-32 BLEU in 10 minutes on an idle 2-core machine; min_bleu 25 is that
-    # minus a 5-point margin. Not yet re-measured by this notebook (the machine was shared).
+    # cpu, measured 2026-11-23 on the quiet 2-core machine, 2 threads, same settings and seed
+    # twice: 15 minutes = 510 steps -> test 2016 BLEU 28.3 greedy / 32.6 beam (cache 6.0x,
+    # loss ratio 0.39); then 514 steps -> 21.9 / 21.4 (loss ratio 0.35). The run stops by time
+    # while the Noam rate is still near its peak (2.75e-3), so where it stops decides a lot:
+    # the 30 BLEU bar is not reliably met yet. Thresholds sit below both runs: greedy 20, beam
+    # 20, loss ratio 0.45, cache 4x. Benchmark script, 12 minutes = 483 steps -> 29.6 / 29.8; a
+    # shorter warm-up (200 steps, Noam factor 0.7) gave 26.9 greedy at 12 minutes.
     "cpu": {
         "mt_train_pairs": 29000, "mt_test_pairs": 1000, "mt_vocab_size": 8000, "mt_max_len": 100,
         "mt_batch_tokens": 4096, "mt_d_model": 256, "mt_heads": 4, "mt_d_ff": 512,
         "mt_layers": 3, "mt_dropout": 0.1, "mt_lr": 1.0, "mt_warmup": 400,
         "mt_label_smoothing": 0.1, "mt_mixed_precision": "no", "mt_minutes": 15,
         "mt_beam_size": 4, "mt_max_extra_tokens": 50,
-        "mt_cache_sentences": 1000, "mt_retrain": False, "mt_min_bleu": 25.0,
-        "mt_max_loss_ratio": 0.5, "mt_min_cache_speedup": 3.0,
-        "lstm_emb": 256, "lstm_hidden": 512, "lstm_lr": 1e-3, "mt_speed_steps": 6,
+        "mt_cache_sentences": 1000, "mt_retrain": False, "mt_min_bleu": 20.0,
+        "mt_min_beam_bleu": 20.0, "mt_max_loss_ratio": 0.45, "mt_min_cache_speedup": 4.0,
+        "mt_lstm_emb": 256, "mt_lstm_hidden": 512, "mt_lstm_lr": 1e-3, "mt_speed_steps": 6,
     },
     "gpu": {
         "mt_train_pairs": 29000, "mt_test_pairs": 1000, "mt_vocab_size": 8000, "mt_max_len": 100,
@@ -331,8 +341,9 @@ MODULE_04_TRANSLATION = {
         "mt_label_smoothing": 0.1, "mt_mixed_precision": "fp16", "mt_minutes": 20,
         "mt_beam_size": 5, "mt_max_extra_tokens": 50,
         "mt_cache_sentences": 1000, "mt_retrain": False, "mt_min_bleu": 30.0,
+        "mt_min_beam_bleu": 38.0,  # gpu: the course's target, never measured here
         "mt_max_loss_ratio": 0.4, "mt_min_cache_speedup": 3.0,
-        "lstm_emb": 256, "lstm_hidden": 512, "lstm_lr": 1e-3, "mt_speed_steps": 50,
+        "mt_lstm_emb": 256, "mt_lstm_hidden": 512, "mt_lstm_lr": 1e-3, "mt_speed_steps": 50,
     },
 }
 
@@ -391,8 +402,11 @@ MODULE_05 = {  # pre-trained Transformers with Hugging Face: tokenizers, Trainer
         "tok_chars": 500_000, "tok_vocab_sizes": [250, 500, 1000, 2000, 4000],
         "max_length": 64, "cls_train": 8530, "cls_test": 1066, "cls_batch": 32,
         "cls_epochs": 1, "cls_lr": 1e-4, "lora_lr": 2e-3, "lora_r": 8, "lora_alpha": 16,
-        # measured (lead, one thread, 2026-11-23): full fine-tuning 0.825, LoRA 0.821 (ours)
-        # and 0.813 (peft) on the 1,066 test sentences; thresholds are those minus ~0.02.
+        # measured (lead, 2026-11-23; one thread, then again with two on a quiet machine, 14.6
+        # minutes for the notebook): full fine-tuning 0.825, LoRA 0.821 (ours) and 0.813 (peft)
+        # on the 1,066 test sentences; thresholds are those minus ~0.02. Trainer's
+        # group_by_length sampler cut the full epoch from 229 s to 145 s but left LoRA (ours)
+        # at 0.790, 3.6 points behind full fine-tuning: not used.
         "warmup": 0.1, "min_cls_accuracy": 0.80, "min_lora_accuracy": 0.79,
         "module3_accuracy": 0.779,
         "gen_chars": 600_000, "gen_vocab": 2000, "gen_block": 128, "gen_layers": 2,
