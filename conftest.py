@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from collections import defaultdict
+from pathlib import Path
+
+import pytest
 
 os.environ.setdefault("COURSE_PROFILE", "ci")
 os.environ.setdefault("COURSE_HEADLESS", "1")  # text progress bars; widgets print tables
@@ -13,6 +17,20 @@ if os.environ["COURSE_PROFILE"] == "ci":
     torch.set_num_threads(1)  # as setup() does in the ci profile: tiny models, shared cores
 
 _notebook_seconds: dict[str, float] = defaultdict(float)
+
+
+@pytest.fixture(scope="session")
+def load_script():
+    """``load_script("benchmarks/x.py")``: a repository script imported as a module."""
+
+    def load(relative_path: str):
+        path = Path(__file__).parent / relative_path
+        spec = importlib.util.spec_from_file_location(path.stem, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    return load
 
 
 def pytest_runtest_logreport(report):

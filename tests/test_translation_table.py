@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 import torch
 
@@ -12,15 +9,10 @@ from course_lib.data import load_multi30k
 from course_lib.machinery.profiles import MODULE_04_TRANSLATION
 from course_lib.translation import bucketed_loader, tokenize_pairs, tokenizer_for_pairs
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "translation_table.py"
-
 
 @pytest.fixture(scope="module")
-def table():
-    spec = importlib.util.spec_from_file_location("translation_table", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def table(load_script):
+    return load_script("benchmarks/translation_table.py")
 
 
 def test_the_two_transformers_have_the_same_size(table):
