@@ -1136,11 +1136,12 @@ assert_metric("exact match lost without positional encoding",
 # %% [markdown]
 # How to read the table. Without positional encoding the model sees a *set* of characters:
 # it cannot know which one comes last, so reversal becomes impossible beyond guessing (the
-# cell above asserts that this row loses at least `min_pe_gap` of exact match). Heads, norm placement, warm-up, label smoothing and the embedding
-# scale matter less on a small, easy task; their effects (training stability of deep
-# post-norm stacks without warm-up, calibration from label smoothing) show on larger models
-# and real data, and a single seed on a toy task cannot separate small differences from
-# noise. Treat the "no clear difference" rows as exactly that.
+# cell above asserts that this row loses at least `min_pe_gap` of exact match). For the
+# other rows, read the computed conclusion column: the effects of heads, norm placement,
+# warm-up, label smoothing and the embedding scale (training stability of deep post-norm
+# stacks without warm-up, calibration from label smoothing) show more clearly on larger
+# models and real data, and a single seed on a toy task cannot separate small differences
+# from noise. Treat the "no clear difference" rows as exactly that.
 
 # %%
 print(f"whole notebook: {time.perf_counter() - notebook_start:.0f} s "
