@@ -239,11 +239,12 @@ STOP_REASONS = ("epochs", "max_steps", "time", "early_stopping")
 @dataclass
 class TrainConfig:
     """How ``train`` runs. It stops at whichever limit comes first: ``epochs``,
-    ``max_steps`` (optimizer steps) or ``max_minutes`` (wall time of this call)."""
+    ``max_steps`` (optimizer steps) or ``max_minutes`` (wall time). A resumed run counts the
+    steps and the minutes of the runs before it."""
 
     epochs: int = 1  # passes over the training data
     max_steps: int | None = None  # optimizer steps in all (a resumed run counts the earlier ones)
-    max_minutes: float | None = None  # wall-clock budget of this call, evaluation included
+    max_minutes: float | None = None  # wall-clock budget in all, evaluation included
     grad_accum_steps: int = 1  # micro-batches whose gradients add up into one optimizer step
     clip_grad_norm: float | None = None  # clip the global gradient norm to this value
     mixed_precision: str = "no"  # "no" | "bf16" | "fp16" (fp16, with a grad scaler: CUDA only)
@@ -306,13 +307,14 @@ class _Progress:
     best_metric: float | None = None
     evaluations_without_improvement: int = 0
     stopped_by: str | None = None
+    seconds: float = 0.0  # wall time used up to the last checkpoint, earlier runs included
 
     def state_dict(self) -> dict:
         return dict(vars(self))
 
     def load_state_dict(self, state: dict) -> None:
-        for name in vars(self):
-            setattr(self, name, state[name])
+        for name in vars(self):  # checkpoints older than a field keep its default
+            setattr(self, name, state.get(name, getattr(self, name)))
 
 
 def check_mixed_precision(mixed_precision: str, device_type: str) -> None:
@@ -468,7 +470,12 @@ class _Engine:
         self.last_checkpoint: Path | None = None
         self.best_checkpoint: Path | None = None
         self.start = time.perf_counter()
+        self.seconds_before = 0.0  # wall time of the runs this one resumes
         self.train_seconds, self.tokens = 0.0, 0
+
+    def used_seconds(self) -> float:
+        """Wall time of the whole run so far, earlier (resumed) runs included."""
+        return self.seconds_before + time.perf_counter() - self.start
 
     # -- checkpoints ------------------------------------------------------------------------
     def save(self) -> None:
@@ -478,6 +485,7 @@ class _Engine:
             progress.step)
         if path is None or path == self.last_checkpoint:
             return  # no folder, or this very step is saved already
+        progress.seconds = self.used_seconds()
         rngs = [rng_state()]
         if acc.num_processes > 1:
             from accelerate.utils import gather_object
@@ -519,6 +527,7 @@ class _Engine:
                 continue
             self.progress.load_state_dict(state["progress"])
             self.progress.stopped_by = None  # the new call sets its own limits
+            self.seconds_before = self.progress.seconds
             self.epoch_rng = state["epoch_rng"]
             rngs = state["rng"]
             if len(rngs) != acc.num_processes:
@@ -627,7 +636,7 @@ class _Engine:
         if config.max_steps is not None and progress.step >= config.max_steps:
             reason = "max_steps"
         elif (config.max_minutes is not None
-              and time.perf_counter() - self.start >= 60 * config.max_minutes):
+              and self.used_seconds() >= 60 * config.max_minutes):
             reason = "time"
         if self.accelerator.num_processes > 1:  # rank 0's clock decides for everyone
             from accelerate.utils import broadcast_object_list

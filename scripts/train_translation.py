@@ -7,8 +7,9 @@ one device or on several GPUs, and resume it: see docs/multi_gpu.md.
 
 The model, data and optimisation are the notebook's (section 4.8), at the sizes of
 ``--profile`` (default ``gpu``): a shared BPE vocabulary learnt on the training split, batches
-of about ``mt_batch_tokens`` tokens *per process*, AdamW with the Noam schedule, label
-smoothing, gradient clipping. ``output_dir`` receives the tokenizer, the checkpoints and
+of about ``mt_batch_tokens`` tokens *per process*, AdamW with a warm-up then a linear decay
+to 0 (at the end of ``--max-minutes`` if given, else at the last step), label smoothing,
+gradient clipping. ``output_dir`` receives the tokenizer, the checkpoints and
 ``best_model.pt`` (lowest validation loss), which the notebook can load.
 """
 
@@ -23,7 +24,7 @@ from accelerate import PartialState
 
 from course_lib.data import load_multi30k
 from course_lib.machinery.profiles import PROFILES, sizes_for
-from course_lib.schedules import noam_schedule
+from course_lib.schedules import TimeBudgetSchedule, linear_warmup_schedule
 from course_lib.training import TrainConfig, evaluate_loss, train
 from course_lib.transformer import Transformer
 from course_lib.translation import (
@@ -82,10 +83,14 @@ def main(argv: list[str] | None = None):
     model = Transformer(vocab, vocab, sizes["mt_d_model"], sizes["mt_heads"], sizes["mt_d_ff"],
                         sizes["mt_layers"], sizes["mt_layers"], dropout=sizes["mt_dropout"],
                         pad_id=PAD_ID, share_embeddings=True)
-    # Noam: the optimizer's lr is the schedule's factor (see course_lib.schedules).
     optimizer = torch.optim.AdamW(model.parameters(), lr=sizes["mt_lr"], betas=(0.9, 0.98),
                                   eps=1e-9)
-    scheduler = noam_schedule(optimizer, sizes["mt_d_model"], sizes["mt_warmup"])
+    if args.max_minutes is not None:  # the notebook's recipe: 0 at the end of the budget
+        scheduler = TimeBudgetSchedule(optimizer, sizes["mt_warmup"], args.max_minutes)
+    else:  # 0 at the last step (each process takes its share of every epoch's batches)
+        steps = args.epochs * -(-len(train_loader) // state.num_processes)
+        steps = min(steps, args.max_steps or steps)
+        scheduler = linear_warmup_schedule(optimizer, sizes["mt_warmup"], steps)
     loss_fn = partial(translation_loss, label_smoothing=sizes["mt_label_smoothing"])
 
     def evaluate(m):

@@ -7,7 +7,12 @@ import torch
 import torch.nn.functional as F
 
 from course_lib.losses import label_smoothed_cross_entropy
-from course_lib.schedules import linear_warmup_schedule, noam_factor, noam_schedule
+from course_lib.schedules import (
+    TimeBudgetSchedule,
+    linear_warmup_schedule,
+    noam_factor,
+    noam_schedule,
+)
 from course_lib.training import linear_warmup_schedule as reexported
 
 
@@ -104,3 +109,62 @@ def test_linear_warmup_rises_then_decays_to_zero():
     assert rates[:4] == pytest.approx([0.025, 0.05, 0.075, 0.1])
     assert rates[4:] == pytest.approx([0.1 * (10 - s) / 6 for s in range(4, 11)])
     assert reexported is linear_warmup_schedule
+
+
+class FakeClock:
+    """Seconds that move only when the test says so."""
+
+    def __init__(self):
+        self.now = 100.0
+
+    def __call__(self):
+        return self.now
+
+
+def budget_run(clock, minutes=10.0, warmup=4, lr=2e-3):
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=lr)
+    return optimizer, TimeBudgetSchedule(optimizer, warmup, minutes, clock=clock)
+
+
+def test_time_budget_schedule_warms_up_by_steps_then_reaches_zero_at_the_budget():
+    clock = FakeClock()
+    optimizer, schedule = budget_run(clock)
+    rates = [optimizer.param_groups[0]["lr"]]
+    for _ in range(5):  # a step every 12 s: warm-up by steps, then 1 - elapsed / budget
+        clock.now += 12
+        optimizer.step()
+        schedule.step()
+        rates.append(optimizer.param_groups[0]["lr"])
+    assert rates == pytest.approx([5e-4, 1e-3, 1.5e-3, 2e-3 * 0.94, 2e-3 * 0.92, 2e-3 * 0.9])
+    clock.now += 60 * 4  # half the budget gone: half the peak
+    schedule.step()
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(1e-3)
+    clock.now += 60 * 5 + 30  # past the end: 0, never negative
+    schedule.step()
+    assert optimizer.param_groups[0]["lr"] == 0.0
+
+
+def test_time_budget_schedule_resumes_with_the_time_already_used():
+    clock = FakeClock()
+    optimizer, schedule = budget_run(clock, warmup=0)
+    for _ in range(3):
+        clock.now += 60
+        optimizer.step()
+        schedule.step()
+    state = schedule.state_dict()  # 3 of 10 minutes used
+    clock.now += 3600  # the learner stops for an hour; a new process starts
+    optimizer, resumed = budget_run(clock, warmup=0)
+    resumed.load_state_dict(state)
+    assert resumed.elapsed() == pytest.approx(180.0)
+    clock.now += 60
+    optimizer.step()
+    resumed.step()
+    assert resumed.last_epoch == 4
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(2e-3 * 0.6)
+
+
+@pytest.mark.parametrize("warmup, minutes", [(-1, 5.0), (10, 0.0), (10, -2.0)])
+def test_time_budget_schedule_rejects_bad_settings(warmup, minutes):
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    with pytest.raises(ValueError, match="warmup_steps >= 0 and minutes > 0"):
+        TimeBudgetSchedule(optimizer, warmup, minutes)

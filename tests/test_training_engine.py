@@ -12,7 +12,14 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from course_lib.checkpoints import BEST_MODEL_NAME, checkpoint_paths, load_checkpoint
+from course_lib.checkpoints import (
+    BEST_MODEL_NAME,
+    checkpoint_paths,
+    latest_checkpoint,
+    load_checkpoint,
+    read_checkpoint,
+    save_checkpoint,
+)
 from course_lib.losses import label_smoothed_cross_entropy
 from course_lib.machinery.profiles import PROFILES, training_settings
 from course_lib.plots import plot_history
@@ -285,6 +292,24 @@ def test_max_steps_time_budget_and_epochs_stop_the_run():
     assert (by_time.stopped_by, by_time.steps) == ("time", 1)
     by_epochs = train(model, loader, loss_fn, optimizer, config=quiet(epochs=2))
     assert (by_epochs.stopped_by, by_epochs.steps) == ("epochs", 12)
+
+
+def test_a_resumed_run_counts_the_minutes_of_the_runs_before_it(tmp_path):
+    loader = DataLoader(dataset(), batch_size=16)  # 6 steps per epoch
+    model, optimizer, scheduler = fresh_run()
+    first = train(model, loader, loss_fn, optimizer, scheduler,
+                  quiet(epochs=5, max_steps=4, checkpoint_every=2), output_dir=tmp_path)
+    assert first.stopped_by == "max_steps"
+    path = latest_checkpoint(tmp_path)
+    state = read_checkpoint(path)
+    assert 0 < state["progress"]["seconds"] < 60  # the wall time used up to this checkpoint
+    state["progress"]["seconds"] = 600.0  # pretend the first run took 10 minutes
+    save_checkpoint(path, state)
+    for budget, stopped_by, steps in [(5, "time", 5), (60, "epochs", 30)]:
+        model, optimizer, scheduler = fresh_run()
+        resumed = train(model, loader, loss_fn, optimizer, scheduler,
+                        quiet(epochs=5, max_minutes=budget), output_dir=tmp_path, resume=path)
+        assert (resumed.stopped_by, resumed.steps) == (stopped_by, steps)
 
 
 def test_early_stopping_keeps_the_best_checkpoint(tmp_path):
