@@ -310,6 +310,12 @@ def test_a_resumed_run_counts_the_minutes_of_the_runs_before_it(tmp_path):
         resumed = train(model, loader, loss_fn, optimizer, scheduler,
                         quiet(epochs=5, max_minutes=budget), output_dir=tmp_path, resume=path)
         assert (resumed.stopped_by, resumed.steps) == (stopped_by, steps)
+    del state["progress"]["seconds"]  # a checkpoint written before the field existed
+    save_checkpoint(path, state)
+    model, optimizer, scheduler = fresh_run()
+    resumed = train(model, loader, loss_fn, optimizer, scheduler,
+                    quiet(epochs=5, max_minutes=5), output_dir=tmp_path, resume=path)
+    assert (resumed.stopped_by, resumed.steps) == ("epochs", 30)  # counted from 0 minutes
 
 
 def test_early_stopping_keeps_the_best_checkpoint(tmp_path):
