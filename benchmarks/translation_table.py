@@ -9,9 +9,9 @@ from-scratch Transformer, the one with a key/value cache); measures the training
 ``benchmarks/results/translation_table.md`` and ``.json`` with the machine, the versions, the
 date, the budget and the load::
 
-    python benchmarks/translation_table.py --profile cpu --minutes 12
+    python benchmarks/translation_table.py --profile cpu --minutes 15
     python benchmarks/translation_table.py --profile ci --minutes 0.1 --out /tmp/table
-    python benchmarks/translation_table.py --profile cpu --minutes 12 --resume  # after a stop
+    python benchmarks/translation_table.py --profile cpu --minutes 15 --resume  # after a stop
 
 Sizes come from ``MODULE_04_TRANSLATION`` in ``course_lib/machinery/profiles.py``. Notebook 04
 shows the Markdown file. Timings depend on the machine and its load: the file records the

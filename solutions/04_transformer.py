@@ -1078,7 +1078,7 @@ if rare_kind in recall and len(by_length) > 1:
 # %% [markdown]
 # **The comparison table.** Training four models for several minutes each does not fit in
 # this notebook, so one script does it, on the same data, tokenizer, batches and wall-time
-# budget for every model: `python benchmarks/translation_table.py --profile cpu --minutes 12`
+# budget for every model: `python benchmarks/translation_table.py --profile cpu --minutes 15`
 # (the file states the budget and the load of the run shown). It writes
 # `benchmarks/results/translation_table.md`, shown below as that script produced it (with its
 # machine, versions, date and load), not recomputed here. The published rows of
