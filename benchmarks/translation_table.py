@@ -12,6 +12,7 @@ date, the budget and the load::
     python benchmarks/translation_table.py --profile cpu --minutes 15
     python benchmarks/translation_table.py --profile ci --minutes 0.1 --out /tmp/table
     python benchmarks/translation_table.py --profile cpu --minutes 15 --resume  # after a stop
+    python benchmarks/translation_table.py --profile cpu --minutes 15 --resume --redo throughput
 
 Sizes come from ``MODULE_04_TRANSLATION`` in ``course_lib/machinery/profiles.py``. Notebook 04
 shows the Markdown file. Timings depend on the machine and its load: the file records the
@@ -61,6 +62,9 @@ LSTM_NO_ATTENTION = "LSTM seq2seq, no attention (Module 1)"
 LSTM_ATTENTION = "LSTM seq2seq + attention (Module 1)"
 FROM_SCRATCH = "Transformer, from scratch (course_lib)"
 TORCH = "nn.Transformer, same size"
+# Short names of the table's parts, for --redo.
+PARTS = {"scratch": FROM_SCRATCH, "torch": TORCH, "throughput": "throughput",
+         "lstm-attention": LSTM_ATTENTION, "lstm": LSTM_NO_ATTENTION}
 
 
 def build_models(vocab_size: int, s: dict) -> dict[str, nn.Module]:
@@ -224,7 +228,9 @@ def to_markdown(report: dict) -> str:
         "| model | parameters | steps | train tokens/s | load | BLEU greedy | BLEU beam |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
-    for r in report["rows"]:
+    order = list(PARTS.values())
+    for r in sorted(report["rows"], key=lambda r: order.index(r["model"]) if r["model"] in order
+                    else len(order)):
         beam = "" if r["bleu_beam"] is None else f"{r['bleu_beam']:.1f}"
         lines.append(
             f"| {r['model']} | {r['parameters'] / 1e6:.1f}M | {r['steps']} | "
@@ -244,8 +250,8 @@ def to_markdown(report: dict) -> str:
         "",
     ]
     if report.get("resumed"):
-        lines += [f"Rows after the first were finished by `--resume` runs started on "
-                  f"{', '.join(report['resumed'])}, on the same machine.", ""]
+        lines += [f"Measured by `--resume` runs started on {', '.join(report['resumed'])}, "
+                  f"on the same machine: {', '.join(report.get('by_resume', []))}.", ""]
     if report["unfinished"]:
         lines += [f"Not finished when the run stopped: {', '.join(report['unfinished'])}.", ""]
     return "\n".join(lines)
@@ -254,12 +260,16 @@ def to_markdown(report: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", choices=PROFILES, default="cpu")
-    parser.add_argument("--minutes", type=float, default=12.0, help="training time per model")
+    parser.add_argument("--minutes", type=float, default=15.0, help="training time per model")
     parser.add_argument("--out", type=Path, default=RESULTS, help="folder for the .md and .json")
     parser.add_argument("--resume", action="store_true",
                         help="keep the finished rows of the .json in --out (same profile and "
                              "budget) and run only the unfinished ones")
+    parser.add_argument("--redo", choices=PARTS, action="append", default=[],
+                        help="with --resume: measure this part again (repeatable)")
     args = parser.parse_args()
+    if args.redo and not args.resume:
+        parser.error("--redo goes with --resume (without it, every part runs anyway)")
     s = MODULE_04_TRANSLATION[args.profile]
     load_before = os.getloadavg()[0]
 
@@ -293,7 +303,8 @@ def main() -> None:
         "load_after": load_before,
     }
     if args.resume:
-        report = resumed(report, args.out / "translation_table.json")
+        report = resumed(report, args.out / "translation_table.json",
+                         [PARTS[p] for p in args.redo])
     # Transformers first, then the throughput pair, then the LSTMs; the files are rewritten
     # after each step, so a run stopped early still leaves its finished rows.
     for name in (FROM_SCRATCH, TORCH, "throughput", LSTM_ATTENTION, LSTM_NO_ATTENTION):
@@ -308,16 +319,19 @@ def main() -> None:
         else:
             report["rows"].append(train_and_score(name, models[name], data, s, args.minutes))
         report["unfinished"].remove(name)
+        if args.resume:
+            report["by_resume"] = [*report.get("by_resume", []), name]
         report["load_after"] = os.getloadavg()[0]
         write(report, args.out)
     print(to_markdown(report))
 
 
-def resumed(report: dict, earlier_file: Path) -> dict:
+def resumed(report: dict, earlier_file: Path, redo: list[str] = ()) -> dict:
     """``report`` with the finished rows (and throughput) of ``earlier_file`` taken over.
 
     The earlier run must have the same budget (profile, minutes, data, vocabulary, batches);
-    its machine, date and starting load are kept, since its rows were measured then.
+    its machine, date and starting load are kept, since its rows were measured then. The
+    parts named in ``redo`` (row names or "throughput") are dropped, to be measured again.
     """
     if not earlier_file.exists():
         raise SystemExit(f"--resume: {earlier_file} does not exist; run without --resume.")
@@ -328,8 +342,11 @@ def resumed(report: dict, earlier_file: Path) -> dict:
             f"this run has {report['budget']}. Run without --resume to start again."
         )
     return {**report, "machine": earlier["machine"], "load_before": earlier["load_before"],
-            "rows": earlier["rows"], "throughput": earlier["throughput"],
-            "unfinished": earlier["unfinished"],
+            "rows": [r for r in earlier["rows"] if r["model"] not in redo],
+            "throughput": None if "throughput" in redo else earlier["throughput"],
+            "unfinished": [*earlier["unfinished"],
+                           *[p for p in redo if p not in earlier["unfinished"]]],
+            "by_resume": [p for p in earlier.get("by_resume", []) if p not in redo],
             "resumed": [*earlier.get("resumed", []), report["machine"]["date_utc"]]}
 
 

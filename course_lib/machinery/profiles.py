@@ -332,7 +332,7 @@ MODULE_04_TRANSLATION = {
         "mt_beam_size": 4, "mt_max_extra_tokens": 50,
         "mt_cache_sentences": 1000, "mt_retrain": False, "mt_min_bleu": 30.0,
         "mt_min_beam_bleu": 30.0, "mt_max_loss_ratio": 0.45, "mt_min_cache_speedup": 4.0,
-        "mt_lstm_emb": 256, "mt_lstm_hidden": 512, "mt_lstm_lr": 1e-3, "mt_speed_steps": 6,
+        "mt_lstm_emb": 256, "mt_lstm_hidden": 512, "mt_lstm_lr": 1e-3, "mt_speed_steps": 30,
     },
     "gpu": {
         "mt_train_pairs": 29000, "mt_test_pairs": 1000, "mt_vocab_size": 8000, "mt_max_len": 100,
