@@ -249,9 +249,9 @@ def to_markdown(report: dict) -> str:
         speed,
         "",
     ]
-    if report.get("resumed"):
+    if report.get("by_resume"):
         lines += [f"Measured by `--resume` runs started on {', '.join(report['resumed'])}, "
-                  f"on the same machine: {', '.join(report.get('by_resume', []))}.", ""]
+                  f"on the same machine: {', '.join(report['by_resume'])}.", ""]
     if report["unfinished"]:
         lines += [f"Not finished when the run stopped: {', '.join(report['unfinished'])}.", ""]
     return "\n".join(lines)
@@ -304,7 +304,7 @@ def main() -> None:
     }
     if args.resume:
         report = resumed(report, args.out / "translation_table.json",
-                         [PARTS[p] for p in args.redo])
+                         tuple(PARTS[p] for p in args.redo))
     # Transformers first, then the throughput pair, then the LSTMs; the files are rewritten
     # after each step, so a run stopped early still leaves its finished rows.
     for name in (FROM_SCRATCH, TORCH, "throughput", LSTM_ATTENTION, LSTM_NO_ATTENTION):
@@ -326,7 +326,7 @@ def main() -> None:
     print(to_markdown(report))
 
 
-def resumed(report: dict, earlier_file: Path, redo: list[str] = ()) -> dict:
+def resumed(report: dict, earlier_file: Path, redo: tuple[str, ...] = ()) -> dict:
     """``report`` with the finished rows (and throughput) of ``earlier_file`` taken over.
 
     The earlier run must have the same budget (profile, minutes, data, vocabulary, batches);

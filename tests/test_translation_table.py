@@ -71,13 +71,14 @@ def test_resume_keeps_finished_rows_of_the_same_budget_only(table, tmp_path):
     assert report["rows"] == earlier["rows"] and report["unfinished"] == [table.TORCH, "throughput"]
     assert report["machine"]["date_utc"] == "2026-11-23 15:42 UTC"
     assert report["resumed"] == ["2026-11-23 16:30 UTC"]
-    redone = table.resumed(fresh, tmp_path / "translation_table.json", [table.FROM_SCRATCH])
+    redone = table.resumed(fresh, tmp_path / "translation_table.json", (table.FROM_SCRATCH,))
     assert redone["rows"] == [] and redone["unfinished"] == [table.TORCH, "throughput",
                                                              table.FROM_SCRATCH]
     shown = {**redone, "machine": table.machine(), "load_after": 1.0,
              "by_resume": [table.FROM_SCRATCH]}
     assert (f"2026-11-23 16:30 UTC, on the same machine: {table.FROM_SCRATCH}."
             in table.to_markdown(shown))
+    assert "Measured by `--resume`" not in table.to_markdown({**shown, "by_resume": []})
     with pytest.raises(SystemExit, match="another budget"):
         table.resumed({**fresh, "budget": {**budget, "minutes_per_model": 10}},
                       tmp_path / "translation_table.json")
