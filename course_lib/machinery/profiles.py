@@ -276,8 +276,9 @@ MODULE_04 = {  # the decoder, the full Transformer, decoding, toy task, decoder-
         "lm_dropout": 0.0,
         "lstm_hidden": 256, "max_lm_ppl": 6.3, "max_ppl_ratio": 1.1, "sample_chars": 300,
         # 4.9: with dropout 0.1 and lr 1e-3, 1 epoch left every row near 0 exact match
-        # (baseline 0.010); the settings above give 0.763 at 1 epoch and 1.000 at 2.
-        "ablation_train": 20000, "ablation_epochs": 1, "min_pe_gap": 0.3,
+        # (baseline 0.010); the settings above give 0.763 at 1 epoch and 1.000 at 2. The
+        # positional-encoding gap measured 0.757 and 0.763 (seed noise 0.03): asserted >= 0.6.
+        "ablation_train": 20000, "ablation_epochs": 1, "min_pe_gap": 0.6,
     },
     "gpu": {
         "mask_demo_len": 8, "leak_window": 64, "leak_steps": 500,
