@@ -20,6 +20,7 @@ initial weights. It writes ``benchmarks/results/initial_weights.md``::
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
 from pathlib import Path
 
@@ -30,6 +31,7 @@ from translation_table import FROM_SCRATCH, TORCH, build_models, machine  # noqa
 
 from course_lib.data import load_multi30k  # noqa: E402
 from course_lib.machinery.profiles import MODULE_04_TRANSLATION, PROFILES  # noqa: E402
+from course_lib.training import fit  # noqa: E402
 from course_lib.transformer import to_torch_transformer  # noqa: E402
 from course_lib.translation import (  # noqa: E402
     bucketed_loader,
@@ -76,7 +78,9 @@ def final_losses(models: dict, loader, s: dict, steps: int, last: int = 25) -> d
     """
     if not 0 < last <= steps:
         raise ValueError(f"need 0 < last <= steps, got last={last}, steps={steps}")
-    batches = [batch for _, batch in zip(range(steps), _forever(loader))]
+    # the loader again and again (a new pass each time), cut at ``steps`` batches
+    batches = list(itertools.islice(itertools.chain.from_iterable(itertools.repeat(loader)),
+                                    steps))
     result = {}
     for name, model in models.items():
         optimizer = torch.optim.AdamW(
@@ -85,24 +89,14 @@ def final_losses(models: dict, loader, s: dict, steps: int, last: int = 25) -> d
         warmup = torch.optim.lr_scheduler.LambdaLR(
             optimizer, lambda step: min(1.0, (step + 1) / s["mt_warmup"])
         )
-        model.train()
-        losses = []
-        for batch in batches:
-            loss = translation_loss(model, batch, label_smoothing=s["mt_label_smoothing"])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            warmup.step()
-            losses.append(loss.item())
-        result[name] = sum(losses[-last:]) / last
+        options = dict(loss_fn=lambda m, b: translation_loss(m, b, s["mt_label_smoothing"]),
+                       optimizer=optimizer, epochs=1, clip_grad_norm=1.0, scheduler=warmup,
+                       progress=False)
+        if steps > last:
+            fit(model, batches[:-last], **options)
+        result[name] = fit(model, batches[-last:], **options)["train_loss"][0]
         print(f"{name}: {result[name]:.3f}", flush=True)
     return result
-
-
-def _forever(loader):
-    while True:
-        yield from loader
 
 
 def to_markdown(
