@@ -27,18 +27,18 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from translation_table import FROM_SCRATCH, TORCH, build_models, machine  # noqa: E402
+from translation_table import (  # noqa: E402
+    FROM_SCRATCH,
+    TORCH,
+    build_models,
+    machine,
+    training_data,
+)
 
-from course_lib.data import load_multi30k  # noqa: E402
 from course_lib.machinery.profiles import MODULE_04_TRANSLATION, PROFILES  # noqa: E402
 from course_lib.training import fit  # noqa: E402
 from course_lib.transformer import to_torch_transformer  # noqa: E402
-from course_lib.translation import (  # noqa: E402
-    bucketed_loader,
-    tokenize_pairs,
-    tokenizer_for_pairs,
-    translation_loss,
-)
+from course_lib.translation import translation_loss  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 AS_BUILT = "nn.Transformer as built (xavier-uniform stacks, final LayerNorms)"
@@ -126,11 +126,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=RESULTS, help="folder for the .md")
     args = parser.parse_args()
     s = MODULE_04_TRANSLATION[args.profile]
-    pairs = load_multi30k("train")[: s["mt_train_pairs"]]
-    tokenizer = tokenizer_for_pairs(pairs, s["mt_vocab_size"])
-    loader = bucketed_loader(
-        tokenize_pairs(tokenizer, pairs, max_tokens=s["mt_max_len"]), s["mt_batch_tokens"], seed=0
-    )
+    tokenizer, _, loader = training_data(s)
     losses = final_losses(variants(tokenizer.get_vocab_size(), s), loader, s, args.steps)
     about = machine()
     args.out.mkdir(parents=True, exist_ok=True)

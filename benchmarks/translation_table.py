@@ -91,6 +91,15 @@ def build_models(vocab_size: int, s: dict) -> dict[str, nn.Module]:
     return models
 
 
+def training_data(s: dict) -> tuple:
+    """The BPE tokenizer of the profile's training pairs, those pairs encoded, and the
+    token-budget batches over them: ``(tokenizer, encoded_pairs, loader)``."""
+    pairs = load_multi30k("train")[: s["mt_train_pairs"]]
+    tokenizer = tokenizer_for_pairs(pairs, s["mt_vocab_size"])
+    encoded = tokenize_pairs(tokenizer, pairs, max_tokens=s["mt_max_len"])
+    return tokenizer, encoded, bucketed_loader(encoded, s["mt_batch_tokens"], seed=0)
+
+
 def throughput_ratio(models: dict[str, nn.Module], loader, steps: int) -> dict[str, float]:
     """Training tokens/s of the from-scratch Transformer and ``nn.Transformer``.
 
@@ -273,13 +282,11 @@ def main() -> None:
     s = MODULE_04_TRANSLATION[args.profile]
     load_before = os.getloadavg()[0]
 
-    train_pairs = load_multi30k("train")[: s["mt_train_pairs"]]
     test = load_multi30k("test_2016_flickr")[: s["mt_test_pairs"]]
-    tokenizer = tokenizer_for_pairs(train_pairs, s["mt_vocab_size"])
-    encoded = tokenize_pairs(tokenizer, train_pairs, max_tokens=s["mt_max_len"])
+    tokenizer, encoded, train_loader = training_data(s)
     data = {
         "tokenizer": tokenizer,
-        "train_loader": bucketed_loader(encoded, s["mt_batch_tokens"], seed=0),
+        "train_loader": train_loader,
         "test_sources": [de for de, _ in test],
         "test_references": [en for _, en in test],
     }
