@@ -13,7 +13,10 @@ With that rule, :func:`learn_bpe_merges` returns exactly the merges ``tokenizers
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+
+import torch
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
 Pair = tuple[str, str]
 
@@ -61,3 +64,35 @@ def bpe_split(word: str, merges: list[Pair]) -> list[str]:
     for pair in merges:
         symbols = merge_pair(symbols, pair)
     return symbols
+
+
+def byte_level_bpe(
+    texts: Iterable[str], vocab_size: int, special_tokens: Iterable[str] = ()
+) -> Tokenizer:
+    """GPT-2's kind of tokenizer, learned with Hugging Face ``tokenizers`` on ``texts``.
+
+    Byte-level BPE: the text is read as UTF-8 bytes, all 256 of them are in the vocabulary, so
+    any text round-trips exactly (spaces and newlines included) and nothing is ever unknown.
+    ``special_tokens`` (e.g. ``"<|endoftext|>"``) get the first ids.
+    """
+    if vocab_size <= 256:
+        raise ValueError(f"vocab_size must exceed the 256 byte tokens, got {vocab_size}")
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size, special_tokens=list(special_tokens), show_progress=False,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
+    tokenizer.train_from_iterator(texts, trainer)
+    return tokenizer
+
+
+def token_byte_lengths(tokenizer: Tokenizer) -> torch.Tensor:
+    """``(vocab,)``: how many bytes of text each id of a :func:`byte_level_bpe` tokenizer stands
+    for (0 for special tokens). On ASCII text, bytes are characters."""
+    specials = {t.content for t in tokenizer.get_added_tokens_decoder().values()}
+    return torch.tensor([
+        0 if (token := tokenizer.id_to_token(i)) in specials else len(token)
+        for i in range(tokenizer.get_vocab_size())
+    ])

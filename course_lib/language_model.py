@@ -21,16 +21,21 @@ import torch.nn.functional as F
 from torch import nn
 
 from course_lib.attention import causal_mask
+from course_lib.char_model import CharRNN
 from course_lib.encoder import EncoderLayer, check_padding_mask, check_token_ids
 from course_lib.positional_encoding import LearnedPositionalEmbedding, SinusoidalPositionalEncoding
 from course_lib.sampling import top_k_filter, top_p_filter
+from course_lib.schedules import linear_warmup_schedule
+from course_lib.training import fit
 
 __all__ = [
     "DecoderOnlyLM",
+    "LSTMLanguageModel",
     "filter_logits",
     "language_model_loss",
     "perplexity",
     "random_windows",
+    "train_language_model",
 ]
 
 
@@ -190,12 +195,15 @@ def random_windows(
 @torch.no_grad()
 def perplexity(
     logits_fn, data: torch.Tensor, window: int, batch_size: int = 64,
-    device: torch.device | str = "cpu",
+    device: torch.device | str = "cpu", token_lengths: torch.Tensor | None = None,
 ) -> float:
     """exp(mean next-token cross-entropy) over ``data`` ``(n,)`` cut into consecutive windows.
 
     ``logits_fn(ids (batch, window)) -> (batch, window, vocab)``; every window starts fresh
-    (no context from the previous one), for any model alike.
+    (no context from the previous one), for any model alike. With ``token_lengths``
+    ``(vocab,)``, the characters (or bytes) each token id stands for, the summed cross-entropy
+    is divided by the characters predicted instead of the tokens: a **per-character**
+    perplexity, comparable across tokenizers (characters vs subwords) on the same text.
     """
     n = (len(data) - 1) // window
     if n < 1:
@@ -206,5 +214,56 @@ def perplexity(
     for start in range(0, n, batch_size):
         x, y = inputs[start : start + batch_size].to(device), targets[start : start + batch_size]
         logits = logits_fn(x).float().cpu()
+        if token_lengths is not None and token_lengths.shape != (logits.shape[-1],):
+            raise ValueError(
+                f"token_lengths must have one entry per token id: shape ({logits.shape[-1]},), "
+                f"got {tuple(token_lengths.shape)}"
+            )
         total += F.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="sum").item()
-    return math.exp(total / (n * window))
+    predicted = n * window if token_lengths is None else int(token_lengths.cpu()[targets].sum())
+    if predicted < 1:
+        raise ValueError("token_lengths gives the predicted tokens no characters at all")
+    return math.exp(total / predicted)
+
+
+class LSTMLanguageModel(nn.Module):
+    """Module 1's :class:`~course_lib.char_model.CharRNN` (embedding -> LSTM -> linear) with the
+    interface of :class:`DecoderOnlyLM`: ``ids (batch, seq) -> logits (batch, seq, vocab)``."""
+
+    def __init__(self, vocab_size: int, emb_dim: int, hidden_size: int):
+        super().__init__()
+        self.rnn = CharRNN(vocab_size, emb_dim, hidden_size)
+
+    def forward(self, ids: torch.Tensor, padding_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """``ids`` ``(batch, seq)`` -> next-token logits ``(batch, seq, vocab)``. The LSTM reads
+        left to right, so it never sees the future; ``padding_mask`` is accepted and unused
+        (padding comes after the real tokens)."""
+        check_token_ids(ids)
+        return self.rnn(ids)[0]
+
+
+def train_language_model(
+    model: nn.Module, data: torch.Tensor, steps: int, window: int, batch_size: int, lr: float,
+    device: torch.device | str = "cpu", seed: int = 0,
+) -> float:
+    """Train ``model`` on random windows of ``data`` ``(n,)``; returns a held-out loss.
+
+    Draws ``steps`` batches of ``batch_size`` windows (:func:`random_windows`, seeded), trains
+    on all but the last 20 with AdamW (weight decay 0.01, gradients clipped to norm 1) and a
+    linear warm-up over the first 10% of ``steps`` then linear decay, and returns the mean
+    :func:`language_model_loss` of the last 20 batches in eval mode (the model never trained
+    on them). Leaves the model in eval mode.
+    """
+    if steps <= 20:
+        raise ValueError(f"steps must exceed the 20 held-out batches, got {steps}")
+    gen = torch.Generator().manual_seed(seed)
+    batches = [{"ids": random_windows(data, batch_size, window, gen)} for _ in range(steps)]
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
+    sched = linear_warmup_schedule(opt, max(1, steps // 10), steps)
+    fit(model, batches[:-20], language_model_loss, opt, 1, device, scheduler=sched,
+        clip_grad_norm=1.0, progress=False)
+    model.eval()
+    with torch.no_grad():
+        tail = [language_model_loss(model, {"ids": b["ids"].to(device)}).item()
+                for b in batches[-20:]]
+    return sum(tail) / len(tail)

@@ -101,7 +101,7 @@ plt.show()
 
 # %%
 from course_lib.data import Vocab, load_tinyshakespeare
-from course_lib.language_model import DecoderOnlyLM, language_model_loss, random_windows
+from course_lib.language_model import DecoderOnlyLM, random_windows, train_language_model
 
 text = load_tinyshakespeare()
 chars = Vocab.build([text])
@@ -112,23 +112,6 @@ print(f"{len(text):,} characters, {len(chars)} symbols (with 4 specials); "
       f"train {len(train_data):,}, validation {len(val_data):,}")
 
 # %%
-def train_lm(model, steps, window, batch_size, lr, seed=cfg.seed):
-    """AdamW with linear warm-up/decay on random windows; returns the last 20 steps' mean loss."""
-    from course_lib.training import fit, linear_warmup_schedule
-
-    gen = torch.Generator().manual_seed(seed)
-    batches = [{"ids": random_windows(train_data, batch_size, window, gen)} for _ in range(steps)]
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
-    sched = linear_warmup_schedule(opt, max(1, steps // 10), steps)
-    fit(model, batches[:-20], language_model_loss, opt, 1, cfg.device, scheduler=sched,
-        clip_grad_norm=1.0, progress=False)
-    model.eval()
-    with torch.no_grad():
-        tail = [language_model_loss(model, {"ids": b["ids"].to(cfg.device)}).item()
-                for b in batches[-20:]]
-    return sum(tail) / len(tail)
-
-# %%
 leak_start = time.perf_counter()
 w = sizes["leak_window"]
 leak = {}
@@ -136,7 +119,8 @@ for causal in (True, False):
     torch.manual_seed(cfg.seed)
     model = DecoderOnlyLM(len(chars), 64, 4, 128, 2, max_len=w, dropout=0.0,
                           causal=causal).to(cfg.device)
-    train_loss = train_lm(model, sizes["leak_steps"], w, 32, 3e-3)
+    train_loss = train_language_model(model, train_data, sizes["leak_steps"], w, 32, 3e-3,
+                                      device=cfg.device, seed=cfg.seed)
     leak[causal] = (model, train_loss)
 print(f"trained both in {time.perf_counter() - leak_start:.0f} s")
 
@@ -648,8 +632,7 @@ plt.show()
 # each one took is printed too, because at this scale it decides the comparison.
 
 # %%
-from course_lib.char_model import CharRNN
-from course_lib.language_model import perplexity
+from course_lib.language_model import LSTMLanguageModel, perplexity
 
 lm_start = time.perf_counter()
 window = sizes["lm_window"]
@@ -657,27 +640,18 @@ val_slice = val_data[: sizes["lm_val_chars"]]
 torch.manual_seed(cfg.seed)
 lm = DecoderOnlyLM(len(chars), sizes["lm_d_model"], sizes["lm_heads"], 4 * sizes["lm_d_model"],
                    sizes["lm_layers"], max_len=window, dropout=sizes["lm_dropout"]).to(cfg.device)
-lm_train_loss = train_lm(lm, sizes["lm_steps"], window, sizes["lm_batch"], sizes["lm_lr"])
+train_language_model(lm, train_data, sizes["lm_steps"], window, sizes["lm_batch"], sizes["lm_lr"],
+                     device=cfg.device, seed=cfg.seed)
 lm_ppl = perplexity(lm, val_slice, window, device=cfg.device)
 lm_time = time.perf_counter() - lm_start
 print(f"Transformer LM: {count_parameters(lm):,} parameters, trained in {lm_time:.0f} s")
 
 # %%
-class LSTMLM(nn.Module):
-    """Module 1's CharRNN, with the (batch, seq) -> logits interface of the other models."""
-
-    def __init__(self):
-        super().__init__()
-        self.rnn = CharRNN(len(chars), 64, sizes["lstm_hidden"])
-
-    def forward(self, ids, padding_mask=None):
-        return self.rnn(ids)[0]
-
-
 lstm_start = time.perf_counter()
 torch.manual_seed(cfg.seed)
-lstm = LSTMLM().to(cfg.device)
-train_lm(lstm, sizes["lm_steps"], window, sizes["lm_batch"], sizes["lm_lr"])
+lstm = LSTMLanguageModel(len(chars), 64, sizes["lstm_hidden"]).to(cfg.device)
+train_language_model(lstm, train_data, sizes["lm_steps"], window, sizes["lm_batch"], sizes["lm_lr"],
+                     device=cfg.device, seed=cfg.seed)
 lstm_ppl = perplexity(lstm, val_slice, window, device=cfg.device)
 lstm_time = time.perf_counter() - lstm_start
 print(f"LSTM: {count_parameters(lstm):,} parameters, trained in {lstm_time:.0f} s")

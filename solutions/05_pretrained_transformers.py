@@ -431,6 +431,8 @@ from transformers import (
     TopPLogitsWarper,
 )
 
+from course_lib.bpe import byte_level_bpe
+
 generator_choice = choose_model(
     "generation", sizes["generator_hub"], "tiny-gpt2",
     f"a {sizes['gen_layers']}-layer GPT-2 (GPT2Config, width {sizes['gen_d_model']}) with a "
@@ -438,20 +440,16 @@ generator_choice = choose_model(
 )
 
 # %% [markdown]
-# Offline, the stand-in: a byte-level BPE tokenizer (GPT-2's kind) trained with `tokenizers`,
-# wrapped for `transformers`, and a small `GPT2LMHeadModel` trained with `Trainer` on blocks of
-# text (the model shifts the labels by one itself). Online, `gpt2` and its tokenizer load
+# Offline, the stand-in: a byte-level BPE tokenizer (GPT-2's kind) trained with `tokenizers`
+# (`course_lib.bpe.byte_level_bpe`, the one Module 4's benchmark compares with characters),
+# wrapped for `transformers`, and a small `GPT2LMHeadModel` trained with `Trainer` on blocks
+# of text (the model shifts the labels by one itself). Online, `gpt2` and its tokenizer load
 # from the Hub instead.
 
 # %%
 def train_stand_in_gpt2():
     text = shakespeare[: sizes["gen_chars"]]
-    bpe = Tokenizer(models.BPE())
-    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    bpe.decoder = decoders.ByteLevel()
-    bpe.train_from_iterator(text.splitlines(), trainers.BpeTrainer(
-        vocab_size=sizes["gen_vocab"], special_tokens=["<|endoftext|>"], show_progress=False,
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    bpe = byte_level_bpe(text.splitlines(), sizes["gen_vocab"], ["<|endoftext|>"])
     tok = PreTrainedTokenizerFast(tokenizer_object=bpe, eos_token="<|endoftext|>",
                                   bos_token="<|endoftext|>", pad_token="<|endoftext|>")
     config = GPT2Config(vocab_size=len(tok), n_positions=sizes["gen_block"],

@@ -9,7 +9,13 @@ from collections import Counter
 import pytest
 from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 
-from course_lib.bpe import bpe_split, learn_bpe_merges, merge_pair
+from course_lib.bpe import (
+    bpe_split,
+    byte_level_bpe,
+    learn_bpe_merges,
+    merge_pair,
+    token_byte_lengths,
+)
 
 
 def tokenizers_merges(word_counts: dict[str, int], num_merges: int) -> list[tuple[str, str]]:
@@ -66,3 +72,18 @@ def test_split_applies_merges_in_order_and_stops_when_nothing_is_left():
 def test_bad_input_says_what_to_do():
     with pytest.raises(ValueError, match="non-empty words"):
         learn_bpe_merges({"": 3}, 2)
+
+
+def test_byte_level_bpe_round_trips_any_text_and_counts_bytes():
+    corpus = ["the cat sat on the mat\n", "the hat, the bat\n"] * 20
+    tokenizer = byte_level_bpe(corpus, 300, special_tokens=["<|endoftext|>"])
+    assert tokenizer.token_to_id("<|endoftext|>") == 0
+    lengths = token_byte_lengths(tokenizer)
+    assert lengths.shape == (tokenizer.get_vocab_size(),) and lengths[0] == 0
+    for text in ("the cat", "Grüße, ☃!\n\n  tabs\tand spaces", "unseen words: zyxw"):
+        ids = tokenizer.encode(text).ids
+        assert tokenizer.decode(ids) == text
+        assert lengths[ids].sum() == len(text.encode("utf-8"))
+    assert len(tokenizer.encode("the cat").ids) < len("the cat")  # merges were learned
+    with pytest.raises(ValueError, match="256 byte tokens"):
+        byte_level_bpe(corpus, 200)

@@ -13,10 +13,12 @@ from course_lib.encoder import to_torch_encoder_layer
 from course_lib.feed_forward import PositionwiseFeedForward
 from course_lib.language_model import (
     DecoderOnlyLM,
+    LSTMLanguageModel,
     filter_logits,
     language_model_loss,
     perplexity,
     random_windows,
+    train_language_model,
 )
 
 VOCAB, D, HEADS, D_FF = 23, 32, 4, 64
@@ -197,3 +199,55 @@ def test_random_windows_and_perplexity():
     assert perfect < 1.001
     with pytest.raises(ValueError, match="longer than window"):
         random_windows(data[:5], 2, 8, torch.Generator())
+
+
+def test_per_character_perplexity_divides_by_the_characters_predicted():
+    data = torch.arange(1, 41) % VOCAB  # 40 ids: 4 windows of 9 predict ids 1..36
+    lengths = torch.arange(VOCAB) % 3  # a token stands for 0, 1 or 2 characters
+    uniform = lambda x: torch.zeros(*x.shape, VOCAB)  # noqa: E731
+    predicted_chars = lengths[data[1:37]].sum().item()
+    expected = torch.exp(36 * torch.log(torch.tensor(float(VOCAB))) / predicted_chars).item()
+    got = perplexity(uniform, data, window=9, batch_size=3, token_lengths=lengths)
+    assert got == pytest.approx(expected, rel=1e-5)
+    # one character per token: the per-token perplexity
+    ones = torch.ones(VOCAB, dtype=torch.long)
+    lm = make_lm(max_len=9)
+    assert perplexity(lm, data, 9, token_lengths=ones) == pytest.approx(perplexity(lm, data, 9))
+    with pytest.raises(ValueError, match="one entry per token id"):
+        perplexity(uniform, data, 9, token_lengths=torch.ones(VOCAB + 1))
+    with pytest.raises(ValueError, match="no characters"):
+        perplexity(uniform, data, 9, token_lengths=torch.zeros(VOCAB, dtype=torch.long))
+
+
+def test_lstm_language_model_has_the_decoder_only_interface_and_is_causal():
+    torch.manual_seed(0)
+    lstm = LSTMLanguageModel(VOCAB, 8, 16).eval()
+    ids = torch.randint(0, VOCAB, (3, 7))
+    logits = lstm(ids)
+    assert logits.shape == (3, 7, VOCAB)
+    changed = ids.clone()
+    changed[:, 4] = (changed[:, 4] + 1) % VOCAB
+    torch.testing.assert_close(lstm(changed)[:, :4], logits[:, :4])
+    assert not torch.allclose(lstm(changed)[:, 4:], logits[:, 4:])
+    with pytest.raises(TypeError, match="integer token ids"):
+        lstm(ids.float())
+    with pytest.raises(ValueError, match="batch, seq"):
+        lstm(ids[0])
+
+
+@pytest.mark.parametrize("model_kind", ["transformer", "lstm"])
+def test_train_language_model_learns_and_is_reproducible(model_kind):
+    data = torch.arange(1, 9).repeat(60)  # a cycle of 8 tokens: learnable to near 0 loss
+
+    def trained(seed):
+        torch.manual_seed(seed)
+        model = make_lm(max_len=16).train() if model_kind == "transformer" else LSTMLanguageModel(
+            VOCAB, 8, 32)
+        return model, train_language_model(model, data, 120, 16, 8, 1e-2, seed=seed)
+
+    model, held_out = trained(0)
+    assert held_out < 0.3 < language_model_loss(make_lm(max_len=16), {"ids": data[None, :17]})
+    assert not model.training
+    assert trained(0)[1] == held_out  # same seed, same batches and weights
+    with pytest.raises(ValueError, match="exceed the 20 held-out"):
+        train_language_model(model, data, 20, 16, 8, 1e-2)
