@@ -22,7 +22,7 @@ from course_lib.plots import (
     plot_matrix,
     unlabelled_parts,
 )
-from course_lib.report import say
+from course_lib.report import say, show_benchmark
 
 HISTORY = {
     "train_loss": [2.0, 1.5, 1.2],
@@ -245,3 +245,16 @@ def test_helpers_draw_into_given_axes_of_one_figure():
     assert plot_distributions({"a": [0.5]}, xlabel="p (0 to 1)", ax=axes[1]) is axes[1]
     assert plt.get_fignums() == [fig.number]
     plt.close(fig)
+
+
+def test_show_benchmark_displays_the_file_or_names_the_script(capsys, tmp_path):
+    results = tmp_path / "benchmarks" / "results"
+    results.mkdir(parents=True)
+    (results / "lm_tokenization.md").write_text("| model | perplexity |\n|---|---:|\n")
+    show_benchmark("lm_tokenization.md", root=tmp_path)
+    assert capsys.readouterr().out.startswith("| model | perplexity |")
+    show_benchmark("translation_table.md", root=tmp_path)
+    out = capsys.readouterr().out
+    assert "is missing" in out and "benchmarks/translation_table.py --help" in out
+    show_benchmark("initial_weights.md")  # the repository's own results are committed
+    assert capsys.readouterr().out.startswith("# Why nn.Transformer trails")
