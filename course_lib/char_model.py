@@ -36,7 +36,7 @@ class CharRNN(nn.Module):
         hidden_size: int,
         num_languages: int = 0,
         lang_dim: int = 16,
-        pad_id: int = 0,
+        pad_id: int | None = 0,
         from_scratch: bool = False,
     ):
         super().__init__()

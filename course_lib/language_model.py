@@ -228,11 +228,15 @@ def perplexity(
 
 class LSTMLanguageModel(nn.Module):
     """Module 1's :class:`~course_lib.char_model.CharRNN` (embedding -> LSTM -> linear) with the
-    interface of :class:`DecoderOnlyLM`: ``ids (batch, seq) -> logits (batch, seq, vocab)``."""
+    interface of :class:`DecoderOnlyLM`: ``ids (batch, seq) -> logits (batch, seq, vocab)``.
 
-    def __init__(self, vocab_size: int, emb_dim: int, hidden_size: int):
+    ``pad_id`` only sets the embedding's ``padding_idx`` (a row kept at zero); leave it None
+    when every id is a real token, as in a byte-level BPE without special tokens.
+    """
+
+    def __init__(self, vocab_size: int, emb_dim: int, hidden_size: int, pad_id: int | None = None):
         super().__init__()
-        self.rnn = CharRNN(vocab_size, emb_dim, hidden_size)
+        self.rnn = CharRNN(vocab_size, emb_dim, hidden_size, pad_id=pad_id)
 
     def forward(self, ids: torch.Tensor, padding_mask: torch.Tensor | None = None) -> torch.Tensor:
         """``ids`` ``(batch, seq)`` -> next-token logits ``(batch, seq, vocab)``. The LSTM reads

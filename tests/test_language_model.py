@@ -229,6 +229,8 @@ def test_lstm_language_model_has_the_decoder_only_interface_and_is_causal():
     changed[:, 4] = (changed[:, 4] + 1) % VOCAB
     torch.testing.assert_close(lstm(changed)[:, :4], logits[:, :4])
     assert not torch.allclose(lstm(changed)[:, 4:], logits[:, 4:])
+    assert lstm.rnn.embedding.padding_idx is None  # every id a real token by default
+    assert LSTMLanguageModel(VOCAB, 8, 16, pad_id=0).rnn.embedding.padding_idx == 0
     with pytest.raises(TypeError, match="integer token ids"):
         lstm(ids.float())
     with pytest.raises(ValueError, match="batch, seq"):
