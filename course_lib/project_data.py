@@ -40,7 +40,20 @@ def _format_of(path: Path, fmt: str | None) -> str:
     return fmt
 
 
+_BOMS = {  # byte-order marks of encodings a spreadsheet or an editor may write
+    b"\xff\xfe\x00\x00": "utf-32",
+    b"\x00\x00\xfe\xff": "utf-32",
+    b"\xff\xfe": "utf-16",
+    b"\xfe\xff": "utf-16",
+}
+
+
 def _read_text(path: Path, encoding: str = "utf-8") -> str:
+    if path.is_dir():
+        raise ProjectDataError(
+            f"{path}: a folder, not a file. Pass the path of the data file inside it "
+            f"(e.g. {path / 'train.jsonl'})."
+        )
     if not path.is_file():
         raise ProjectDataError(
             f"{path}: no such file. Check the path (relative paths start at "
@@ -48,14 +61,22 @@ def _read_text(path: Path, encoding: str = "utf-8") -> str:
         )
     raw = path.read_bytes()
     utf8 = encoding.lower().replace("_", "-") in ("utf-8", "utf8")
+    bom = next((name for mark, name in _BOMS.items() if raw.startswith(mark)), None)
+    if utf8 and bom is not None:
+        raise ProjectDataError(
+            f"{path}: {bom.upper()} text (it starts with a {bom.upper()} byte-order mark), "
+            f"not UTF-8. Pass encoding='{bom}', or save it as UTF-8 (spreadsheet: 'CSV UTF-8'; "
+            f"shell: iconv -f {bom.upper()} -t UTF-8 in > out)."
+        )
     try:  # a byte-order mark (a spreadsheet's "CSV UTF-8") is fine
         text = raw.decode("utf-8-sig" if utf8 else encoding)
     except UnicodeDecodeError as err:
         line = raw[: err.start].count(b"\n") + 1
         raise ProjectDataError(
             f"{path}: not {encoding} text (byte {raw[err.start]:#04x} at line {line}). Save it "
-            f"as UTF-8 (spreadsheet: 'CSV UTF-8'; shell: iconv -f latin1 -t utf-8 in > out), "
-            f"or pass encoding='latin-1' if you know the file's encoding."
+            f"as UTF-8 (spreadsheet: 'CSV UTF-8'; shell, for a Latin-1 or Windows-1252 file: "
+            f"iconv -f cp1252 -t utf-8 in > out), or pass encoding='cp1252' (or the file's "
+            f"encoding, if you know it)."
         ) from None
     if not text.strip():
         raise ProjectDataError(
@@ -65,14 +86,81 @@ def _read_text(path: Path, encoding: str = "utf-8") -> str:
     return text
 
 
-def _rows(path: Path, text: str, fmt: str, delimiter: str) -> Iterable[tuple[int, dict]]:
-    """(line number, record) for every record of the file."""
-    if fmt == "csv":
-        reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
-        for record in reader:
-            yield reader.line_num, record
-        return
-    for number, line in enumerate(text.splitlines(), 1):
+def _sniff_delimiter(text: str) -> str:
+    """The commonest of ``,`` ``;`` ``\t`` ``|`` in the header line (``,`` if none)."""
+    header = text.split("\n", 1)[0]
+    counts = {d: header.count(d) for d in ",;\t|"}
+    best = max(counts, key=counts.get)
+    return best if counts[best] else ","
+
+
+def _csv_rows(path: Path, text: str, delimiter: str) -> Iterable[tuple[int, dict]]:
+    """(line number, record) for every row of a CSV file, read strictly.
+
+    A row with more or fewer fields than the header, a quote that is never closed (or that
+    swallows line breaks), a bare carriage return and an over-long field are each an error
+    naming the line.
+    """
+    bare_cr = text.replace("\r\n", "\n").find("\r")
+    if bare_cr >= 0:
+        line = text.replace("\r\n", "\n")[:bare_cr].count("\n") + 1
+        raise ProjectDataError(
+            f"{path}, line {line}: a bare carriage return (\\r) inside the line. Old Mac line "
+            f"endings or a pasted value: save the file with Unix (LF) or Windows (CRLF) line "
+            f"endings, or delete the stray character."
+        )
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    header: list[str] | None = None
+    end = 0  # the last physical line read so far
+    while True:
+        start = end + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as err:
+            if "field larger than field limit" in str(err):
+                why = (
+                    f"a value longer than {csv.field_size_limit():,} characters: usually a "
+                    f"quote opened on this line and never closed. Close the quote or shorten "
+                    f"the value"
+                )
+            else:
+                why = (
+                    f"a quote opened on this line is not closed properly ({err}). Close the "
+                    f'quote, or double a quote inside a quoted value ("say ""hi""")'
+                )
+            raise ProjectDataError(f"{path}, line {start}: {why}.") from None
+        end = reader.line_num
+        if not row:  # a blank line
+            continue
+        if end > start:
+            raise ProjectDataError(
+                f"{path}, line {start}: a quoted value runs over lines {start}-{end}: a quote "
+                f"opened on line {start} is closed only on line {end}. Close the quote on its "
+                f"own line (a value holding a line break: remove the line break)."
+            )
+        if header is None:
+            header = [name.strip() for name in row]
+            continue
+        if len(row) != len(header):
+            hint = (
+                f" (a value holding {delimiter!r} must be quoted: \"Hello{delimiter} world\")"
+                if len(row) > len(header)
+                else ""
+            )
+            raise ProjectDataError(
+                f"{path}, line {start}: {len(row)} field(s), but the header has "
+                f"{len(header)} ({', '.join(header)}){hint}. Fix the row, or pass "
+                f"delimiter='...' if the file separates its fields with another character "
+                f"(read with {delimiter!r})."
+            )
+        yield start, dict(zip(header, row))
+
+
+def _jsonl_rows(path: Path, text: str) -> Iterable[tuple[int, dict]]:
+    """(line number, record) for every object of a JSONL file (lines end at ``\n`` only)."""
+    for number, line in enumerate(text.split("\n"), 1):
         if not line.strip():
             continue
         try:
@@ -90,6 +178,22 @@ def _rows(path: Path, text: str, fmt: str, delimiter: str) -> Iterable[tuple[int
         yield number, record
 
 
+_JSON_KINDS = {str: "text", bool: "true/false", int: "a whole number", float: "a decimal number"}
+
+
+def _check_kinds(path: Path, column: str, kinds: dict[str, tuple[int, object]]) -> None:
+    """Refuse a column whose JSON values are of several kinds (``1``, ``1.0``, ``true``)."""
+    if len(kinds) > 1:
+        seen = ", ".join(
+            f"{json.dumps(value)} ({kind}, line {line})" for kind, (line, value) in kinds.items()
+        )
+        raise ProjectDataError(
+            f"{path}: the {column!r} values mix kinds of JSON value: {seen}. Each would be a "
+            f"different class. Write every {column!r} value the same way (all 1/0, or all "
+            f'"pos"/"neg").'
+        )
+
+
 def load_pairs(
     path: str | Path,
     columns: Sequence[str] = ("source", "target"),
@@ -99,26 +203,42 @@ def load_pairs(
 ) -> list[Pair]:
     """The ``(columns[0], columns[1])`` pairs of a CSV (with a header row) or JSONL file.
 
-    Values are returned as stripped strings (a label ``1`` becomes ``"1"``). Raises
-    :class:`ProjectDataError`, naming the file and the fix, for a missing or empty file, a
-    file that is not UTF-8, a malformed line, a missing column or an empty value.
+    Values are returned as stripped strings (a label ``1`` becomes ``"1"``). ``delimiter``
+    separates CSV fields; by default the commonest of ``, ; tab |`` in the header line.
+    Raises :class:`ProjectDataError`, naming the file, the line and the fix, for a missing or
+    empty file, a file that is not UTF-8, a malformed line (a row with more or fewer fields
+    than the header, an unclosed quote), a missing column, an empty value, or JSON values of
+    mixed kinds in one column (``1``, ``1.0`` and ``true`` would be three classes).
     """
     path = Path(path)
     if len(columns) != 2:
         raise ValueError(f"columns names the two fields of a pair, got {tuple(columns)}")
-    fmt = _format_of(path, fmt)
     text = _read_text(path, encoding)
-    delimiter = delimiter or ("\t" if path.suffix.lower() == ".tsv" else ",")
+    fmt = _format_of(path, fmt)
+    if fmt == "csv":
+        tsv = path.suffix.lower() == ".tsv"
+        rows = _csv_rows(path, text, delimiter or ("\t" if tsv else _sniff_delimiter(text)))
+    else:
+        rows = _jsonl_rows(path, text)
+    kinds: dict[str, dict[str, tuple[int, object]]] = {c: {} for c in columns}
     pairs: list[Pair] = []
-    for number, record in _rows(path, text, fmt, delimiter):
+    for number, record in rows:
         missing = [c for c in columns if c not in record]
         if missing:
-            found = ", ".join(repr(k) for k in record if k is not None) or "none"
+            found = ", ".join(repr(k) for k in record) or "none"
             raise ProjectDataError(
                 f"{path}, line {number}: no column {missing[0]!r} (columns found: {found}). "
                 f"Rename the column in the file, or pass columns=(...) with the names your "
                 f"file uses."
             )
+        for column in columns:
+            value = record[column]
+            if value is not None and type(value) not in _JSON_KINDS:
+                raise ProjectDataError(
+                    f"{path}, line {number}: the {column!r} value is a JSON "
+                    f"{type(value).__name__}; use text, a number or true/false."
+                )
+            kinds[column].setdefault(_JSON_KINDS.get(type(value), "null"), (number, value))
         values = tuple("" if record[c] is None else str(record[c]).strip() for c in columns)
         for column, value in zip(columns, values):
             if not value:
@@ -127,6 +247,8 @@ def load_pairs(
                     f"delete the line."
                 )
         pairs.append(values)
+    for column in columns:
+        _check_kinds(path, column, kinds[column])
     if not pairs:
         raise ProjectDataError(
             f"{path}: a header but no examples. Add one example per row below the header."
@@ -218,17 +340,32 @@ def load_project_data(
     seed: int = 0,
     max_examples: int | None = None,
     encoding: str = "utf-8",
+    fmt: str | None = None,
+    delimiter: str | None = None,
 ) -> ProjectData:
     """Load a project's pairs and split them: training, validation, test.
 
     Without ``test_file``, validation and test are held out of ``train_file`` with ``seed``
     (see :func:`held_out_split`); with it, validation is held out of ``train_file`` and the
     test file is checked to share no source with training or validation. ``max_examples``
-    keeps the first examples of the training file only (a quick run); ``encoding`` is the
-    files' text encoding.
+    (None: all, else >= 1) keeps the first examples of the training file only (a quick run);
+    ``encoding``, ``fmt`` and ``delimiter`` are passed to :func:`load_pairs` for both files.
+    A training file whose second column holds one value only (one class) is refused.
     """
+    if max_examples is not None and (isinstance(max_examples, bool) or max_examples < 1):
+        raise ValueError(
+            f"max_examples={max_examples!r}: pass a number >= 1, or None for every example."
+        )
     files = {"train": Path(train_file)}
-    pairs = load_pairs(train_file, columns, encoding=encoding)[:max_examples]
+    read = {"columns": columns, "fmt": fmt, "encoding": encoding, "delimiter": delimiter}
+    pairs = load_pairs(train_file, **read)[:max_examples]
+    targets = {target for _, target in pairs}
+    if len(pairs) > 1 and len(targets) == 1:
+        raise ProjectDataError(
+            f"{files['train']}: all {len(pairs)} example(s) have the same {columns[1]!r} value "
+            f"{next(iter(targets))!r}: a model would learn to always answer that. Add examples "
+            f"of the other classes (or targets), or check that columns= names the right column."
+        )
     if test_file is None:
         train, val, test = held_out_split(
             pairs, (1 - val_fraction - test_fraction, val_fraction, test_fraction), seed
@@ -236,7 +373,7 @@ def load_project_data(
         files.update(val=files["train"], test=files["train"])
     else:
         train, val = held_out_split(pairs, (1 - val_fraction, val_fraction), seed)
-        test = list(dict.fromkeys(load_pairs(test_file, columns, encoding=encoding)))
+        test = list(dict.fromkeys(load_pairs(test_file, **read)))
         files.update(val=files["train"], test=Path(test_file))
     for name, part in (("training", train), ("validation", val), ("test", test)):
         if not part:

@@ -88,7 +88,7 @@ def test_empty_value_and_short_csv_row(tmp_path):
     path.write_text("source,target\na,b\nc,\n")
     assert "line 3" in _error(path) and "empty" in _error(path)
     path.write_text("source,target\na,b\nc\n")
-    assert "'target' value is empty" in _error(path)
+    assert "line 3: 1 field(s), but the header has 2" in _error(path)
 
 
 def test_malformed_json_line(tmp_path):
@@ -155,3 +155,102 @@ def test_length_stats():
     assert lengths(["abc"], tokenize=list) == [3]
     with pytest.raises(ValueError):
         length_stats([])
+
+
+# Strict reading (issue 26, items 3 and 6): every case is a clear error or a correct load.
+
+
+def test_a_row_with_more_fields_than_the_header_is_an_error(tmp_path):
+    path = tmp_path / "pairs.csv"
+    path.write_text("source,target\nHello, world,Hallo Welt\n")
+    message = _error(path)
+    assert "line 2: 3 field(s), but the header has 2" in message and '"Hello, world"' in message
+
+
+@pytest.mark.parametrize(
+    "body, line",
+    [
+        ('a,b\n"never closed,x\nc,d\ne,f\n', 3),  # swallows to the end of the file
+        ('a,b\n"opens,x\nc,d\n"e,f\n', 3),  # closes on a later row, then junk
+        ('a,b\n"opens,x\nc,d\n",f\n', 3),  # closes on a later row cleanly
+    ],
+)
+def test_an_unbalanced_quote_names_the_line_where_it_opened(tmp_path, body, line):
+    path = tmp_path / "pairs.csv"
+    path.write_text("source,target\n" + body)
+    message = _error(path)
+    assert f"line {line}" in message and "quote" in message
+
+
+def test_a_bare_carriage_return_and_a_huge_field_name_the_line(tmp_path):
+    path = tmp_path / "pairs.csv"
+    path.write_bytes(b"source,target\na,b\nc\rx,d\n")
+    assert "line 3" in _error(path) and "carriage return" in _error(path)
+    path.write_bytes(b"source,target\r\na,b\r\n")  # Windows line endings are fine
+    assert load_pairs(path) == [("a", "b")]
+    path.write_text("source,target\na,b\n" + "x" * 200_000 + ",y\n")
+    assert "line 3" in _error(path) and "longer than" in _error(path)
+
+
+def test_semicolons_are_sniffed_and_delimiter_is_an_argument(tmp_path):
+    path = tmp_path / "excel.csv"
+    path.write_text("source;target\nHallo, Welt;Hello, world\nJa;Yes\n")
+    assert load_pairs(path) == [("Hallo, Welt", "Hello, world"), ("Ja", "Yes")]
+    assert "delimiter=" in _error(path, delimiter=",")  # the advice names a real argument
+    pairs = [(f"Satz {i}", f"sentence {i}") for i in range(20)]
+    path.write_text("source;target\n" + "".join(f"{s};{t}\n" for s, t in pairs))
+    data = load_project_data(path, delimiter=";", fmt="csv", seed=1)
+    assert sorted(data.train + data.val + data.test) == sorted(pairs)
+
+
+def test_the_fmt_advice_is_runnable_with_load_project_data(tmp_path):
+    path = tmp_path / "pairs.txt"
+    write_jsonl(PAIRS, path)
+    with pytest.raises(ProjectDataError, match="fmt='jsonl'"):
+        load_project_data(path)
+    assert len(load_project_data(path, fmt="jsonl").train) == 40
+
+
+def test_jsonl_keeps_unicode_line_separators(tmp_path):
+    pairs = [("a\u2028b", "c\u2029d"), ("e\x85f", "g\x0bh\x0ci"), ("plain", "text")]
+    assert load_pairs(write_jsonl(pairs, tmp_path / "u.jsonl")) == pairs
+
+
+def test_json_labels_of_mixed_kinds_are_refused(tmp_path):
+    path = tmp_path / "labels.jsonl"
+    lines = [f'{{"text": "{t}", "label": {v}}}' for t, v in zip("abc", ("1", "1.0", "true"))]
+    path.write_text("\n".join(lines) + "\n")
+    message = _error(path, columns=("text", "label"))
+    assert "mix kinds" in message and "line 2" in message and "line 3" in message
+    path.write_text('{"text": "a", "label": 1}\n{"text": "b", "label": "0"}\n')
+    assert "mix kinds" in _error(path, columns=("text", "label"))
+    path.write_text('{"text": "a", "label": [1]}\n')
+    assert "JSON list" in _error(path, columns=("text", "label"))
+    path.write_text('{"text": "a", "label": true}\n{"text": "b", "label": false}\n')
+    assert load_pairs(path, columns=("text", "label")) == [("a", "True"), ("b", "False")]
+
+
+def test_a_single_class_file_is_refused(tmp_path):
+    rows = [{"text": f"review {i}", "label": 1} for i in range(30)]
+    path = tmp_path / "labels.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    with pytest.raises(ProjectDataError, match="same 'label' value '1'"):
+        load_project_data(path, columns=("text", "label"))
+
+
+@pytest.mark.parametrize("bad", [-1, 0, True])
+def test_max_examples_must_be_positive(tmp_path, bad):
+    path = write_jsonl(PAIRS, tmp_path / "d.jsonl")
+    with pytest.raises(ValueError, match="max_examples"):
+        load_project_data(path, max_examples=bad)
+    data = load_project_data(path, max_examples=None)
+    assert len(data.train) + len(data.val) + len(data.test) == len(PAIRS)
+
+
+def test_a_folder_and_utf16_get_the_right_advice(tmp_path):
+    assert "a folder, not a file" in _error(tmp_path)
+    path = tmp_path / "pairs.csv"
+    path.write_bytes("source,target\nMädchen,girl\n".encode("utf-16"))
+    message = _error(path)
+    assert "UTF-16" in message and "encoding='utf-16'" in message and "latin" not in message
+    assert load_pairs(path, encoding="utf-16") == [("Mädchen", "girl")]
