@@ -147,3 +147,63 @@ def test_gzip_lines_are_read(tmp_path):
     path = tmp_path / "x.gz"
     path.write_bytes(gzip.compress(b"ein\nzwei\n"))
     assert registry._lines(path) == ["ein", "zwei"]
+
+
+# Advice that is right (issue 26, item 6).
+
+
+def test_a_partial_copy_names_its_own_missing_file(fake, monkeypatch):
+    local = fake / "local" / "toy"
+    local.mkdir(parents=True)
+    (local / "a.txt").write_bytes(CONTENT["a.txt"])  # b.txt is the one missing
+    monkeypatch.setenv("COURSE_DATA_DIR", str(fake / "local"))
+    monkeypatch.setenv("COURSE_OFFLINE", "1")
+    with pytest.raises(DataUnavailableError) as info:
+        dataset_dir("toy")
+    message = str(info.value)
+    assert "toy/b.txt" in message and "toy/a.txt" not in message
+
+
+def test_the_names_loader_names_english_when_english_is_missing(monkeypatch, tmp_path):
+    shipped = registry.local_copy("names")  # the course's copy (checked by test_real_loaders)
+    local = tmp_path / "local" / "names"
+    local.mkdir(parents=True)
+    for fname in registry.REGISTRY["names"].files:
+        if fname != "English.txt":
+            (local / fname).write_bytes((shipped / fname).read_bytes())
+    monkeypatch.setattr(paths, "cache_dir", lambda: tmp_path / "empty-cache")
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "local"))
+    monkeypatch.setenv("COURSE_OFFLINE", "1")
+    with pytest.raises(DataUnavailableError, match=r"names/English\.txt") as info:
+        registry.load_names()
+    assert "Arabic" not in str(info.value)
+
+
+def test_offline_advice_does_not_say_download(fake, monkeypatch):
+    monkeypatch.setenv("COURSE_OFFLINE", "1")
+    with pytest.raises(DataUnavailableError) as info:
+        dataset_dir("toy")
+    assert "unset COURSE_OFFLINE" in str(info.value)
+    assert "connect to the internet and run again" not in str(info.value)
+    cached = fake / "cache" / "toy"
+    cached.mkdir(parents=True)
+    (cached / "a.txt").write_bytes(b"tampered")
+    (cached / "b.txt").write_bytes(CONTENT["b.txt"])
+    with pytest.raises(ChecksumError) as info:
+        dataset_dir("toy")
+    assert str(info.value).count("re-download") == 1 and "unset COURSE_OFFLINE" in str(info.value)
+    monkeypatch.delenv("COURSE_OFFLINE")
+    with pytest.raises(ChecksumError, match="Delete it and run again to re-download"):
+        dataset_dir("toy")
+
+
+@pytest.mark.parametrize("kind", ["missing", "a file"])
+def test_an_invalid_course_data_dir_is_an_error(fake, monkeypatch, kind):
+    target = fake / "typo"
+    if kind == "a file":
+        target.write_text("not a folder")
+    monkeypatch.setenv("COURSE_DATA_DIR", str(target))
+    with pytest.raises(ValueError, match=f"COURSE_DATA_DIR=.*is {kind}"):
+        dataset_dir("toy")
+    with pytest.raises(ValueError, match="COURSE_DATA_DIR"):
+        registry.data_root()

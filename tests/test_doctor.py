@@ -246,3 +246,11 @@ def test_course_doctor_command(toy_data, tmp_path, monkeypatch, capsys):
     (tmp_path / "cache" / "toy" / "a.txt").unlink()
     assert main(["doctor", "--offline"]) == 1  # offline and the data set is missing
     assert "1 problem(s)" in capsys.readouterr().out
+
+
+def test_a_data_dir_that_is_a_file_is_a_problem_and_data_is_not_misreported(monkeypatch, tmp_path):
+    (tmp_path / "a-file").write_text("")
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "a-file"))
+    found = by_topic(doctor.check_runtime(), "data folder")
+    assert found.status == "PROBLEM" and "is a file" in found.detail
+    assert [f.topic for f in doctor.check_data(network=False)] == ["data"]

@@ -144,10 +144,16 @@ def _verify(folder: Path, spec: DataSet) -> None:
             continue
         actual = sha256_of(path)
         if actual != expected:
+            origin = spec.url.format(file=fname)
+            fix = (
+                f"replace it by a good copy (from {origin}), or unset COURSE_OFFLINE, delete "
+                f"it and run again to re-download it"
+                if _offline()
+                else f"delete it and run again to re-download it from {origin}"
+            )
             raise ChecksumError(
                 f"{path} has SHA-256 {actual[:12]}..., expected {expected[:12]}...: the file is "
-                f"corrupt or a different version. Delete it and run again to re-download it "
-                f"from {spec.url.format(file=fname)}."
+                f"corrupt or a different version. {fix[0].upper() + fix[1:]}."
             )
         _verified.add(path.resolve())
 
@@ -208,6 +214,12 @@ def _download(spec: DataSet, target: Path) -> None:
             shutil.move(str(staged / fname), target / fname)
 
 
+def _folders(name: str) -> list[Path]:
+    """Where data set ``name`` may be: in ``COURSE_DATA_DIR`` (if set), then in the cache."""
+    env_dir = paths.data_dir()
+    return ([env_dir / name] if env_dir is not None else []) + [paths.cache_dir() / name]
+
+
 def local_copy(name: str) -> Path | None:
     """The verified folder of data set ``name`` on this machine, or None; never downloads.
 
@@ -215,8 +227,7 @@ def local_copy(name: str) -> Path | None:
     a file there is corrupt.
     """
     spec = _spec(name)
-    env_dir = paths.data_dir()
-    for folder in ([env_dir / name] if env_dir is not None else []) + [paths.cache_dir() / name]:
+    for folder in _folders(name):
         if _complete(folder, spec):
             _verify(folder, spec)
             return folder
@@ -224,8 +235,10 @@ def local_copy(name: str) -> Path | None:
 
 
 def _first_missing(name: str) -> str:
-    cached = paths.cache_dir() / name
-    return next(f for f in _spec(name).files if not (cached / f).is_file())
+    """The first missing file of the fullest copy of ``name`` (a partial copy's own gap)."""
+    files = list(_spec(name).files)
+    folder = max(_folders(name), key=lambda f: sum((f / n).is_file() for n in files))
+    return next(n for n in files if not (folder / n).is_file())
 
 
 def missing_fix(name: str) -> str:
@@ -238,9 +251,14 @@ def missing_fix(name: str) -> str:
         first, *others = spec.files
         more = f" (and likewise {', '.join(others)})" if others else ""
         how = f"download {spec.url.format(file=first)}{more} yourself into {cached}/"
+    online = (
+        "unset COURSE_OFFLINE and run again with a connection"
+        if _offline()
+        else "connect to the internet and run again"
+    )
     return (
-        f"connect to the internet and run again, or {how}, or set COURSE_DATA_DIR to a folder "
-        f"that holds {name}/{_first_missing(name)}."
+        f"{online}, or {how}, or set COURSE_DATA_DIR to a folder that holds "
+        f"{name}/{_first_missing(name)}."
     )
 
 

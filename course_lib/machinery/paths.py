@@ -29,9 +29,23 @@ def cache_dir() -> Path:
 
 
 def data_dir() -> Path | None:
-    """The folder named by ``COURSE_DATA_DIR``, or None when it is unset."""
+    """The folder named by ``COURSE_DATA_DIR``, or None when it is unset.
+
+    Raises ValueError when it names no folder (missing, or a file): a typo there would
+    otherwise be ignored in silence and the data read from somewhere else.
+    """
     value = os.environ.get("COURSE_DATA_DIR", "").strip()
-    return Path(value).expanduser().resolve() if value else None
+    if not value:
+        return None
+    path = Path(value).expanduser().resolve()
+    if not path.is_dir():
+        what = "a file" if path.exists() else "missing"
+        raise ValueError(
+            f"COURSE_DATA_DIR={value!r} is not a folder ({path} is {what}): set "
+            f"COURSE_DATA_DIR to the folder that holds the data sets (the one with names/ in "
+            f"it), or unset it to use the download cache."
+        )
+    return path
 
 
 def drive_mounted(drive_root: Path | None = None) -> bool:
