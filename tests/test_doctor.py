@@ -184,10 +184,13 @@ def test_requirements_come_from_the_installed_course():
     ("variable", "value", "topic", "hint"),
     [
         ("COURSE_PROFILE", "fast", "profile", "one of ci, cpu, gpu"),
-        ("COURSE_DEVICE", "quantum", "device", "COURSE_DEVICE to cpu, cuda or mps"),
+        ("COURSE_DEVICE", "quantum", "device", "COURSE_DEVICE to cpu"),
+        ("COURSE_DEVICE", "cuda", "device", "COURSE_DEVICE to cpu"),
+        ("COURSE_THREADS", "abc", "threads", "use a whole number"),
     ],
 )
 def test_bad_settings_are_problems(monkeypatch, variable, value, topic, hint):
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
     monkeypatch.setenv(variable, value)
     found = by_topic(doctor.check_runtime(), topic)
     assert found.status == "PROBLEM" and hint in found.fix

@@ -70,8 +70,35 @@ def test_threads_one_in_ci_override_and_bad_value(monkeypatch):
 def test_device_override_and_ci_is_cpu(monkeypatch):
     monkeypatch.delenv("COURSE_DEVICE", raising=False)
     assert pick_device("ci") == torch.device("cpu")
-    monkeypatch.setenv("COURSE_DEVICE", "meta")
-    assert pick_device("gpu") == torch.device("meta")
+    monkeypatch.setenv("COURSE_DEVICE", "cpu")
+    assert pick_device("gpu") == torch.device("cpu")
+
+
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [("cuda", "no CUDA GPU"), ("cuda:1", "no CUDA GPU"), ("quantum", "not a device name"),
+     ("meta", "cpu, cuda or mps"), ("mps", "no MPS")],
+)
+def test_a_device_this_machine_lacks_is_a_clear_error_at_setup(monkeypatch, value, says):
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    monkeypatch.setattr("torch.backends.mps.is_available", lambda: False)
+    monkeypatch.setenv("COURSE_DEVICE", value)
+    with pytest.raises(ValueError, match=f"COURSE_DEVICE='{value}'.*{says}.*unset it"):
+        setup(module=0, verbose=False)
+
+
+def test_bad_threads_and_outputs_are_clear_errors_at_setup(monkeypatch, tmp_path):
+    monkeypatch.setenv("COURSE_THREADS", "abc")
+    with pytest.raises(ValueError, match="COURSE_THREADS='abc': use a whole number"):
+        setup(module=0, verbose=False)
+    monkeypatch.delenv("COURSE_THREADS")
+    (tmp_path / "a-file").write_text("")
+    monkeypatch.setenv("COURSE_OUTPUT_DIR", str(tmp_path / "a-file"))
+    with pytest.raises(ValueError, match="COURSE_OUTPUT_DIR=.* is a file, not a folder"):
+        setup(module=0, verbose=False)
+    monkeypatch.setenv("COURSE_OUTPUT_DIR", str(tmp_path / "a-file" / "below"))
+    with pytest.raises(ValueError, match="cannot be created"):
+        setup(module=0, verbose=False)
 
 
 def test_outputs_go_to_drive_when_mounted(monkeypatch, tmp_path):

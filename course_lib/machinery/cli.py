@@ -41,18 +41,30 @@ def _build(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from course_lib.machinery.profiles import detect_profile
     from course_lib.machinery.run_times import record_run
-    from course_lib.machinery.runner import NotebookFailed, find_notebook, run_notebook
+    from course_lib.machinery.runner import (
+        NotebookBusy,
+        NotebookFailed,
+        find_notebook,
+        read_notebook,
+        run_notebook,
+    )
+    from course_lib.machinery.settings import check_environment
 
     root = _root()
     try:
         path = find_notebook(args.module, solution=args.solution, root=root)
-    except FileNotFoundError as err:
+        read_notebook(path)
+        profile = detect_profile()
+        check_environment(profile)
+    except (FileNotFoundError, ValueError) as err:
         print(f"course run: {err}", file=sys.stderr)
         return 2
-    profile = detect_profile()
     print(f"running {path.relative_to(root)} in profile {profile}")
     try:
         out, seconds = run_notebook(path, timeout=args.timeout)
+    except NotebookBusy as err:
+        print(f"course run: {err}", file=sys.stderr)
+        return 2
     except NotebookFailed as err:
         print(err, file=sys.stderr)
         return 1

@@ -143,7 +143,7 @@ def check_runtime() -> list[Finding]:
     from course_lib.machinery import paths
     from course_lib.machinery.colab import GPU_HEAVY_MODULES, in_colab
     from course_lib.machinery.profiles import PROFILES, detect_profile
-    from course_lib.machinery.settings import pick_device
+    from course_lib.machinery.settings import pick_device, pick_threads
 
     findings = []
     cuda = torch.cuda.is_available()
@@ -155,10 +155,18 @@ def check_runtime() -> list[Finding]:
     source = "COURSE_PROFILE" if os.environ.get("COURSE_PROFILE", "").strip() else "automatic"
     findings.append(Finding("profile", "ok", f"{profile} ({source})"))
     try:
+        threads = pick_threads(profile)
+    except ValueError as err:
+        detail, _, fix = str(err).partition(": ")
+        findings.append(Finding("threads", "PROBLEM", detail, fix))
+    else:
+        source = "COURSE_THREADS" if os.environ.get("COURSE_THREADS", "").strip() else "default"
+        findings.append(Finding("threads", "ok", f"{threads} ({source})"))
+    try:
         device = pick_device(profile)
-    except RuntimeError as err:
-        fix = "set COURSE_DEVICE to cpu, cuda or mps, or unset it"
-        return findings + [Finding("device", "PROBLEM", f"COURSE_DEVICE: {err}", fix)]
+    except ValueError as err:
+        detail, _, fix = str(err).partition(": ")
+        return findings + [Finding("device", "PROBLEM", detail, fix)]
     gpu = f"CUDA GPU: {torch.cuda.get_device_name(0)}" if cuda else "no CUDA GPU"
     heavy = " and ".join(str(m) for m in sorted(GPU_HEAVY_MODULES))
     if profile == "gpu" and not cuda:
@@ -199,7 +207,7 @@ def _check_outputs(paths, on_colab: bool) -> Finding:
         out = paths.output_dir()
         with tempfile.NamedTemporaryFile(dir=out):
             pass
-    except OSError as err:
+    except (OSError, ValueError) as err:
         return Finding(
             "outputs",
             "PROBLEM",

@@ -59,7 +59,10 @@ def drive_output_dir(drive_root: Path | None = None) -> Path:
 
 
 def output_dir(drive_root: Path | None = None) -> Path:
-    """Where notebooks write checkpoints, executed copies and results (created if needed)."""
+    """Where notebooks write checkpoints, executed copies and results (created if needed).
+
+    Raises ValueError, naming the folder and the fix, when it is a file or cannot be created.
+    """
     value = os.environ.get("COURSE_OUTPUT_DIR", "").strip()
     if value:
         path = Path(value).expanduser()
@@ -68,5 +71,12 @@ def output_dir(drive_root: Path | None = None) -> Path:
     else:
         root = repo_root()
         path = root / "outputs" if root else Path.cwd() / "outputs"
-    path.mkdir(parents=True, exist_ok=True)
+    where = f"COURSE_OUTPUT_DIR={value!r}" if value else f"the output folder {path}"
+    fix = "set COURSE_OUTPUT_DIR to a folder you can write to"
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{where} is a file, not a folder: {fix} (or move the file away).")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ValueError(f"{where} cannot be created ({err.strerror}): {fix}.") from None
     return path

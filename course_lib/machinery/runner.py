@@ -2,8 +2,10 @@
 
 ``course run 1`` executes ``notebooks/01_*.ipynb`` (``--solution`` for the solved one) cell by
 cell with a progress bar, writes the executed copy with its outputs to the output folder
-(on Drive when on Colab) and prints the wall time. It is how a learner runs a whole module on
-Colab, and how a maintainer times a module (``--record``: see :mod:`run_times`).
+(on Drive when on Colab) and prints the wall time. The solved notebook's copy has a name of
+its own, and a run holds a lock on its copy, so two runs never write one file. It is how a
+learner runs a whole module on Colab, and how a maintainer times a module (``--record``: see
+:mod:`run_times`).
 
 The kernel talks to the runner over local IPC sockets where the system has them (no
 "running over TCP without encryption" warning), sees ``COURSE_HEADLESS=1`` (text progress
@@ -15,8 +17,10 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import nbformat
@@ -36,17 +40,32 @@ def available_notebooks(folder: Path) -> list[str]:
     return [p.stem for p in sorted(folder.glob("[0-9][0-9]_*.ipynb"))]
 
 
+def course_lessons(root: Path) -> set[str]:
+    """The names of the course's own notebooks: one per lesson source ``solutions/NN_*.py``."""
+    return {p.stem for p in (root / "solutions").glob("[0-9][0-9]_*.py")}
+
+
 def find_notebook(module: str, solution: bool = False, root: Path | None = None) -> Path:
     """The notebook of ``module`` ("1", "01" or "01_rnn..."), learner or solution version.
 
-    Raises FileNotFoundError with one line naming the modules that exist.
+    A notebook named exactly ``module`` wins; of several matches, the course's own (one per
+    lesson source) wins over a learner's ``01_mine.ipynb``. Raises FileNotFoundError with one
+    line naming the modules that exist, and ValueError for an empty or ambiguous ``module``.
     """
     root = root or paths.repo_root()
     if root is None:
         raise FileNotFoundError("No course repository found: run this from a clone of the course.")
+    module = module.strip()
+    if not module:
+        raise ValueError("no module given: name one by number (course run 1) or name prefix.")
     folder = root / ("solutions" if solution else "notebooks")
-    prefix = module if not module.isdigit() else f"{int(module):02d}"
-    matches = sorted(folder.glob(f"{prefix}*.ipynb"))
+    prefix = f"{int(module):02d}_" if module.isdigit() else module
+    matches = [p for p in sorted(folder.glob("*.ipynb")) if p.stem.startswith(prefix)]
+    exact = [p for p in matches if p.stem == module]
+    ours = [p for p in matches if p.stem in course_lessons(root)]
+    for found in (exact, matches if len(matches) == 1 else [], ours):
+        if len(found) == 1:
+            return found[0]
     if not matches:
         known = ", ".join(available_notebooks(folder)) or "none"
         kind = "solved notebook" if solution else "notebook"
@@ -54,7 +73,10 @@ def find_notebook(module: str, solution: bool = False, root: Path | None = None)
             f"Module {module} has no {kind} in this copy of the course (in {folder.name}/: "
             f"{known}); update the course or pick one of these."
         )
-    return matches[0]
+    names = ", ".join(p.stem for p in matches)
+    raise ValueError(
+        f"{module!r} matches several notebooks in {folder.name}/ ({names}): give the full name."
+    )
 
 
 def plain_text(text: str) -> str:
@@ -62,16 +84,93 @@ def plain_text(text: str) -> str:
     return ANSI_CODES.sub("", text)
 
 
+def executed_name(path: Path) -> str:
+    """The executed copy's file name: a solved notebook's never overwrites the learner's."""
+    kind = ".solution" if path.parent.name == "solutions" else ""
+    return f"{path.stem}{kind}.executed.ipynb"
+
+
+class NotebookBusy(RuntimeError):
+    """Another run is writing the same executed copy."""
+
+
+@contextmanager
+def _lock(target: Path):
+    """Hold ``target``.lock while a run writes ``target``; refuse if a live run holds it.
+
+    The lock holds this machine's name and process id: a lock left by a run that died on this
+    machine is taken over; one from another machine (two Colab runtimes on one Drive) or from
+    a live process is an error naming the lock.
+    """
+    lock = target.with_name(target.name + ".lock")
+    me = f"{socket.gethostname()} {os.getpid()}"
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            break
+        except FileExistsError:
+            host, _, pid = lock.read_text(errors="replace").partition(" ")
+            if host == socket.gethostname() and pid.strip().isdigit():
+                try:
+                    os.kill(int(pid), 0)
+                except ProcessLookupError:  # the run that held it is gone
+                    lock.unlink(missing_ok=True)
+                    continue
+                except PermissionError:
+                    pass
+            raise NotebookBusy(
+                f"another run (process {pid.strip() or '?'} on {host or '?'}) is writing "
+                f"{target}: wait for it to finish. If no run is going, delete {lock}."
+            ) from None
+    else:
+        raise NotebookBusy(f"cannot take the lock {lock}: delete it if no run is going.")
+    try:
+        os.write(fd, me.encode())
+        os.close(fd)
+        yield
+    finally:
+        lock.unlink(missing_ok=True)
+
+
+def _write_atomically(nb, target: Path) -> None:
+    """Write ``nb`` to a unique temporary file beside ``target``, then rename it into place."""
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        nbformat.write(nb, tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_notebook(path: Path):
+    """The notebook at ``path``; ValueError in one line if it is empty or not a notebook."""
+    try:
+        return nbformat.read(path, as_version=4)
+    except Exception as err:  # noqa: BLE001 - nbformat raises many kinds for a broken file
+        what = "an empty file" if path.stat().st_size == 0 else f"not a notebook ({err})"
+        reason = " ".join(str(what).split())[:200]
+        raise ValueError(
+            f"{path}: {reason}. Restore it (git checkout -- {path.name}) or regenerate the "
+            f"notebooks with `course build`."
+        ) from None
+
+
 def run_notebook(
     path: Path, output_dir: Path | None = None, timeout: int = 1800
 ) -> tuple[Path, float]:
-    """Execute ``path``; returns the executed copy's path and the wall time in seconds."""
+    """Execute ``path``; returns the executed copy's path and the wall time in seconds.
+
+    The copy is ``executed/<name>[.solution].executed.ipynb`` in the output folder, written
+    atomically under a lock (:class:`NotebookBusy` if another run is writing it).
+    """
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
     from tqdm.auto import tqdm
     from traitlets.config import Config
 
-    nb = nbformat.read(path, as_version=4)
+    nb = read_notebook(path)
     config = Config()
     if os.name == "posix":  # local sockets: nothing on the network, no plain-TCP warning
         config.KernelManager.transport = "ipc"
@@ -87,26 +186,27 @@ def run_notebook(
     )
     out_dir = (output_dir or paths.output_dir()) / "executed"
     out_dir.mkdir(parents=True, exist_ok=True)
-    out_path = out_dir / path.name
-    start = time.perf_counter()
+    out_path = out_dir / executed_name(path)
     failure = None
     previous = os.environ.get(HEADLESS_ENV)
     os.environ[HEADLESS_ENV] = "1"  # the kernel inherits it
-    try:
-        with client.setup_kernel():
-            for index, cell in enumerate(tqdm(nb.cells, desc=path.stem, unit="cell")):
-                try:
-                    client.execute_cell(cell, index)
-                except CellExecutionError as err:
-                    failure = (index, plain_text(str(err)).strip())
-                    break
-    finally:
-        if previous is None:
-            os.environ.pop(HEADLESS_ENV, None)
-        else:
-            os.environ[HEADLESS_ENV] = previous
-    seconds = time.perf_counter() - start
-    nbformat.write(nb, out_path)
+    with _lock(out_path):
+        start = time.perf_counter()
+        try:
+            with client.setup_kernel():
+                for index, cell in enumerate(tqdm(nb.cells, desc=path.stem, unit="cell")):
+                    try:
+                        client.execute_cell(cell, index)
+                    except CellExecutionError as err:
+                        failure = (index, plain_text(str(err)).strip())
+                        break
+        finally:
+            if previous is None:
+                os.environ.pop(HEADLESS_ENV, None)
+            else:
+                os.environ[HEADLESS_ENV] = previous
+        seconds = time.perf_counter() - start
+        _write_atomically(nb, out_path)
     if failure is not None:
         index, error = failure
         raise NotebookFailed(

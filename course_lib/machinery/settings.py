@@ -50,10 +50,13 @@ def seed_everything(seed: int) -> None:
 
 
 def pick_device(profile: str) -> torch.device:
-    """``COURSE_DEVICE`` if set; else cuda, then mps, then cpu (always cpu for ``ci``)."""
+    """``COURSE_DEVICE`` if set; else cuda, then mps, then cpu (always cpu for ``ci``).
+
+    Raises ValueError when ``COURSE_DEVICE`` names no device, or one this machine lacks.
+    """
     name = os.environ.get("COURSE_DEVICE", "").strip()
     if name:
-        return torch.device(name)
+        return _named_device(name)
     if profile == "ci":
         return torch.device("cpu")
     if torch.cuda.is_available():
@@ -62,6 +65,28 @@ def pick_device(profile: str) -> torch.device:
     if mps is not None and mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
+
+
+def _named_device(name: str) -> torch.device:
+    """The device ``COURSE_DEVICE=name`` asks for, if this machine has it."""
+    fix = "set COURSE_DEVICE to cpu (or cuda / mps on a machine that has one), or unset it"
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ValueError(f"COURSE_DEVICE={name!r} is not a device name: {fix}.") from None
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise ValueError(f"COURSE_DEVICE={name!r} but this machine has no CUDA GPU: {fix}.")
+        if device.index is not None and device.index >= count:
+            raise ValueError(f"COURSE_DEVICE={name!r} but this machine has {count} GPU(s): {fix}.")
+    elif device.type == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_available():
+            raise ValueError(f"COURSE_DEVICE={name!r} but this machine has no MPS GPU: {fix}.")
+    elif device.type != "cpu":
+        raise ValueError(f"COURSE_DEVICE={name!r}: the course runs on cpu, cuda or mps; {fix}.")
+    return device
 
 
 def pick_threads(profile: str) -> int:
@@ -78,8 +103,24 @@ def pick_threads(profile: str) -> int:
     return 1 if profile == "ci" else torch.get_num_threads()
 
 
+def check_environment(profile: str) -> None:
+    """Raise ValueError, in one line with its fix, for any bad ``COURSE_*`` setting.
+
+    Checks ``COURSE_THREADS``, ``COURSE_DEVICE``, ``COURSE_DATA_DIR`` and the output folder,
+    so that ``course run`` refuses before starting a kernel (``COURSE_PROFILE`` is checked
+    by ``detect_profile``).
+    """
+    pick_threads(profile)
+    pick_device(profile)
+    paths.data_dir()
+    paths.output_dir()
+
+
 def setup(module: int, seed: int = 0, verbose: bool = True) -> Settings:
-    """Settings for this run of ``module``'s notebook; prints the banner when ``verbose``."""
+    """Settings for this run of ``module``'s notebook; prints the banner when ``verbose``.
+
+    A bad ``COURSE_*`` setting raises ValueError saying which and how to fix it.
+    """
     profile = detect_profile()
     seed_everything(seed)
     threads = pick_threads(profile)
