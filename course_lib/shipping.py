@@ -8,15 +8,23 @@ gives back a :class:`ShippedModel` whose ``predict(texts)`` is the whole interfa
 ``reproduce_in_fresh_process(folder)`` proves the folder is complete: a new Python process,
 with nothing from the notebook, loads it and must reproduce the saved prediction exactly.
 
+The folder checks itself: ``manifest.json`` lists every file with its SHA-256, and loading
+refuses (:class:`ShippedModelError`, naming the file) a folder with a file missing or changed
+since it was saved: lost tokenizer files, a flipped bit in the weights, an edited config.
+
 Run ``python -m course_lib.shipping FOLDER ["text" ...]`` to predict from a shell.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
+import os
+import shutil
 import subprocess
 import sys
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +34,65 @@ import torch
 USAGE_FILE = "usage.json"
 CARD_FILE = "README.md"
 WEIGHTS_FILE = "model.safetensors"
+MANIFEST_FILE = "manifest.json"
 GENERATIVE_TASKS = ("translation", "summarisation")
+
+
+class ShippedModelError(ValueError):
+    """A shipped model folder is incomplete or damaged; the message names the file."""
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _write_manifest(folder: Path) -> None:
+    """``manifest.json``: every file of ``folder`` (all required) with its SHA-256."""
+    names = sorted(p.name for p in folder.iterdir() if p.is_file() and p.name != MANIFEST_FILE)
+    files = {name: _sha256(folder / name) for name in names}
+    (folder / MANIFEST_FILE).write_text(json.dumps({"files": files}, indent=2) + "\n")
+
+
+def verify_folder(folder: str | Path) -> None:
+    """Raise :class:`ShippedModelError` unless every file in ``manifest.json`` is there,
+    unchanged (SHA-256). A changed model card (README.md) only warns: nothing loads it."""
+    folder = Path(folder)
+    again = "Copy the folder again from where it was saved, or save the model again"
+    if not folder.is_dir():
+        raise ShippedModelError(f"{folder}: no such folder. Pass the folder save_for_use wrote.")
+    manifest = folder / MANIFEST_FILE
+    try:
+        files = json.loads(manifest.read_text(encoding="utf-8"))["files"]
+    except FileNotFoundError:
+        raise ShippedModelError(
+            f"{folder} has no {MANIFEST_FILE}: it was not written by save_for_use, or was copied "
+            f"incompletely. {again} with save_for_use(folder, ...)."
+        ) from None
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+        raise ShippedModelError(
+            f"{manifest} is damaged (not the JSON save_for_use wrote). {again}."
+        ) from None
+    missing = [name for name in files if not (folder / name).is_file()]
+    if missing:
+        raise ShippedModelError(
+            f"{folder} lacks {', '.join(missing)} (required: the model cannot be used without "
+            f"{'them' if len(missing) > 1 else 'it'}). {again}."
+        )
+    for name, expected in files.items():
+        if _sha256(folder / name) == expected:
+            continue
+        message = (
+            f"{folder / name} has changed since it was saved (SHA-256 differs from "
+            f"{MANIFEST_FILE}): a damaged copy or an edit."
+        )
+        if name == CARD_FILE:
+            warnings.warn(message + " The model card is not used to predict.", stacklevel=3)
+            continue
+        raise ShippedModelError(f"{message} {again}.")
 
 
 @contextlib.contextmanager
@@ -182,10 +248,16 @@ def save_for_use(
     if hasattr(model, "peft_config"):
         raise ValueError("This is a PEFT model with an adapter: ship model.merge_and_unload().")
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    if folder.exists() and not (folder / USAGE_FILE).is_file() and any(folder.iterdir()):
+        raise ValueError(
+            f"{folder} holds other files and no shipped model: save into a new or empty folder."
+        )
+    staging = folder.with_name(f".{folder.name}.saving-{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
     with _quiet_transformers():
-        model.save_pretrained(folder, safe_serialization=True)
-        tokenizer.save_pretrained(folder)
+        model.save_pretrained(staging, safe_serialization=True)
+        tokenizer.save_pretrained(staging)
     usage = {
         "task": card.task,
         "prefix": prefix,
@@ -194,13 +266,20 @@ def save_for_use(
     }
     prediction = ShippedModel(model, tokenizer, usage).predict([example])[0]
     usage["example"] = {"input": example, "prediction": prediction}
-    (folder / USAGE_FILE).write_text(json.dumps(usage, indent=2, ensure_ascii=False) + "\n")
-    (folder / CARD_FILE).write_text(card.to_markdown(), encoding="utf-8")
+    (staging / USAGE_FILE).write_text(json.dumps(usage, indent=2, ensure_ascii=False) + "\n")
+    (staging / CARD_FILE).write_text(card.to_markdown(), encoding="utf-8")
+    _write_manifest(staging)
+    shutil.rmtree(folder, ignore_errors=True)  # a previous save: no stale file survives
+    staging.rename(folder)
     return folder
 
 
 def load_for_use(folder: str | Path, device: str | torch.device = "cpu") -> ShippedModel:
-    """Load a folder written by :func:`save_for_use` (safetensors only, no remote code)."""
+    """Load a folder written by :func:`save_for_use` (safetensors only, no remote code).
+
+    Raises :class:`ShippedModelError`, naming the file, when a file is missing or changed
+    (see :func:`verify_folder`), or when the weights do not fit the model's config.
+    """
     from transformers import (
         AutoModelForSeq2SeqLM,
         AutoModelForSequenceClassification,
@@ -208,12 +287,7 @@ def load_for_use(folder: str | Path, device: str | torch.device = "cpu") -> Ship
     )
 
     folder = Path(folder)
-    missing = [f for f in (USAGE_FILE, WEIGHTS_FILE, "config.json") if not (folder / f).is_file()]
-    if missing:
-        raise FileNotFoundError(
-            f"{folder} has no {', '.join(missing)}: it was not written by save_for_use (or "
-            f"was copied incompletely). Save the model again with save_for_use(folder, ...)."
-        )
+    verify_folder(folder)
     usage = json.loads((folder / USAGE_FILE).read_text(encoding="utf-8"))
     auto = (
         AutoModelForSequenceClassification
@@ -221,19 +295,29 @@ def load_for_use(folder: str | Path, device: str | torch.device = "cpu") -> Ship
         else (AutoModelForSeq2SeqLM)
     )
     with _quiet_transformers():
-        model = auto.from_pretrained(folder, use_safetensors=True).to(device).eval()
-    return ShippedModel(model, AutoTokenizer.from_pretrained(folder), usage)
+        model, info = auto.from_pretrained(folder, use_safetensors=True, output_loading_info=True)
+    misfits = {k: v for k, v in info.items() if k != "error_msgs" and v}
+    if misfits or info.get("error_msgs"):
+        found = "; ".join(f"{k}: {', '.join(map(str, v))[:200]}" for k, v in misfits.items())
+        raise ShippedModelError(
+            f"{folder / WEIGHTS_FILE} does not fit {folder / 'config.json'} ({found}): the "
+            f"model would run with random weights. Save the model again with save_for_use."
+        )
+    return ShippedModel(model.to(device).eval(), AutoTokenizer.from_pretrained(folder), usage)
 
 
 def reproduce_in_fresh_process(folder: str | Path, timeout: float = 600) -> dict:
     """Load ``folder`` in a new Python process and predict its saved example there.
 
     Returns ``{"input", "expected", "prediction", "identical", "seconds"}``; raises
-    AssertionError when the new process predicts anything else than the saved prediction.
+    :class:`ShippedModelError` for a missing or changed file (checked here first, and again
+    in the new process), AssertionError when the new process predicts anything else than the
+    saved prediction.
     """
     import time
 
     folder = Path(folder).resolve()
+    verify_folder(folder)
     start = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-m", "course_lib.shipping", str(folder), "--json"],
@@ -270,7 +354,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     if not args:
         raise SystemExit(main.__doc__)
     torch.manual_seed(0)
-    shipped = load_for_use(args[0])
+    try:
+        shipped = load_for_use(args[0])
+    except ShippedModelError as err:
+        raise SystemExit(f"course_lib.shipping: {err}") from None
     texts = args[1:] or [shipped.usage["example"]["input"]]
     predictions = shipped.predict(texts)
     if as_json:

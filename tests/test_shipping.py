@@ -1,7 +1,10 @@
 """Shipping: safetensors + model card + usage file; a fresh process reproduces a prediction."""
 
 import json
+import shutil
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -10,6 +13,8 @@ from torch.utils.data import DataLoader
 from course_lib.final_project import Seq2SeqBatches, seq2seq_loss, stand_in_t5, stand_in_tokenizer
 from course_lib.shipping import (
     ModelCard,
+    ShippedModelError,
+    _write_manifest,
     load_for_use,
     predict,
     reproduce_in_fresh_process,
@@ -96,7 +101,7 @@ def test_save_writes_safetensors_card_and_usage(trained, tmp_path):
 
 
 def test_load_incomplete_folder_says_what_is_missing(tmp_path):
-    with pytest.raises(FileNotFoundError, match="usage.json.*save_for_use"):
+    with pytest.raises(ShippedModelError, match="manifest.json.*save_for_use"):
         load_for_use(tmp_path)
 
 
@@ -128,3 +133,118 @@ def test_a_different_prediction_in_the_fresh_process_is_caught(trained, tmp_path
     )
     with pytest.raises(RuntimeError, match="boom"):
         reproduce_in_fresh_process(folder)
+
+
+# A shipped folder checks itself (issue 26, item 4): each kind of damage is a clear error.
+
+
+@pytest.fixture(scope="module")
+def shipped(trained, tmp_path_factory):
+    model, tokenizer = trained
+    folder = tmp_path_factory.mktemp("shipped") / "ship"
+    return save_for_use(folder, model, tokenizer, card(), "zahl 2 plus 3",
+                        generation={"max_new_tokens": 8})
+
+
+def _flip_bit(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01  # one bit in the middle of the tensors
+    path.write_bytes(bytes(data))
+
+
+def _drop_tensor(path: Path) -> None:
+    from safetensors.torch import load_file, save_file
+
+    tensors = load_file(path)
+    tensors.pop(sorted(tensors)[-1])
+    save_file(tensors, path, metadata={"format": "pt"})
+
+
+def _edit_json(path: Path, change) -> None:
+    data = json.loads(path.read_text())
+    change(data)
+    path.write_text(json.dumps(data))
+
+
+def _swap_vocab(data: dict) -> None:
+    vocab = data["model"]["vocab"]
+    a, b = [token for token in vocab if token.isalpha()][:2]
+    vocab[a], vocab[b] = vocab[b], vocab[a]
+
+
+DAMAGE = {
+    "tokenizer files missing": (
+        lambda f: [(f / n).unlink() for n in ("tokenizer.json", "tokenizer_config.json")],
+        "lacks tokenizer.json, tokenizer_config.json",
+    ),
+    "a flipped bit in the weights": (lambda f: _flip_bit(f / "model.safetensors"),
+                                     "model.safetensors has changed"),
+    "a missing tensor": (lambda f: _drop_tensor(f / "model.safetensors"),
+                         "model.safetensors has changed"),
+    "an edited layer count": (
+        lambda f: _edit_json(f / "config.json", lambda c: c.update(num_layers=2)),
+        "config.json has changed",
+    ),
+    "swapped token ids": (lambda f: _edit_json(f / "tokenizer.json", _swap_vocab),
+                          "tokenizer.json has changed"),
+    "edited generation settings": (
+        lambda f: _edit_json(f / "usage.json", lambda u: u["generation"].update(num_beams=3)),
+        "usage.json has changed",
+    ),
+    "no manifest": (lambda f: (f / "manifest.json").unlink(), "has no manifest.json"),
+}
+
+
+@pytest.mark.parametrize("damage", list(DAMAGE))
+def test_each_kind_of_damage_is_caught_on_load_and_by_the_fresh_process_check(
+    shipped, tmp_path, damage
+):
+    folder = Path(shutil.copytree(shipped, tmp_path / "copy"))
+    load_for_use(folder)  # the undamaged copy loads
+    harm, says = DAMAGE[damage]
+    harm(folder)
+    with pytest.raises(ShippedModelError, match=says) as info:
+        load_for_use(folder)
+    assert str(folder) in str(info.value) and "save the model again" in str(info.value)
+    with pytest.raises(ShippedModelError, match=says):
+        reproduce_in_fresh_process(folder)
+
+
+@pytest.mark.parametrize("damage", ["a missing tensor", "an edited layer count"])
+def test_weights_that_do_not_fit_are_caught_even_with_a_rewritten_manifest(
+    shipped, tmp_path, damage
+):
+    folder = Path(shutil.copytree(shipped, tmp_path / "copy"))
+    DAMAGE[damage][0](folder)
+    _write_manifest(folder)  # as if the damage had happened before the save
+    with pytest.raises(ShippedModelError, match="does not fit .*config.json.*random weights"):
+        load_for_use(folder)
+
+
+def test_the_fresh_process_itself_refuses_a_damaged_folder(shipped, tmp_path):
+    folder = Path(shutil.copytree(shipped, tmp_path / "copy"))
+    _flip_bit(folder / "model.safetensors")
+    done = subprocess.run(
+        [sys.executable, "-m", "course_lib.shipping", str(folder), "--json"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert "model.safetensors has changed" in done.stderr.strip().splitlines()[-1]
+
+
+def test_an_edited_card_only_warns_and_a_new_save_leaves_no_stale_file(trained, shipped, tmp_path):
+    folder = Path(shutil.copytree(shipped, tmp_path / "copy"))
+    (folder / "README.md").write_text("# my own notes\n")
+    with pytest.warns(UserWarning, match="README.md has changed"):
+        load_for_use(folder)
+    (folder / "vocab.txt").write_text("stale file of an older save")
+    model, tokenizer = trained
+    generation = {"max_new_tokens": 8}
+    save_for_use(folder, model, tokenizer, card(), "zahl 1 plus 1", generation=generation)
+    assert not (folder / "vocab.txt").exists() and load_for_use(folder).predict(["zahl 1 plus 1"])
+    other = tmp_path / "homework"
+    other.mkdir()
+    (other / "notes.txt").write_text("mine")
+    with pytest.raises(ValueError, match="holds other files"):
+        save_for_use(other, model, tokenizer, card(), "zahl 1 plus 1")
+    assert (other / "notes.txt").read_text() == "mine"
