@@ -64,6 +64,7 @@ def origin(tmp_path) -> Path:
         repo,
         {
             "pyproject.toml": '[project]\nname = "course-lib"\n',
+            "course_lib/__init__.py": "",
             "README.md": "# Course\n",
             NOTEBOOK: notebook_text("00 · Intro"),
             "solutions/00_intro.ipynb": notebook_text("00 · Intro"),
@@ -449,3 +450,141 @@ def test_the_placeholder_slug_means_no_repository():
     assert colab.repository_configured("someone/transformers-course")
     assert colab.default_url() == (colab.repo_url() if colab.repository_configured() else "")
 
+
+
+# --- Colab edge cases (issue 26, item 8) ------------------------------------------------------
+
+
+@pytest.fixture
+def declining_colab(monkeypatch) -> list[str]:
+    """A ``google.colab`` whose ``drive.mount`` fails as a declined authorisation does."""
+    tries = []
+
+    def mount(mountpoint: str, force_remount: bool = False) -> None:
+        tries.append(mountpoint)
+        raise ValueError("mount failed")
+
+    package = types.ModuleType("google.colab")
+    package.drive = types.SimpleNamespace(mount=mount)
+    if "google" not in sys.modules:
+        monkeypatch.setitem(sys.modules, "google", types.ModuleType("google"))
+    monkeypatch.setitem(sys.modules, "google.colab", package)
+    monkeypatch.setitem(sys.modules, "google.colab.drive", package.drive)
+    return tries
+
+
+def _zip_of(folder: Path, name: str, files: dict[str, str], tmp_path: Path) -> Path:
+    top = tmp_path / "zipped" / name / name
+    for rel, text in files.items():
+        (top / rel).parent.mkdir(parents=True, exist_ok=True)
+        (top / rel).write_text(text)
+    folder.mkdir(parents=True, exist_ok=True)
+    return Path(shutil.make_archive(str(folder / name), "zip", top.parent))
+
+
+def test_a_declined_drive_authorisation_is_explained_and_the_run_goes_on(
+    origin, tmp_path, pip_calls, declining_colab, capsys
+):
+    report = bootstrap(str(origin), "main", tmp_path / "course", mount_drive=True, brief=True)
+    out = capsys.readouterr().out
+    assert declining_colab and report.output_dir is None
+    assert "Google Drive was not mounted (the authorisation was declined" in out
+    assert "lost when the runtime disconnects" in out and "Traceback" not in out
+    # without a URL the first cell still finds an uploaded zip of the course
+    top = _course_copy(tmp_path / "zipped" / "transformers-course-main", origin)
+    (tmp_path / "uploads").mkdir()
+    shutil.make_archive(str(tmp_path / "uploads" / "course"), "zip", top.parent)
+    home = tmp_path / "content" / "course"
+    _run_module_cell(home, tmp_path)
+    out = capsys.readouterr().out
+    assert "Google Drive is not mounted (mount failed): looking for a zip" in out
+    assert (home / NOTEBOOK).is_file()
+
+
+def test_a_file_where_the_drive_folder_should_be_is_explained(
+    origin, tmp_path, pip_calls, fake_colab, capsys
+):
+    drive = tmp_path / "drive" / "MyDrive"
+    drive.mkdir(parents=True)
+    (drive / paths.DRIVE_FOLDER).write_text("a file, not a folder")
+    with pytest.raises(BootstrapError, match="is a file where the course's folder on Drive"):
+        colab.outputs_to_drive(drive)
+    report = bootstrap(str(origin), "main", tmp_path / "course", mount_drive=True, brief=True)
+    out = capsys.readouterr().out
+    assert report.output_dir is None and f"{drive / paths.DRIVE_FOLDER} is a file" in out
+
+
+def _force_push(origin: Path) -> None:
+    """Rewrite the origin's last commit (as `git commit --amend && git push --force` would)."""
+    (origin / "README.md").write_text("# Course, rewritten\n")
+    git(origin, "add", "-A")
+    git(origin, "commit", "--quiet", "--amend", "-m", "course (rewritten)")
+
+
+def test_an_upstream_force_push_is_reported_as_such_and_followed(origin, tmp_path):
+    home = tmp_path / "course"
+    clone_or_pull(str(origin), "main", home)
+    _force_push(origin)
+    result = clone_or_pull(str(origin), "main", home)
+    assert result.action == "updated" and "force-push" in result.message
+    assert "of your own" not in result.message
+    assert git(home, "rev-parse", "HEAD") == git(origin, "rev-parse", "HEAD")
+    assert (home / "README.md").read_text() == "# Course, rewritten\n"
+
+
+def test_a_force_push_over_the_learners_commits_keeps_them(origin, tmp_path):
+    home = tmp_path / "course"
+    clone_or_pull(str(origin), "main", home)
+    commit(home, {"notes.md": "my notes"}, "my notes")
+    mine = git(home, "rev-parse", "HEAD")
+    _force_push(origin)
+    result = clone_or_pull(str(origin), "main", home)
+    assert result.action == "kept" and "force-push" in result.message
+    assert "1 commit(s) of your own" in result.message and "branch mine" in result.message
+    assert git(home, "rev-parse", "HEAD") == mine
+
+
+def test_a_half_copied_course_is_moved_aside_and_fetched_again(
+    origin, tmp_path, pip_calls, fake_colab, capsys
+):
+    _course_copy(tmp_path / "drive" / "MyDrive" / "transformers-course" / "course", origin)
+    home = tmp_path / "content" / "course"
+    home.mkdir(parents=True)
+    (home / "pyproject.toml").write_text('[project]\nname = "course-lib"\n')  # cut short here
+    (home / "my-notes.txt").write_text("keep me")
+    _run_module_cell(home, tmp_path)
+    assert (home / NOTEBOOK).is_file() and (home / "course_lib" / "__init__.py").is_file()
+    aside = tmp_path / "content" / "course.incomplete-1"
+    assert (aside / "my-notes.txt").read_text() == "keep me"  # nothing deleted
+    assert f"{home} is incomplete (a fetch cut short): moved to {aside}" in capsys.readouterr().out
+    _run_module_cell(home, tmp_path)  # complete now: not fetched again
+    assert not (tmp_path / "content" / "course.incomplete-2").exists()
+
+
+def test_a_clone_cut_short_is_cloned_again(origin, tmp_path, pip_calls, fake_colab):
+    home = tmp_path / "content" / "course"
+    subprocess.run(["git", "clone", "--quiet", str(origin), str(home)], check=True)
+    (home / "course_lib" / "__init__.py").unlink()  # as if the runtime died mid-checkout
+    _run_module_cell(home, tmp_path, url=str(origin))
+    assert (home / "course_lib" / "__init__.py").is_file()
+    assert (home / ".git" / colab.COMPLETE_MARKER).is_file()
+    assert (tmp_path / "content" / "course.incomplete-1").is_dir()
+
+
+def test_a_zip_that_is_not_this_course_is_not_installed(origin, tmp_path, pip_calls, fake_colab):
+    uploads = tmp_path / "uploads"
+    _zip_of(uploads, "a-other-project", {"pyproject.toml": '[project]\nname = "other"\n'}, tmp_path)
+    _zip_of(uploads, "b-no-package", {"pyproject.toml": '[project]\nname = "course-lib"\n'},
+            tmp_path)
+    (uploads / "c-broken.zip").write_bytes(b"not a zip")
+    home = tmp_path / "content" / "course"
+    with pytest.raises(SystemExit) as stop:
+        _run_module_cell(home, tmp_path)
+    message = str(stop.value)
+    assert message.startswith("No course to install (a-other-project.zip, b-no-package.zip, "
+                              "c-broken.zip do not hold this course)")
+    assert not home.exists()
+    top = _course_copy(tmp_path / "zipped" / "transformers-course-main", origin)
+    shutil.make_archive(str(uploads / "d-course"), "zip", top.parent)
+    _run_module_cell(home, tmp_path)  # the real one is found among the others
+    assert (home / NOTEBOOK).is_file() and (home / ".course-complete").is_file()

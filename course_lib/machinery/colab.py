@@ -51,6 +51,7 @@ _INSTALL_MARKER = "course-install.json"  # in .git/ (or the copy): what the last
 PLACEHOLDER_OWNER = "your-github-user"  # REPO_SLUG's owner until the course has a public home
 CLONE_TIMEOUT_S = 300  # the generated cells give up on a clone after this long
 DRIVE_COPY = "course"  # a copy of the course in My Drive/transformers-course/ (no public repo)
+COMPLETE_MARKER = "course-complete"  # written last by a fetch: in .git/ of a clone, else .NAME
 _WATCHED = ("numpy", "torch", "transformers", "tokenizers", "datasets", "huggingface_hub")
 
 
@@ -165,6 +166,7 @@ def clone_or_pull(url: str, branch: str, home: str | Path) -> SyncResult:
     if not home.exists() or (home.is_dir() and not any(home.iterdir())):
         home.parent.mkdir(parents=True, exist_ok=True)
         _git(["clone", "--quiet", "--branch", branch, url, str(home)], cwd=home.parent)
+        (home / ".git" / COMPLETE_MARKER).write_text("cloned\n")
         return SyncResult("cloned", f"cloned {url} ({branch}) into {home}")
     if not (home / ".git").exists():
         raise BootstrapError(
@@ -178,11 +180,11 @@ def clone_or_pull(url: str, branch: str, home: str | Path) -> SyncResult:
             f"or move {home} away and run this cell again."
         )
     edits = local_changes(home)
+    tracking = f"refs/remotes/origin/{branch}"
+    known = _git(["rev-parse", "--verify", "--quiet", tracking], cwd=home, check=False)
+    before = known.stdout.strip() if known.returncode == 0 else None  # upstream as last seen
     try:
-        _git(
-            ["fetch", "--quiet", "origin", f"+refs/heads/{branch}:refs/remotes/origin/{branch}"],
-            home,
-        )
+        _git(["fetch", "--quiet", "origin", f"+refs/heads/{branch}:{tracking}"], home)
     except BootstrapError as err:  # offline, or the repository moved: keep working with the clone
         return SyncResult(
             "kept", f"could not fetch updates, working with {home} as it is: {err}", kept=edits
@@ -212,6 +214,29 @@ def clone_or_pull(url: str, branch: str, home: str | Path) -> SyncResult:
             f"the update was not applied. To take it, copy each file to another name (for "
             f"example notebooks/01_mine.ipynb), put the course's version back with `git -C "
             f"{home} checkout -- FILE` (or delete FILE if you created it), and run this again.",
+            kept=edits,
+        )
+    rewritten = before is not None and (
+        _git(["merge-base", "--is-ancestor", before, target], cwd=home, check=False).returncode
+    )
+    if rewritten:  # a force-push: the old upstream commits are not in the new history
+        own = int(_git(["rev-list", "--count", f"{before}..HEAD"], cwd=home).stdout)
+        if own == 0:
+            _git(["reset", "--keep", "--quiet", target], cwd=home)
+            note = f"; your {len(edits)} changed file(s) kept" if edits else ""
+            return SyncResult(
+                "updated",
+                f"the course's history was rewritten upstream (a force-push): {home} now "
+                f"follows the new {branch}, {len(incoming)} file(s) changed{note}",
+                incoming,
+                edits,
+            )
+        return SyncResult(
+            "kept",
+            f"The course's history was rewritten upstream (a force-push), and you have {own} "
+            f"commit(s) of your own on {branch}, so nothing was changed. To follow the course: "
+            f"`git -C {home} branch mine` (keeps your commits), then `git -C {home} reset "
+            f"--keep origin/{branch}`.",
             kept=edits,
         )
     ahead = int(_git(["rev-list", "--count", f"{target}..HEAD"], cwd=home).stdout)
@@ -317,17 +342,29 @@ def outputs_to_drive(drive_root: Path | None = None) -> Path:
     so checkpoints and executed notebooks survive a disconnected runtime.
     """
     root = drive_root or paths.DRIVE_ROOT
+    again = (
+        "Run this cell again and accept the authorisation, or untick MOUNT_DRIVE to keep "
+        "outputs in the runtime (lost when it disconnects)"
+    )
     if not paths.drive_mounted(root):
         from google.colab import drive
 
-        drive.mount(str(root.parent))
+        try:
+            drive.mount(str(root.parent))
+        except Exception as err:  # noqa: BLE001 - a declined authorisation: ValueError
+            raise BootstrapError(
+                f"Google Drive was not mounted (the authorisation was declined or failed: "
+                f"{err}). {again}."
+            ) from None
     if not paths.drive_mounted(root):
-        raise BootstrapError(
-            f"Google Drive did not appear at {root}. Run this cell again and accept the "
-            "authorisation, or untick MOUNT_DRIVE to keep outputs in the runtime (lost when "
-            "it disconnects)."
-        )
+        raise BootstrapError(f"Google Drive did not appear at {root}. {again}.")
     out = paths.drive_output_dir(root)
+    in_the_way = next((p for p in (out, *out.parents) if p.is_file()), None)
+    if in_the_way is not None:
+        raise BootstrapError(
+            f"{in_the_way} is a file where the course's folder on Drive should be: rename or "
+            f"move it in Google Drive, then run this cell again."
+        )
     out.mkdir(parents=True, exist_ok=True)
     os.environ["COURSE_OUTPUT_DIR"] = str(out)
     return out
@@ -464,8 +501,14 @@ def bootstrap(
         sys.path.insert(0, str(home))
     out = None
     if mount_drive:
-        out = outputs_to_drive(drive_root)
-        print(f"[colab] outputs and checkpoints go to Drive: {out}")
+        try:
+            out = outputs_to_drive(drive_root)
+            print(f"[colab] outputs and checkpoints go to Drive: {out}")
+        except BootstrapError as err:  # carry on without Drive, and say what that means
+            local = home / "outputs"
+            os.environ["COURSE_OUTPUT_DIR"] = str(local)
+            print(f"[colab] {err} Until then outputs go to {local} and are lost when the "
+                  "runtime disconnects.")
     else:
         print(
             f"[colab] Drive not mounted: outputs go to {paths.output_dir(drive_root)} "
@@ -499,51 +542,113 @@ COLAB_DRIVE_MOUNT = "/content/drive"  # where the generated cells mount Google D
 COLAB_UPLOADS = "/content"  # where Colab's Files panel uploads (a zip of the course, say)
 
 
-def fetch_course(url: str, branch: str, home: str, drive_folder: str, uploads: str) -> str:
+def fetch_course(
+    url: str, branch: str, home: str, drive_folder: str, uploads: str, mount_drive=None
+) -> str:
     """Put the course in ``home`` on a fresh runtime, before ``course_lib`` can be imported.
 
     With ``url``: a clone that never waits for a password and fails in one sentence. Without:
-    the folder ``drive_folder/course`` (a copy of the course on Drive), or the first zip of the
-    course in ``drive_folder`` or ``uploads``. Standard library only: the generated cells
-    carry this function's source. Returns what it did.
+    ``mount_drive()`` (if given; a declined authorisation is reported and the uploads are
+    still searched), then the folder ``drive_folder/course`` (a copy of the course on Drive),
+    or the first zip in ``drive_folder`` or ``uploads`` that holds this course (its
+    ``pyproject.toml`` names ``course-lib`` and ``course_lib/`` is there). Every fetch goes
+    to a staging folder, gets a marker and is renamed to ``home``: a ``home`` without the
+    marker (a copy cut short) is moved aside to ``home.incomplete-N`` and fetched again.
+    Standard library only: the generated cells carry this function's source. Returns what it
+    did.
     """
     import glob
     import os
+    import re
     import shutil
     import subprocess
     import tempfile
 
-    if url:
-        clone = ["git", "clone", "--quiet", "--branch", branch, url, home]
-        env = dict(os.environ, GIT_TERMINAL_PROMPT="0")  # a private repository fails at once
+    marker = "course-complete"
+
+    def complete(folder):
+        return os.path.isfile(os.path.join(folder, ".git", marker)) or os.path.isfile(
+            os.path.join(folder, "." + marker)
+        )
+
+    def course_in(folder):  # this course, not any project with a pyproject.toml
         try:
-            failed = subprocess.run(clone, env=env, timeout=300).returncode != 0
-        except subprocess.TimeoutExpired:
-            failed = True
-        if failed:
-            raise SystemExit(
-                f"Could not clone {url} (private, misspelt or unreachable): set REPO_URL to the "
-                f"course's public clone URL, or empty it and put a copy of the course in "
-                f"{drive_folder}/course."
-            )
-        return f"cloned {url}"
+            with open(os.path.join(folder, "pyproject.toml"), encoding="utf-8") as f:
+                named = re.search(r"""^name\s*=\s*["']course-lib["']""", f.read(), re.M)
+        except (OSError, UnicodeDecodeError):
+            return False
+        return bool(named) and os.path.isfile(os.path.join(folder, "course_lib", "__init__.py"))
+
+    def settle(fetch, where):  # fetch into staging, mark it complete, rename it into place
+        staging = home + ".partial"
+        shutil.rmtree(staging, ignore_errors=True)
+        fetch(staging)
+        git_dir = os.path.join(staging, ".git")
+        clone = os.path.isdir(git_dir)
+        with open(os.path.join(git_dir, marker) if clone else os.path.join(staging, "." + marker),
+                  "w") as f:
+            f.write(where + "\n")
+        os.rename(staging, home)
+
+    if complete(home):
+        return f"the course is in {home}"
+    note = ""
+    if os.path.exists(home):
+        aside = next(f"{home}.incomplete-{n}" for n in range(1, 1000)
+                     if not os.path.exists(f"{home}.incomplete-{n}"))
+        os.rename(home, aside)
+        note = f" ({home} was incomplete, a fetch cut short: it is kept in {aside})"
+        print(f"{home} is incomplete (a fetch cut short): moved to {aside}, fetching again.")
+    if url:
+        env = dict(os.environ, GIT_TERMINAL_PROMPT="0")  # a private repository fails at once
+
+        def clone(staging):
+            command = ["git", "clone", "--quiet", "--branch", branch, url, staging]
+            try:
+                failed = subprocess.run(command, env=env, timeout=300).returncode != 0
+            except subprocess.TimeoutExpired:
+                failed = True
+            if failed:
+                shutil.rmtree(staging, ignore_errors=True)
+                raise SystemExit(
+                    f"Could not clone {url} (private, misspelt or unreachable): set REPO_URL to "
+                    f"the course's public clone URL, or empty it and put a copy of the course "
+                    f"in {drive_folder}/course."
+                )
+
+        settle(clone, url)
+        return f"cloned {url}{note}"
+    if mount_drive is not None:
+        try:
+            mount_drive()
+        except Exception as err:  # noqa: BLE001 - a declined authorisation is a ValueError
+            print(f"Google Drive is not mounted ({err}): looking for a zip in {uploads} only.")
     copy = os.path.join(drive_folder, "course")
-    if os.path.isfile(os.path.join(copy, "pyproject.toml")):
-        skip = shutil.ignore_patterns(".git", ".venv", "outputs", "__pycache__")
-        shutil.copytree(copy, home, ignore=skip)
-        return f"copied the course from {copy}"
+    skip = shutil.ignore_patterns(".git", ".venv", "outputs", "__pycache__")
+    if course_in(copy):
+        settle(lambda staging: shutil.copytree(copy, staging, ignore=skip), copy)
+        return f"copied the course from {copy}{note}"
+    refused = []
     for archive in sorted(glob.glob(f"{drive_folder}/*.zip") + glob.glob(f"{uploads}/*.zip")):
         unpacked = tempfile.mkdtemp()
-        shutil.unpack_archive(archive, unpacked)
-        found = glob.glob(f"{unpacked}/pyproject.toml") + glob.glob(f"{unpacked}/*/pyproject.toml")
-        if found:  # the course at the top of the zip, or in one folder (GitHub's Download ZIP)
-            shutil.move(os.path.dirname(found[0]), home)
-            return f"unpacked the course from {archive}"
+        try:
+            shutil.unpack_archive(archive, unpacked)
+        except (OSError, ValueError, shutil.ReadError):
+            refused.append(os.path.basename(archive))
+            continue
+        # the course at the top of the zip, or in one folder (GitHub's Download ZIP)
+        found = [unpacked] + sorted(glob.glob(f"{unpacked}/*/"))
+        top = next((os.path.normpath(f) for f in found if course_in(f)), None)
+        if top is None:
+            refused.append(os.path.basename(archive))
+            continue
+        settle(lambda staging, top=top: shutil.move(top, staging), archive)
+        return f"unpacked the course from {archive}{note}"
+    others = f" ({', '.join(refused)} do not hold this course)" if refused else ""
     raise SystemExit(
-        f"No course to install: set REPO_URL to the course's clone URL, or put a copy of the "
-        f"course folder in {copy} (or its zip in {drive_folder} or {uploads})."
+        f"No course to install{others}: set REPO_URL to the course's clone URL, or put a copy "
+        f"of the course folder in {copy} (or its zip in {drive_folder} or {uploads})."
     )
-
 
 
 def setup_cell_source(
@@ -595,14 +700,15 @@ def setup_cell_source(
         ]
         call = "    bootstrap(REPO_URL, BRANCH, HOME, mount_drive=MOUNT_DRIVE, brief=True)"
     body = [
-        "    if not os.path.isdir(HOME):",
-        "        if not REPO_URL:",
-        "            from google.colab import drive",
         "",
-        f'            drive.mount("{COLAB_DRIVE_MOUNT}")',
-        "        fetch_course(",
-        f'            REPO_URL, BRANCH, HOME, "{drive_folder}", "{COLAB_UPLOADS}"',
-        "        )",
+        "    def mount_drive():",
+        "        from google.colab import drive",
+        "",
+        f'        drive.mount("{COLAB_DRIVE_MOUNT}")',
+        "",
+        "    fetch_course(",
+        f'        REPO_URL, BRANCH, HOME, "{drive_folder}", "{COLAB_UPLOADS}", mount_drive',
+        "    )",
         "    sys.path.insert(0, HOME)",
         "    from course_lib.machinery.colab import bootstrap",
         "",
