@@ -257,3 +257,46 @@ def test_a_data_dir_that_is_a_file_is_a_problem_and_data_is_not_misreported(monk
     found = by_topic(doctor.check_runtime(), "data folder")
     assert found.status == "PROBLEM" and "is a file" in found.detail
     assert [f.topic for f in doctor.check_data(network=False)] == ["data"]
+
+
+def test_sentencepiece_is_reported(monkeypatch):
+    real = doctor._version
+    assert doctor.check_sentencepiece().status == "ok"  # installed here
+    monkeypatch.setattr(doctor, "_version", lambda n: None if n == "sentencepiece" else real(n))
+    found = by_topic(doctor.check_versions(), "sentencepiece")
+    assert found.status == "PROBLEM" and "Marian" in found.detail
+    assert "pip install sentencepiece" in found.fix
+
+
+def test_hub_cache_lists_the_course_models_it_holds(monkeypatch, tmp_path):
+    from huggingface_hub import constants
+
+    wanted = doctor.course_hub_models()
+    assert {"gpt2", "t5-small", "Helsinki-NLP/opus-mt-de-en"} <= set(wanted)
+    hub = tmp_path / "hub"
+    (hub / "models--gpt2" / "snapshots" / "abc").mkdir(parents=True)
+    (hub / "models--gpt2" / "snapshots" / "abc" / "config.json").write_text("{}")
+    (hub / "models--t5-small" / "snapshots").mkdir(parents=True)  # a download cut short
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(hub))
+    (found,) = doctor.check_hub_cache()
+    assert found.status == "ok" and f"1 of the course's {len(wanted)} Hub models cached (gpt2)" in (
+        found.detail
+    )
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    (found,) = doctor.check_hub_cache()
+    assert found.status == "note" and "t5-small" in found.detail and "stand-ins" in found.detail
+    assert "gpt2," not in found.detail.split("offline")[1]
+    assert "Hub cache" in [f.topic for f in doctor.run_checks(network=False)]
+
+
+def test_an_unwritable_hub_cache_is_a_problem_online(monkeypatch, tmp_path):
+    from huggingface_hub import constants
+
+    hub = tmp_path / "hub"
+    hub.mkdir()
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(hub))
+    monkeypatch.setattr(doctor.os, "access", lambda path, mode: False)
+    (found,) = doctor.check_hub_cache()
+    assert found.status == "PROBLEM" and "HF_HOME" in found.fix
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert doctor.check_hub_cache()[0].status == "ok"

@@ -2,7 +2,8 @@
 
 It reports the versions that matter (Python, torch, transformers, the course), the profile
 and device a notebook will pick, where data and outputs go, whether each data set is on this
-machine, and whether the Hugging Face Hub answers or the run is offline; each problem comes
+machine, whether the Hugging Face Hub answers or the run is offline and which of the course's
+Hub models are in the local cache, and sentencepiece (Marian's tokenizer); each problem comes
 with its fix. It never hangs: every network probe runs in a background thread with a short
 deadline, and none is made when ``COURSE_OFFLINE`` or ``HF_HUB_OFFLINE`` is set.
 """
@@ -96,6 +97,7 @@ def check_versions() -> list[Finding]:
             findings.append(Finding(name, "PROBLEM", detail, fix))
         else:
             findings.append(Finding(name, "ok", version))
+    findings.append(check_sentencepiece())
     if _version("torch") is not None:
         import torch
 
@@ -117,6 +119,20 @@ def check_versions() -> list[Finding]:
     else:
         findings.append(Finding("course", "ok", f"{course_lib.__version__} ({where})"))
     return findings
+
+
+def check_sentencepiece() -> Finding:
+    """sentencepiece: Marian's tokenizer (Module 5's opus-mt translator) cannot load without it."""
+    version = _version("sentencepiece")
+    if version is not None:
+        return Finding("sentencepiece", "ok", version)
+    return Finding(
+        "sentencepiece",
+        "PROBLEM",
+        "not installed: Module 5's pre-trained translator (Marian, opus-mt) cannot load its "
+        "tokenizer",
+        "`pip install sentencepiece` (or reinstall the course)",
+    )
 
 
 def torch_build(cuda_version: str | None, gpu: bool, colab: bool = False) -> Finding:
@@ -324,6 +340,63 @@ def _cached_models() -> tuple[Path | None, list[str]]:
     return cache, names
 
 
+def course_hub_models() -> list[str]:
+    """The Hub models the course's notebooks name (in any profile), from the size tables."""
+    from course_lib.machinery.profiles import SIZES
+
+    names = {
+        value
+        for module in SIZES.values()
+        for sizes in module.values()
+        for key, value in sizes.items()
+        if (key.endswith("_hub") or key == "hub_model") and isinstance(value, str)
+    }
+    return sorted(names)
+
+
+def _in_cache(cache: Path, name: str) -> bool:
+    """True when a snapshot of model ``name`` (with its config) is in the Hub cache."""
+    snapshots = cache / f"models--{name.replace('/', '--')}" / "snapshots"
+    return any(snapshots.glob("*/config.json"))
+
+
+def check_hub_cache() -> list[Finding]:
+    """The Hugging Face cache: where it is, whether downloads can go there, and which of the
+    course's models are in it (offline, the others fall back to their stand-ins)."""
+    cache, _ = _cached_models()
+    if cache is None:
+        return []
+    wanted = course_hub_models()
+    have = [name for name in wanted if _in_cache(cache, name)]
+    lacking = [name for name in wanted if name not in have]
+    detail = (
+        f"{cache}: {len(have)} of the course's {len(wanted)} Hub models cached"
+        + (f" ({', '.join(have)})" if have else "")
+    )
+    usable = cache if cache.exists() else next(p for p in cache.parents if p.exists())
+    if not os.access(usable, os.W_OK):
+        if _flag("HF_HUB_OFFLINE"):
+            return [Finding("Hub cache", "ok", detail + "; read-only, fine offline")]
+        return [
+            Finding(
+                "Hub cache",
+                "PROBLEM",
+                detail + f"; {usable} is not writable, so no model can be downloaded",
+                "set HF_HOME (or HF_HUB_CACHE) to a folder you can write to",
+            )
+        ]
+    if lacking and (_flag("HF_HUB_OFFLINE") or _flag("COURSE_OFFLINE")):
+        return [
+            Finding(
+                "Hub cache",
+                "note",
+                detail + f"; offline, so {', '.join(lacking)} fall back to the course's stand-ins",
+                "to use the real models offline, download them once online (they stay cached)",
+            )
+        ]
+    return [Finding("Hub cache", "ok", detail)]
+
+
 def check_hub(network: bool = True, timeout: float = PROBE_TIMEOUT_S) -> list[Finding]:
     """Whether the Hugging Face Hub answers, or the run is offline (and what is cached)."""
     cache, models = _cached_models()
@@ -372,6 +445,7 @@ def run_checks(network: bool = True, timeout: float = PROBE_TIMEOUT_S) -> list[F
         + check_runtime()
         + check_data(network, timeout)
         + check_hub(network, timeout)
+        + check_hub_cache()
     )
 
 
