@@ -18,7 +18,6 @@ Run ``python -m course_lib.shipping FOLDER ["text" ...]`` to predict from a shel
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import shutil
@@ -31,6 +30,8 @@ from pathlib import Path
 
 import torch
 
+from course_lib.data.registry import sha256_of
+
 USAGE_FILE = "usage.json"
 CARD_FILE = "README.md"
 WEIGHTS_FILE = "model.safetensors"
@@ -42,18 +43,10 @@ class ShippedModelError(ValueError):
     """A shipped model folder is incomplete or damaged; the message names the file."""
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _write_manifest(folder: Path) -> None:
     """``manifest.json``: every file of ``folder`` (all required) with its SHA-256."""
     names = sorted(p.name for p in folder.iterdir() if p.is_file() and p.name != MANIFEST_FILE)
-    files = {name: _sha256(folder / name) for name in names}
+    files = {name: sha256_of(folder / name) for name in names}
     (folder / MANIFEST_FILE).write_text(json.dumps({"files": files}, indent=2) + "\n")
 
 
@@ -83,7 +76,7 @@ def verify_folder(folder: str | Path) -> None:
             f"{'them' if len(missing) > 1 else 'it'}). {again}."
         )
     for name, expected in files.items():
-        if _sha256(folder / name) == expected:
+        if sha256_of(folder / name) == expected:
             continue
         message = (
             f"{folder / name} has changed since it was saved (SHA-256 differs from "

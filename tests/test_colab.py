@@ -40,6 +40,13 @@ def commit(repo: Path, files: dict[str, str], message: str) -> None:
     git(repo, "commit", "--quiet", "-m", message)
 
 
+def _force_push(origin: Path) -> None:
+    """Rewrite the origin's last commit (as `git commit --amend && git push --force` would)."""
+    (origin / "README.md").write_text("# Course, rewritten\n")
+    git(origin, "add", "-A")
+    git(origin, "commit", "--quiet", "--amend", "-m", "course (rewritten)")
+
+
 @pytest.fixture(autouse=True)
 def isolated(monkeypatch, tmp_path):
     """Git identity for the fixture's commits; sys.path and COURSE_OUTPUT_DIR restored after."""
@@ -95,6 +102,16 @@ def pip_calls(monkeypatch) -> list[dict]:
     return calls
 
 
+def _fake_google_colab(monkeypatch, mount) -> None:
+    """Install a ``google.colab`` module whose ``drive.mount`` is ``mount``."""
+    package = types.ModuleType("google.colab")
+    package.drive = types.SimpleNamespace(mount=mount)
+    if "google" not in sys.modules:
+        monkeypatch.setitem(sys.modules, "google", types.ModuleType("google"))
+    monkeypatch.setitem(sys.modules, "google.colab", package)
+    monkeypatch.setitem(sys.modules, "google.colab.drive", package.drive)
+
+
 @pytest.fixture
 def fake_colab(monkeypatch) -> list[str]:
     """A ``google.colab`` whose ``drive.mount(mountpoint)`` creates ``mountpoint/MyDrive``."""
@@ -104,12 +121,7 @@ def fake_colab(monkeypatch) -> list[str]:
         mounts.append(mountpoint)
         (Path(mountpoint) / "MyDrive").mkdir(parents=True, exist_ok=True)
 
-    package = types.ModuleType("google.colab")
-    package.drive = types.SimpleNamespace(mount=mount)
-    if "google" not in sys.modules:
-        monkeypatch.setitem(sys.modules, "google", types.ModuleType("google"))
-    monkeypatch.setitem(sys.modules, "google.colab", package)
-    monkeypatch.setitem(sys.modules, "google.colab.drive", package.drive)
+    _fake_google_colab(monkeypatch, mount)
     return mounts
 
 
@@ -196,14 +208,19 @@ def test_learner_file_where_the_update_adds_one_is_kept(origin, tmp_path):
     assert (home / "notebooks/01_rnn.ipynb").read_text() == "mine, untracked"
 
 
-def test_learner_commits_are_never_rewritten(origin, tmp_path):
+@pytest.mark.parametrize("upstream", ["a new commit", "a force-push"])
+def test_learner_commits_are_never_rewritten(origin, tmp_path, upstream):
     home = tmp_path / "course"
     clone_or_pull(str(origin), "main", home)
     commit(home, {"notes.md": "my notes"}, "my notes")
     mine = git(home, "rev-parse", "HEAD")
-    commit(origin, {"README.md": "# New\n"}, "m1")
+    if upstream == "a force-push":
+        _force_push(origin)
+    else:
+        commit(origin, {"README.md": "# New\n"}, "m1")
     result = clone_or_pull(str(origin), "main", home)
     assert result.action == "kept" and "1 commit(s) of your own" in result.message
+    assert ("force-push" in result.message) == (upstream == "a force-push")
     assert git(home, "rev-parse", "HEAD") == mine
 
 
@@ -464,12 +481,7 @@ def declining_colab(monkeypatch) -> list[str]:
         tries.append(mountpoint)
         raise ValueError("mount failed")
 
-    package = types.ModuleType("google.colab")
-    package.drive = types.SimpleNamespace(mount=mount)
-    if "google" not in sys.modules:
-        monkeypatch.setitem(sys.modules, "google", types.ModuleType("google"))
-    monkeypatch.setitem(sys.modules, "google.colab", package)
-    monkeypatch.setitem(sys.modules, "google.colab.drive", package.drive)
+    _fake_google_colab(monkeypatch, mount)
     return tries
 
 
@@ -514,13 +526,6 @@ def test_a_file_where_the_drive_folder_should_be_is_explained(
     assert report.output_dir is None and f"{drive / paths.DRIVE_FOLDER} is a file" in out
 
 
-def _force_push(origin: Path) -> None:
-    """Rewrite the origin's last commit (as `git commit --amend && git push --force` would)."""
-    (origin / "README.md").write_text("# Course, rewritten\n")
-    git(origin, "add", "-A")
-    git(origin, "commit", "--quiet", "--amend", "-m", "course (rewritten)")
-
-
 def test_an_upstream_force_push_is_reported_as_such_and_followed(origin, tmp_path):
     home = tmp_path / "course"
     clone_or_pull(str(origin), "main", home)
@@ -530,18 +535,6 @@ def test_an_upstream_force_push_is_reported_as_such_and_followed(origin, tmp_pat
     assert "of your own" not in result.message
     assert git(home, "rev-parse", "HEAD") == git(origin, "rev-parse", "HEAD")
     assert (home / "README.md").read_text() == "# Course, rewritten\n"
-
-
-def test_a_force_push_over_the_learners_commits_keeps_them(origin, tmp_path):
-    home = tmp_path / "course"
-    clone_or_pull(str(origin), "main", home)
-    commit(home, {"notes.md": "my notes"}, "my notes")
-    mine = git(home, "rev-parse", "HEAD")
-    _force_push(origin)
-    result = clone_or_pull(str(origin), "main", home)
-    assert result.action == "kept" and "force-push" in result.message
-    assert "1 commit(s) of your own" in result.message and "branch mine" in result.message
-    assert git(home, "rev-parse", "HEAD") == mine
 
 
 def test_a_half_copied_course_is_moved_aside_and_fetched_again(
