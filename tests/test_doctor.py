@@ -300,3 +300,19 @@ def test_an_unwritable_hub_cache_is_a_problem_online(monkeypatch, tmp_path):
     assert found.status == "PROBLEM" and "HF_HOME" in found.fix
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     assert doctor.check_hub_cache()[0].status == "ok"
+
+
+def test_every_bad_setting_is_reported_at_once(monkeypatch, tmp_path):
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    (tmp_path / "a-file").write_text("")
+    for name, value in {
+        "COURSE_PROFILE": "bogus",
+        "COURSE_THREADS": "abc",
+        "COURSE_DEVICE": "cuda",
+        "COURSE_DATA_DIR": str(tmp_path / "typo"),
+        "COURSE_OUTPUT_DIR": str(tmp_path / "a-file"),
+    }.items():
+        monkeypatch.setenv(name, value)
+    findings = doctor.check_runtime()
+    problems = [f.topic for f in findings if f.status == "PROBLEM"]
+    assert problems == ["profile", "threads", "device", "data folder", "outputs"]

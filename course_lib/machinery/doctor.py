@@ -157,9 +157,9 @@ def check_runtime() -> list[Finding]:
 
     from course_lib.data.registry import data_root
     from course_lib.machinery import paths
-    from course_lib.machinery.colab import GPU_HEAVY_MODULES, in_colab
+    from course_lib.machinery.colab import in_colab
     from course_lib.machinery.profiles import PROFILES, detect_profile
-    from course_lib.machinery.settings import pick_device, pick_threads
+    from course_lib.machinery.settings import pick_threads
 
     findings = []
     cuda = torch.cuda.is_available()
@@ -167,9 +167,11 @@ def check_runtime() -> list[Finding]:
         profile = detect_profile(cuda)
     except ValueError as err:
         fix = f"set COURSE_PROFILE to one of {', '.join(PROFILES)}, or unset it"
-        return [Finding("profile", "PROBLEM", str(err).split(";")[0], fix)]
-    source = "COURSE_PROFILE" if os.environ.get("COURSE_PROFILE", "").strip() else "automatic"
-    findings.append(Finding("profile", "ok", f"{profile} ({source})"))
+        findings.append(Finding("profile", "PROBLEM", str(err).split(";")[0], fix))
+        profile = "gpu" if cuda else "cpu"  # what unsetting it would pick: check the rest so
+    else:
+        source = "COURSE_PROFILE" if os.environ.get("COURSE_PROFILE", "").strip() else "automatic"
+        findings.append(Finding("profile", "ok", f"{profile} ({source})"))
     try:
         threads = pick_threads(profile)
     except ValueError as err:
@@ -178,34 +180,7 @@ def check_runtime() -> list[Finding]:
     else:
         source = "COURSE_THREADS" if os.environ.get("COURSE_THREADS", "").strip() else "default"
         findings.append(Finding("threads", "ok", f"{threads} ({source})"))
-    try:
-        device = pick_device(profile)
-    except ValueError as err:
-        detail, _, fix = str(err).partition(": ")
-        return findings + [Finding("device", "PROBLEM", detail, fix)]
-    gpu = f"CUDA GPU: {torch.cuda.get_device_name(0)}" if cuda else "no CUDA GPU"
-    heavy = " and ".join(str(m) for m in sorted(GPU_HEAVY_MODULES))
-    if profile == "gpu" and not cuda:
-        findings.append(
-            Finding(
-                "device",
-                "PROBLEM",
-                f"{device}: profile gpu but {gpu}",
-                "unset COURSE_PROFILE (or set it to cpu), or use a machine with a GPU",
-            )
-        )
-    elif cuda or profile == "ci":
-        findings.append(Finding("device", "ok", f"{device} ({gpu})"))
-    else:
-        where = "Runtime > Change runtime type" if in_colab() else "Colab with a GPU runtime"
-        findings.append(
-            Finding(
-                "device",
-                "note",
-                f"{device} ({gpu})",
-                f"fine for every module; modules {heavy} run far faster on a GPU ({where})",
-            )
-        )
+    findings.append(_check_device(profile, cuda))
     try:
         data = data_root()
     except ValueError as err:
@@ -218,12 +193,47 @@ def check_runtime() -> list[Finding]:
     return findings
 
 
+def _check_device(profile: str, cuda: bool) -> Finding:
+    """The device a notebook will pick in ``profile``, and whether it suits the profile."""
+    import torch
+
+    from course_lib.machinery.colab import GPU_HEAVY_MODULES, in_colab
+    from course_lib.machinery.settings import pick_device
+
+    try:
+        device = pick_device(profile)
+    except ValueError as err:
+        detail, _, fix = str(err).partition(": ")
+        return Finding("device", "PROBLEM", detail, fix)
+    gpu = f"CUDA GPU: {torch.cuda.get_device_name(0)}" if cuda else "no CUDA GPU"
+    if profile == "gpu" and not cuda:
+        return Finding(
+            "device",
+            "PROBLEM",
+            f"{device}: profile gpu but {gpu}",
+            "unset COURSE_PROFILE (or set it to cpu), or use a machine with a GPU",
+        )
+    if cuda or profile == "ci":
+        return Finding("device", "ok", f"{device} ({gpu})")
+    heavy = " and ".join(str(m) for m in sorted(GPU_HEAVY_MODULES))
+    where = "Runtime > Change runtime type" if in_colab() else "Colab with a GPU runtime"
+    return Finding(
+        "device",
+        "note",
+        f"{device} ({gpu})",
+        f"fine for every module; modules {heavy} run far faster on a GPU ({where})",
+    )
+
+
 def _check_outputs(paths, on_colab: bool) -> Finding:
     try:
         out = paths.output_dir()
         with tempfile.NamedTemporaryFile(dir=out):
             pass
-    except (OSError, ValueError) as err:
+    except ValueError as err:  # a file in the way, or a folder that cannot be created
+        detail, _, fix = str(err).partition(": ")
+        return Finding("outputs", "PROBLEM", detail, fix)
+    except OSError as err:
         return Finding(
             "outputs",
             "PROBLEM",
