@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import random
 import statistics
 from collections.abc import Callable, Iterable, Sequence
@@ -78,6 +79,13 @@ def _read_text(path: Path, encoding: str = "utf-8") -> str:
             f"iconv -f cp1252 -t utf-8 in > out), or pass encoding='cp1252' (or the file's "
             f"encoding, if you know it)."
         ) from None
+    if "\x00" in text:
+        line = text[: text.index("\x00")].count("\n") + 1
+        raise ProjectDataError(
+            f"{path}, line {line}: a NUL character: the file is probably UTF-16 without a "
+            f"byte-order mark (or not text at all). Pass encoding='utf-16-le' (or 'utf-16-be'), "
+            f"or save it as UTF-8."
+        )
     if not text.strip():
         raise ProjectDataError(
             f"{path}: the file is empty. Write one example per line (JSONL) or per row under "
@@ -142,6 +150,12 @@ def _csv_rows(path: Path, text: str, delimiter: str) -> Iterable[tuple[int, dict
             )
         if header is None:
             header = [name.strip() for name in row]
+            twice = sorted({name for name in header if name and header.count(name) > 1})
+            if twice:
+                raise ProjectDataError(
+                    f"{path}, line {start}: the header names {', '.join(map(repr, twice))} "
+                    f"twice. Give every column its own name."
+                )
             continue
         if len(row) != len(header):
             hint = (
@@ -237,6 +251,11 @@ def load_pairs(
                 raise ProjectDataError(
                     f"{path}, line {number}: the {column!r} value is a JSON "
                     f"{type(value).__name__}; use text, a number or true/false."
+                )
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ProjectDataError(
+                    f"{path}, line {number}: the {column!r} value is {value} (NaN or Infinity "
+                    f"in the JSON): write a real value or delete the line."
                 )
             kinds[column].setdefault(_JSON_KINDS.get(type(value), "null"), (number, value))
         values = tuple("" if record[c] is None else str(record[c]).strip() for c in columns)

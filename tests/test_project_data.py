@@ -254,3 +254,19 @@ def test_a_folder_and_utf16_get_the_right_advice(tmp_path):
     message = _error(path)
     assert "UTF-16" in message and "encoding='utf-16'" in message and "latin" not in message
     assert load_pairs(path, encoding="utf-16") == [("Mädchen", "girl")]
+
+
+@pytest.mark.parametrize(
+    "name, data, says",
+    [
+        ("nul.csv", b"source,target\na\x00b,c\n", "line 2: a NUL character"),
+        ("utf16.csv", "source,target\na,b\n".encode("utf-16-be"), "encoding='utf-16-le'"),
+        ("twice.csv", b"source,target,source\na,b,c\n", "names 'source' twice"),
+        ("nan.jsonl", b'{"source": "a", "target": NaN}\n', "NaN or Infinity"),
+        ("inf.jsonl", b'{"source": "a", "target": 1e999}\n', "NaN or Infinity"),
+    ],
+)
+def test_nul_characters_repeated_columns_and_nan_are_refused(tmp_path, name, data, says):
+    path = tmp_path / name
+    path.write_bytes(data)
+    assert says in _error(path)
