@@ -36,6 +36,8 @@ USAGE_FILE = "usage.json"
 CARD_FILE = "README.md"
 WEIGHTS_FILE = "model.safetensors"
 MANIFEST_FILE = "manifest.json"
+# Required whatever the manifest says (every tokenizer's save_pretrained writes its config).
+REQUIRED_FILES = (USAGE_FILE, WEIGHTS_FILE, "config.json", "tokenizer_config.json")
 GENERATIVE_TASKS = ("translation", "summarisation")
 
 
@@ -56,7 +58,8 @@ def verify_folder(folder: str | Path) -> None:
     folder = Path(folder)
     again = "Copy the folder again from where it was saved, or save the model again"
     if not folder.is_dir():
-        raise ShippedModelError(f"{folder}: no such folder. Pass the folder save_for_use wrote.")
+        what = "a file, not a folder" if folder.exists() else "no such folder"
+        raise ShippedModelError(f"{folder}: {what}. Pass the folder save_for_use wrote.")
     manifest = folder / MANIFEST_FILE
     try:
         files = json.loads(manifest.read_text(encoding="utf-8"))["files"]
@@ -69,7 +72,8 @@ def verify_folder(folder: str | Path) -> None:
         raise ShippedModelError(
             f"{manifest} is damaged (not the JSON save_for_use wrote). {again}."
         ) from None
-    missing = [name for name in files if not (folder / name).is_file()]
+    wanted = list(dict.fromkeys([*REQUIRED_FILES, *files]))
+    missing = [name for name in wanted if not (folder / name).is_file()]
     if missing:
         raise ShippedModelError(
             f"{folder} lacks {', '.join(missing)} (required: the model cannot be used without "

@@ -172,10 +172,18 @@ def _swap_vocab(data: dict) -> None:
     vocab[a], vocab[b] = vocab[b], vocab[a]
 
 
+def _drop_from_manifest(folder: Path, *names: str) -> None:
+    manifest = json.loads((folder / "manifest.json").read_text())
+    for name in names:
+        del manifest["files"][name]
+        (folder / name).unlink()
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+
+
 DAMAGE = {
     "tokenizer files missing": (
         lambda f: [(f / n).unlink() for n in ("tokenizer.json", "tokenizer_config.json")],
-        "lacks tokenizer.json, tokenizer_config.json",
+        "lacks tokenizer_config.json, tokenizer.json",
     ),
     "a flipped bit in the weights": (lambda f: _flip_bit(f / "model.safetensors"),
                                      "model.safetensors has changed"),
@@ -192,6 +200,10 @@ DAMAGE = {
         "usage.json has changed",
     ),
     "no manifest": (lambda f: (f / "manifest.json").unlink(), "has no manifest.json"),
+    "tokenizer files and their manifest entries removed": (
+        lambda f: _drop_from_manifest(f, "tokenizer.json", "tokenizer_config.json"),
+        "lacks tokenizer_config.json",
+    ),
 }
 
 
