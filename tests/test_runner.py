@@ -218,3 +218,10 @@ def test_bad_settings_and_files_are_one_line_errors(course, capsys, monkeypatch)
     assert "00_intro.ipynb: an empty file" in err and "course build" in err
     (course / "notebooks" / "00_intro.ipynb").write_text("{not json")
     assert "not a notebook" in _one_line_error(capsys, ["run", "0"])
+
+
+@pytest.mark.parametrize("timeout", ["0", "-5", "soon"])
+def test_a_timeout_that_is_not_a_positive_number_is_refused(course, capsys, timeout):
+    with pytest.raises(SystemExit) as stop:
+        main(["run", "0", f"--timeout={timeout}"])
+    assert stop.value.code == 2 and "whole number of seconds >= 1" in capsys.readouterr().err

@@ -75,6 +75,13 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _seconds(text: str) -> int:
+    """A ``--timeout``: a whole number of seconds, at least 1."""
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of seconds >= 1")
+    return int(text)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="course", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -84,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     run = sub.add_parser("run", help="execute a module's notebook headless")
     run.add_argument("module", help="module number (1, 01) or notebook name prefix")
     run.add_argument("--solution", action="store_true", help="run the solved notebook")
-    run.add_argument("--timeout", type=int, default=1800, help="seconds allowed per cell")
+    run.add_argument("--timeout", type=_seconds, default=1800, help="seconds allowed per cell")
     run.add_argument(
         "--record", action="store_true", help="store the run time in docs/run_times.json"
     )
