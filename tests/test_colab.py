@@ -570,14 +570,28 @@ def test_a_zip_that_is_not_this_course_is_not_installed(origin, tmp_path, pip_ca
     _zip_of(uploads, "b-no-package", {"pyproject.toml": '[project]\nname = "course-lib"\n'},
             tmp_path)
     (uploads / "c-broken.zip").write_bytes(b"not a zip")
+    drive_copy = tmp_path / "drive" / "MyDrive" / "transformers-course" / "course"
+    drive_copy.mkdir(parents=True)
+    (drive_copy / "pyproject.toml").write_text('[project]\nname = "someone-elses"\n')
     home = tmp_path / "content" / "course"
     with pytest.raises(SystemExit) as stop:
         _run_module_cell(home, tmp_path)
     message = str(stop.value)
-    assert message.startswith("No course to install (a-other-project.zip, b-no-package.zip, "
-                              "c-broken.zip do not hold this course)")
+    assert message.startswith(f"No course to install ({drive_copy}, a-other-project.zip, "
+                              "b-no-package.zip, c-broken.zip do not hold this course)")
     assert not home.exists()
     top = _course_copy(tmp_path / "zipped" / "transformers-course-main", origin)
     shutil.make_archive(str(uploads / "d-course"), "zip", top.parent)
     _run_module_cell(home, tmp_path)  # the real one is found among the others
     assert (home / NOTEBOOK).is_file() and (home / ".course-complete").is_file()
+
+
+def test_a_clone_of_another_project_is_not_installed(tmp_path, pip_calls, fake_colab):
+    other = tmp_path / "other"
+    other.mkdir()
+    git(other, "init", "--quiet", "-b", "main")
+    commit(other, {"pyproject.toml": '[project]\nname = "other"\n'}, "other project")
+    home = tmp_path / "content" / "course"
+    with pytest.raises(SystemExit, match=f"{other} is not this course"):
+        _run_module_cell(home, tmp_path, url=str(other))
+    assert not home.exists() and not pip_calls

@@ -615,6 +615,12 @@ def fetch_course(
                     f"the course's public clone URL, or empty it and put a copy of the course "
                     f"in {drive_folder}/course."
                 )
+            if not course_in(staging):
+                shutil.rmtree(staging, ignore_errors=True)
+                raise SystemExit(
+                    f"{url} is not this course (its pyproject.toml does not name course-lib, or "
+                    f"course_lib/ is missing): set REPO_URL to the course's clone URL."
+                )
 
         settle(clone, url)
         return f"cloned {url}{note}"
@@ -628,7 +634,7 @@ def fetch_course(
     if course_in(copy):
         settle(lambda staging: shutil.copytree(copy, staging, ignore=skip), copy)
         return f"copied the course from {copy}{note}"
-    refused = []
+    refused = [copy] if os.path.exists(copy) else []
     for archive in sorted(glob.glob(f"{drive_folder}/*.zip") + glob.glob(f"{uploads}/*.zip")):
         unpacked = tempfile.mkdtemp()
         try:
