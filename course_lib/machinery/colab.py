@@ -674,7 +674,6 @@ def setup_cell_source(
     if form:
         head = [
             "# Fetch the course (first run) and hand over to course_lib.machinery.colab.bootstrap.",
-            "import os",
             "import sys",
             "",
             "",
@@ -693,7 +692,6 @@ def setup_cell_source(
             "# On Colab only (elsewhere this cell does nothing): fetch and install the course,",
             "# and keep outputs on Google Drive. Set MOUNT_DRIVE = False to skip Drive.",
             "# An empty REPO_URL installs a copy of the course from Google Drive instead.",
-            "import os",
             "import sys",
             "",
             "",
@@ -713,7 +711,8 @@ def setup_cell_source(
         f'        drive.mount("{COLAB_DRIVE_MOUNT}")',
         "",
         "    fetch_course(",
-        f'        REPO_URL, BRANCH, HOME, "{drive_folder}", "{COLAB_UPLOADS}", mount_drive',
+        f'        REPO_URL, BRANCH, HOME, "{drive_folder}", "{COLAB_UPLOADS}",',
+        "        mount_drive,",
         "    )",
         "    sys.path.insert(0, HOME)",
         "    from course_lib.machinery.colab import bootstrap",
