@@ -90,11 +90,16 @@ def fit(
     progress: bool = True,
     patience: int | None = None,
     monitor: str = "val_loss",
+    mixed_precision: str = "no",
 ) -> History:
     """Train ``model`` for ``epochs``; returns ``{"train_loss": [...], **evaluate(model)}``.
 
     ``evaluate(model)`` runs after each epoch and returns metrics such as
     ``{"val_loss": 1.2, "val_accuracy": 0.8}``; each is appended to the history.
+
+    ``mixed_precision`` ("no", "bf16", "fp16"; e.g. ``training_settings(profile)``'s) runs the
+    forward pass under ``torch.autocast``; fp16 adds a ``torch.amp.GradScaler`` that skips a
+    step whose gradients overflow (see ``MAX_NONFINITE_STEPS``).
 
     Early stopping: with ``patience``, training stops once ``monitor`` (a metric of
     ``evaluate``, lower is better) has not improved for ``patience`` epochs, and the model is
@@ -106,29 +111,36 @@ def fit(
         raise ValueError(f"epochs must be >= 1, got {epochs}")
     if patience is not None and (evaluate is None or patience < 1):
         raise ValueError("early stopping needs patience >= 1 and an evaluate callback.")
+    device_type = torch.device(device).type
+    check_mixed_precision(mixed_precision, device_type)
     model.to(device)
     history: History = {"train_loss": []}
     best_value, best_state, since_best = math.inf, None, 0
+    scaler = torch.amp.GradScaler(device_type, enabled=mixed_precision == "fp16")
+    skipped_in_a_row = 0
     bar = progress_bar(total=epochs, desc="epochs", disable=not progress)
     for _ in range(epochs):
         model.train()
         total, count = 0.0, 0
         for batch in train_loader:
-            loss = loss_fn(model, to_device(batch, device))
-            if not torch.isfinite(loss):
-                raise FloatingPointError(
-                    f"training loss became {loss.item()}: lower the learning rate or clip "
-                    "gradients (clip_grad_norm=1.0)."
-                )
+            with autocast(mixed_precision, device_type):
+                loss = loss_fn(model, to_device(batch, device))
+            _check_finite(loss, scaler.is_enabled())
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            scaler.scale(loss).backward()
             if clip_grad_norm is not None:
+                scaler.unscale_(optimizer)
                 nn.utils.clip_grad_norm_(model.parameters(), clip_grad_norm)
-            optimizer.step()
-            if scheduler is not None:
+            scale = scaler.get_scale()
+            scaler.step(optimizer)  # skipped when the gradients hold inf or nan (fp16 only)
+            scaler.update()
+            skipped = scaler.is_enabled() and scaler.get_scale() < scale
+            skipped_in_a_row = count_skipped_steps(skipped, skipped_in_a_row, loss.item())
+            if scheduler is not None and not skipped:
                 scheduler.step()
-            total += loss.item()
-            count += 1
+            if math.isfinite(loss.item()):
+                total += loss.item()
+                count += 1
         history["train_loss"].append(total / max(count, 1))
         if evaluate is not None:
             for name, value in evaluate(model).items():
@@ -247,7 +259,8 @@ class TrainConfig:
     max_minutes: float | None = None  # wall-clock budget in all, evaluation included
     grad_accum_steps: int = 1  # micro-batches whose gradients add up into one optimizer step
     clip_grad_norm: float | None = None  # clip the global gradient norm to this value
-    mixed_precision: str = "no"  # "no" | "bf16" | "fp16" (fp16, with a grad scaler: CUDA only)
+    mixed_precision: str = "no"  # "no" | "bf16" | "fp16" (fp16 with a grad scaler that skips
+    # overflowing steps; see safe_mixed_precision for models that overflow in fp16, like T5)
     eval_every: int | None = None  # optimizer steps between evaluations (None: each epoch)
     early_stopping_patience: int | None = None  # evaluations without improvement before stopping
     best_metric: str = "val_loss"  # the metric that picks the best checkpoint
@@ -308,6 +321,7 @@ class _Progress:
     evaluations_without_improvement: int = 0
     stopped_by: str | None = None
     seconds: float = 0.0  # wall time used up to the last checkpoint, earlier runs included
+    skipped_in_a_row: int = 0  # fp16: the latest steps the grad scaler skipped (overflow)
 
     def state_dict(self) -> dict:
         return dict(vars(self))
@@ -322,9 +336,58 @@ def check_mixed_precision(mixed_precision: str, device_type: str) -> None:
     if mixed_precision not in MIXED_PRECISION:
         raise ValueError(f"mixed_precision must be one of {MIXED_PRECISION}, got "
                          f"{mixed_precision!r}")
-    if mixed_precision == "fp16" and device_type != "cuda":
-        raise ValueError(f"mixed_precision='fp16' needs a CUDA GPU (the grad scaler is a GPU "
-                         f"feature); on {device_type} use 'bf16' or 'no'.")
+    if mixed_precision == "fp16" and device_type not in ("cuda", "cpu"):
+        raise ValueError(f"mixed_precision='fp16' (autocast + grad scaler) runs on a CUDA GPU or "
+                         f"the CPU; on {device_type} use 'bf16' or 'no'.")
+
+
+def _native_bf16(device: torch.device | str) -> bool:
+    """True when ``device`` computes in bfloat16 natively (CPU; CUDA from Ampere on)."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported(
+            including_emulation=False)
+    return device.type == "cpu"
+
+
+def safe_mixed_precision(requested: str, device: torch.device | str,
+                         overflows_in_fp16: bool = False) -> str:
+    """The mixed precision to train with: ``requested``, unless the model is known to
+    overflow in fp16 (T5's feed-forward activations exceed fp16's 65,504): then "bf16"
+    where ``device`` has it natively (CPU, Ampere+ GPUs; not a T4) and "no" (fp32) where not.
+
+    >>> safe_mixed_precision("fp16", "cpu", overflows_in_fp16=True)
+    'bf16'
+    """
+    check_mixed_precision(requested, torch.device(device).type)
+    if requested != "fp16" or not overflows_in_fp16:
+        return requested
+    return "bf16" if _native_bf16(device) else "no"
+
+
+def autocast(mixed_precision: str, device_type: str):
+    """``torch.autocast`` for ``mixed_precision`` ("no": a context that changes nothing)."""
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(mixed_precision)
+    return torch.autocast(device_type, dtype=dtype, enabled=dtype is not None)
+
+
+MAX_NONFINITE_STEPS = 50  # fp16: consecutive skipped (overflowing) steps before the run stops
+
+
+def count_skipped_steps(skipped: bool, in_a_row: int, loss: float) -> int:
+    """Steps skipped in a row after this one (0 once a step is taken). The fp16 grad scaler
+    skips a step whose loss or gradients overflow and halves its scale: a few skips are
+    normal, ``MAX_NONFINITE_STEPS`` in a row mean the training diverged: raise then."""
+    if not skipped:
+        return 0
+    in_a_row += 1
+    if in_a_row >= MAX_NONFINITE_STEPS:
+        raise FloatingPointError(
+            f"{in_a_row} optimizer steps in a row were skipped because the loss or the gradients "
+            f"were not finite in fp16 (last loss {loss}): the training diverged or the model "
+            "overflows in fp16. Train in bf16 or fp32 (safe_mixed_precision(..., "
+            "overflows_in_fp16=True)), lower the learning rate, or clip gradients.")
+    return in_a_row
 
 
 def _single_process() -> bool:
@@ -352,11 +415,17 @@ def make_accelerator(mixed_precision: str = "no", seed: int = 0, cpu: bool = Fal
     from accelerate import Accelerator, DataLoaderConfiguration
 
     _forget_mixed_precision(cpu)
-    return Accelerator(
+    accelerator = Accelerator(
         mixed_precision=mixed_precision,
         cpu=cpu,
         dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True, data_seed=seed),
     )
+    if mixed_precision == "fp16" and accelerator.scaler is None:
+        # accelerate leaves fp16 off on the CPU without a word; torch has autocast and a grad
+        # scaler there, and accelerate's fp16 code path runs with them (set before prepare).
+        accelerator.scaler = torch.amp.GradScaler(accelerator.device.type)
+        accelerator.native_amp = True
+    return accelerator
 
 
 def _split_loss(output) -> tuple[torch.Tensor, int | None]:
@@ -370,13 +439,14 @@ def _split_loss(output) -> tuple[torch.Tensor, int | None]:
     return output, None
 
 
-def _check_finite(loss: torch.Tensor) -> None:
+def _check_finite(loss: torch.Tensor, scaled: bool = False) -> None:
+    """A scalar loss; finite unless ``scaled`` (the fp16 grad scaler then skips the step)."""
     if loss.dim() != 0:
         raise ValueError(f"loss_fn must return a scalar loss, got shape {tuple(loss.shape)}")
-    if not torch.isfinite(loss):
+    if not scaled and not torch.isfinite(loss):
         raise FloatingPointError(
             f"training loss became {loss.item()}: lower the learning rate or clip gradients "
-            "(TrainConfig(clip_grad_norm=1.0))."
+            "(clip_grad_norm=1.0)."
         )
 
 
@@ -407,7 +477,7 @@ def train_step(
         with contextlib.nullcontext() if last else accelerator.no_sync(model):
             with accelerator.autocast():
                 loss, n = _split_loss(loss_fn(model, batch))  # forward and loss
-            _check_finite(loss)
+            _check_finite(loss, accelerator.scaler is not None)
             accelerator.backward(loss)  # backward: gradients add up in .grad
         loss_total += loss.detach().float()
         denominator += 1 if n is None else n
@@ -552,6 +622,7 @@ class _Engine:
             return  # already evaluated at this step
         since = history["step"][-1] if history["step"] else 0
         recent = progress.step_losses[since:] or progress.step_losses[-1:]
+        recent = [loss for loss in recent if math.isfinite(loss)] or recent  # fp16 skips
         record = {"train_loss": sum(recent) / max(len(recent), 1)}
         if self.evaluate_fn is not None:
             rng = rng_state()  # evaluation must not change the training's random numbers
@@ -657,6 +728,8 @@ class _Engine:
                                           self.scheduler, self.loss_fn, window,
                                           config.clip_grad_norm, self.count_tokens)
                 self.train_seconds += time.perf_counter() - began
+                progress.skipped_in_a_row = count_skipped_steps(
+                    self.accelerator.optimizer_step_was_skipped, progress.skipped_in_a_row, loss)
                 self.tokens += tokens
                 progress.step += 1
                 progress.batches_done += len(window)
