@@ -52,7 +52,8 @@ def overflowing_at(calls_that_overflow):
 def record_first_layer(model):
     seen = []
     model[0].register_forward_hook(
-        lambda module, args, out: seen.append((torch.is_autocast_enabled("cpu"), out.dtype)))
+        lambda module, args, out: seen.append((torch.is_autocast_enabled("cpu"), out.dtype))
+    )
     return seen
 
 
@@ -65,12 +66,21 @@ def test_fit_in_fp16_autocasts_learns_and_skips_an_overflowing_step():
     before_step_3 = {}
 
     def snapshot(opt, *_):
-        before_step_3.setdefault(len(before_step_3), [p.detach().clone()
-                                                      for p in model.parameters()])
+        before_step_3.setdefault(
+            len(before_step_3), [p.detach().clone() for p in model.parameters()]
+        )
 
     optimizer.register_step_pre_hook(snapshot)
-    history = fit(model, DataLoader(data(), batch_size=16), loss, optimizer, 5,
-                  scheduler=scheduler, progress=False, mixed_precision="fp16")
+    history = fit(
+        model,
+        DataLoader(data(), batch_size=16),
+        loss,
+        optimizer,
+        5,
+        scheduler=scheduler,
+        progress=False,
+        mixed_precision="fp16",
+    )
     assert set(seen) == {(True, torch.float16)} and len(seen) == 40
     # the overflowing 3rd batch never reached the optimizer: 39 steps, and the scheduler
     # (stepped only after real steps) is one short of the 40 batches
@@ -85,23 +95,39 @@ def test_fit_stops_after_too_many_non_finite_steps_in_a_row_and_says_so():
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
     first_weight = model[0].weight.detach().clone()
     loss, calls = overflowing_at(set(range(2, 1000)))
-    with pytest.raises(FloatingPointError, match=f"{MAX_NONFINITE_STEPS} optimizer steps in a "
-                                                 "row were skipped.*bf16"):
-        fit(model, DataLoader(data(), batch_size=2), loss, optimizer, 10, progress=False,
-            mixed_precision="fp16")
+    with pytest.raises(
+        FloatingPointError,
+        match=f"{MAX_NONFINITE_STEPS} optimizer steps in a row were skipped.*bf16",
+    ):
+        fit(
+            model,
+            DataLoader(data(), batch_size=2),
+            loss,
+            optimizer,
+            10,
+            progress=False,
+            mixed_precision="fp16",
+        )
     assert calls["n"] == 1 + MAX_NONFINITE_STEPS  # one good step, then the limit
     assert not torch.equal(model[0].weight, first_weight)  # the good step was taken
     assert torch.isfinite(model[0].weight).all()  # no skipped step touched the weights
     with pytest.raises(FloatingPointError, match="training loss became inf"):  # fp32: at once
-        fit(model, DataLoader(data(), batch_size=2), overflowing_at({1})[0], optimizer, 1,
-            progress=False)
+        fit(
+            model,
+            DataLoader(data(), batch_size=2),
+            overflowing_at({1})[0],
+            optimizer,
+            1,
+            progress=False,
+        )
 
 
 def test_train_language_model_passes_mixed_precision_on():
     model = LSTMLanguageModel(8, 8, 16)
     seen = []
     model.rnn.embedding.register_forward_hook(
-        lambda module, args, out: seen.append(torch.is_autocast_enabled("cpu")))
+        lambda module, args, out: seen.append(torch.is_autocast_enabled("cpu"))
+    )
     tokens = torch.arange(8).repeat(40)
     loss = train_language_model(model, tokens, 30, 8, 4, 1e-2, mixed_precision="bf16")
     assert seen[:10] == [True] * 10 and seen[-1] is False  # held-out loss in float32
@@ -113,9 +139,17 @@ def fp16_run(output_dir, overflow_at=(3,), resume=False, **config):
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
     scheduler = linear_warmup_schedule(optimizer, 3, 24)
     loss, _ = overflowing_at(set(overflow_at))
-    result = train(model, DataLoader(data(), batch_size=16, shuffle=True), loss, optimizer,
-                   scheduler, TrainConfig(progress=False, mixed_precision="fp16", **config),
-                   output_dir=output_dir, resume=resume, device="cpu")
+    result = train(
+        model,
+        DataLoader(data(), batch_size=16, shuffle=True),
+        loss,
+        optimizer,
+        scheduler,
+        TrainConfig(progress=False, mixed_precision="fp16", **config),
+        output_dir=output_dir,
+        resume=resume,
+        device="cpu",
+    )
     return model, result
 
 
@@ -130,23 +164,28 @@ def test_train_in_fp16_skips_overflow_and_resumes_the_scaler_exactly(tmp_path):
 
     first, stopped = fp16_run(tmp_path / "split", epochs=3, checkpoint_every=5, max_steps=10)
     assert stopped.steps == 10
-    again, resumed = fp16_run(tmp_path / "split", overflow_at=(), epochs=3, checkpoint_every=5,
-                              resume=True)  # the overflow happened before the stop
+    again, resumed = fp16_run(
+        tmp_path / "split", overflow_at=(), epochs=3, checkpoint_every=5, resume=True
+    )  # the overflow happened before the stop
     assert resumed.step_losses == full.step_losses
     for a, b in zip(model.state_dict().values(), again.state_dict().values()):
         assert torch.equal(a, b)
     assert read_checkpoint(latest_checkpoint(tmp_path / "split"))["scaler"] == scaler
     model_probe = make_model()  # and the forward pass really runs in float16
     seen = record_first_layer(model_probe)
-    train(model_probe, DataLoader(data(), batch_size=16), loss_fn,
-          torch.optim.SGD(model_probe.parameters(), lr=0.1),
-          config=TrainConfig(progress=False, mixed_precision="fp16", max_steps=2), device="cpu")
+    train(
+        model_probe,
+        DataLoader(data(), batch_size=16),
+        loss_fn,
+        torch.optim.SGD(model_probe.parameters(), lr=0.1),
+        config=TrainConfig(progress=False, mixed_precision="fp16", max_steps=2),
+        device="cpu",
+    )
     assert seen == [(True, torch.float16)] * 2
 
 
 def test_train_stops_after_too_many_skipped_steps(tmp_path):
-    with pytest.raises(FloatingPointError, match=f"{MAX_NONFINITE_STEPS} optimizer steps in a "
-                                                 "row"):
+    with pytest.raises(FloatingPointError, match=f"{MAX_NONFINITE_STEPS} optimizer steps in a row"):
         fp16_run(None, overflow_at=range(1, 1000), epochs=20)
 
 
@@ -157,8 +196,9 @@ def test_safe_mixed_precision_picks_bf16_or_fp32_for_models_that_overflow(monkey
     assert safe_mixed_precision("bf16", "cpu", overflows_in_fp16=True) == "bf16"
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     for native, expected in ((False, "no"), (True, "bf16")):  # a T4, then an A100
-        monkeypatch.setattr(torch.cuda, "is_bf16_supported",
-                            lambda including_emulation=True, native=native: native)
+        monkeypatch.setattr(
+            torch.cuda, "is_bf16_supported", lambda including_emulation=True, native=native: native
+        )
         assert safe_mixed_precision("fp16", "cuda", overflows_in_fp16=True) == expected
         assert safe_mixed_precision("fp16", torch.device("cuda"), False) == "fp16"
     with pytest.raises(ValueError, match="mixed_precision must be one of"):
