@@ -239,18 +239,23 @@ def test_the_folder_lock_refuses_a_live_holder_and_takes_over_a_dead_one(tmp_pat
     second.release()
 
 
-def test_an_unwritable_folder_fails_when_the_lock_is_taken(tmp_path, monkeypatch):
-    """Before any training: a read-only folder (simulated: this suite may run as root, who
-    can write anywhere) and a path below a file."""
+def make_read_only(monkeypatch, folder):
+    """Create ``folder`` and refuse to create files in it, as a read-only disk does (simulated
+    through ``os.open``: this suite may run as root, who can write anywhere)."""
+    folder.mkdir()
     real_open = os.open
 
     def read_only(path, flags, *args):
-        if str(path).startswith(str(tmp_path / "ro")) and flags & os.O_CREAT:
+        if str(path).startswith(str(folder)) and flags & os.O_CREAT:
             raise PermissionError(13, "Permission denied", str(path))
         return real_open(path, flags, *args)
 
-    (tmp_path / "ro").mkdir()
     monkeypatch.setattr(os, "open", read_only)
+
+
+def test_an_unwritable_folder_fails_when_the_lock_is_taken(tmp_path, monkeypatch):
+    """Before any training: a read-only folder and a path below a file."""
+    make_read_only(monkeypatch, tmp_path / "ro")
     with pytest.raises(CheckpointError, match="cannot write to the output folder .*ro.*"
                                               "Permission denied.*read-only"):
         FolderLock(tmp_path / "ro").acquire()

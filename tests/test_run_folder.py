@@ -2,10 +2,10 @@
 locks the folder, resumes only with its own settings, checks the disk before training, saves
 by wall time, and shows a time budget as minutes."""
 
-import os
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -15,6 +15,9 @@ from torch.utils.data import DataLoader, TensorDataset
 from course_lib import checkpoints
 from course_lib.checkpoints import BEST_MODEL_NAME, CheckpointError, checkpoint_paths
 from course_lib.training import TrainConfig, train
+
+sys.path.insert(0, str(Path(__file__).parent))
+from test_checkpoints import make_read_only  # noqa: E402
 
 
 def data():
@@ -152,16 +155,8 @@ def test_storage_is_checked_before_training_starts(tmp_path, monkeypatch):
             output_dir=folder,
         )
 
-    real_open = os.open
-
-    def read_only(path, flags, *args):
-        if str(path).startswith(str(tmp_path / "ro")) and flags & os.O_CREAT:
-            raise PermissionError(13, "Permission denied", str(path))
-        return real_open(path, flags, *args)
-
-    (tmp_path / "ro").mkdir()
     with monkeypatch.context() as patch:
-        patch.setattr(os, "open", read_only)
+        make_read_only(patch, tmp_path / "ro")
         with pytest.raises(CheckpointError, match="cannot write to the output folder .*ro"):
             train_counting(tmp_path / "ro")
     with monkeypatch.context() as patch:
