@@ -677,9 +677,10 @@ class _Engine:
             return
         if skipped:
             raise CheckpointError(
-                f"no usable checkpoint in {self.output_dir}: {', '.join(skipped)} are damaged "
-                "(see the warnings). Delete them to start again (or pass overwrite=True "
-                "without resume), or restore a copy of the folder.")
+                f"no usable checkpoint in {self.output_dir}: {', '.join(skipped)} could not be "
+                "used (damaged, or for another model: see the warnings). Nothing was loaded. "
+                "Build the model the run was trained with, restore a copy of the folder, or "
+                "start a new run (overwrite=True without resume).")
         seed_everything(self.config.seed)  # as a fresh run starts
         acc.print(f"[train] no checkpoint in {self.output_dir}: starting from scratch")
 

@@ -206,3 +206,27 @@ def test_a_time_budget_shows_minutes_and_ends_at_100_percent(tmp_path, capsys):
     _, result = run(None, config={"epochs": 2, "max_minutes": 5, "progress": True})
     bar = capsys.readouterr().out.strip().splitlines()[-1]  # done early: the minutes it took
     assert result.stopped_by == "epochs" and "train: 100%" in bar and "0.0/0.0 min" in bar
+
+
+def test_resuming_with_another_model_loads_nothing_and_says_so(tmp_path):
+    folder = tmp_path / "run"
+    run(folder, config={"max_steps": 4, "keep_checkpoints": 2, "checkpoint_every": 2})
+    torch.manual_seed(5)
+    wider = nn.Sequential(nn.Linear(6, 32), nn.ReLU(), nn.Dropout(0.3), nn.Linear(32, 2))
+    before = [p.detach().clone() for p in wider.parameters()]
+    with pytest.warns(UserWarning, match="does not fit this model"):
+        with pytest.raises(
+            CheckpointError,
+            match="checkpoint-00000004.pt, checkpoint-00000002.pt "
+            "could not be used.*Nothing was loaded",
+        ):
+            train(
+                wider,
+                DataLoader(data(), batch_size=8),
+                loss_fn,
+                torch.optim.AdamW(wider.parameters()),
+                config=TrainConfig(progress=False),
+                output_dir=folder,
+                resume=True,
+            )
+    assert all(torch.equal(a, b) for a, b in zip(before, wider.parameters()))
