@@ -2,7 +2,7 @@ r"""Train Module 4's translation Transformer (Multi30k German -> English) from a
 one device or on several GPUs, and resume it: see docs/multi_gpu.md.
 
     accelerate launch --multi_gpu --num_processes 4 scripts/train_translation.py \
-        --output-dir runs/mt                 # add --resume to continue after a stop
+        --output-dir runs/mt   # --resume continues after a stop; --overwrite starts over there
     python scripts/train_translation.py --profile cpu --max-minutes 15 --output-dir runs/mt
 
 The model, data and optimisation are the notebook's (section 4.8), at the sizes of
