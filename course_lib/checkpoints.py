@@ -64,8 +64,8 @@ def save_checkpoint(path: str | os.PathLike, state: dict) -> Path:
         free = _free_bytes(path.parent)
         raise CheckpointError(
             f"could not write the checkpoint {path} ({type(error).__name__}: {error}). The "
-            f"disk there has {_megabytes(free)} free and the checkpoint needs about "
-            f"{_megabytes(state_bytes(state))}: free some space or choose another folder; the "
+            f"disk there has {format_size(free)} free and the checkpoint needs about "
+            f"{format_size(state_bytes(state))}: free some space or choose another folder; the "
             "previous checkpoints are intact.") from error
     finally:
         temporary.unlink(missing_ok=True)
@@ -83,7 +83,8 @@ def _free_bytes(directory: Path) -> int | None:
     return None
 
 
-def _megabytes(count: int | None) -> str:
+def format_size(count: int | None) -> str:
+    """``count`` bytes for a reader: "580.3 MB", "1.8 kB" (or "an unknown amount")."""
     if count is None:
         return "an unknown amount"
     return f"{count / 1e6:,.1f} MB" if count >= 10**5 else f"{count / 1e3:,.1f} kB"
@@ -128,7 +129,7 @@ def check_free_space(directory: str | os.PathLike, needed: int) -> None:
     if free is not None and free < needed:
         raise CheckpointError(
             f"not enough free disk space for the checkpoints in {directory}: they need about "
-            f"{_megabytes(needed)}, the disk has {_megabytes(free)} free. Free some space, "
+            f"{format_size(needed)}, the disk has {format_size(free)} free. Free some space, "
             "choose another output_dir, or train without one (no checkpoints).")
 
 

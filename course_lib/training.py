@@ -35,12 +35,12 @@ from course_lib.checkpoints import (
     BEST_MODEL_NAME,
     CheckpointError,
     FolderLock,
-    _megabytes,
     apply_checkpoint,
     check_free_space,
     checkpoint_bytes,
     checkpoint_name,
     checkpoint_paths,
+    format_size,
     prune_checkpoints,
     read_checkpoint,
     remove_temporary_files,
@@ -619,7 +619,7 @@ class _Engine:
                 # the checkpoints kept, the one being written, and best_model.pt (weights)
                 check_free_space(self.output_dir, (self.config.keep_checkpoints + 1) * size
                                  + checkpoint_bytes(acc.unwrap_model(self.model)))
-                acc.print(f"[train] checkpoints of {_megabytes(size)} (weights + optimizer "
+                acc.print(f"[train] checkpoints of {format_size(size)} (weights + optimizer "
                           f"state) in {self.output_dir}; the last "
                           f"{self.config.keep_checkpoints} and {BEST_MODEL_NAME} are kept")
             except CheckpointError as raised:
