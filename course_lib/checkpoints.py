@@ -10,13 +10,19 @@ are verified, so a truncated or damaged file is reported by name instead of load
 ``train`` (in ``course_lib.training``) stores, besides the weights: optimizer, scheduler and
 grad-scaler states, every random number generator (Python, NumPy, torch, CUDA), the epoch and
 the position in the data, and the history; see ``rng_state`` / ``set_rng_state``.
+
+A run owns its folder: ``FolderLock`` holds a lock file with the pid of the training using
+it, ``check_free_space`` and ``checkpoint_bytes`` check the disk before training starts.
 """
 
 from __future__ import annotations
 
+import copy
 import os
 import random
 import re
+import shutil
+import socket
 import zipfile
 from pathlib import Path
 
@@ -26,6 +32,8 @@ from torch import nn
 
 CHECKPOINT_PATTERN = "checkpoint-*.pt"
 BEST_MODEL_NAME = "best_model.pt"
+LOCK_NAME = ".train.lock"  # holds "pid host" of the training using the folder
+TEMPORARY_PATTERN = ".*.pt.*.tmp"  # save_checkpoint's files being written
 
 
 class CheckpointError(RuntimeError):
@@ -44,17 +52,162 @@ def save_checkpoint(path: str | os.PathLike, state: dict) -> Path:
     renamed to ``path`` only once complete; if anything fails, ``path`` is untouched.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         with open(temporary, "wb") as file:
             torch.save(state, file)
             file.flush()
             os.fsync(file.fileno())
         os.replace(temporary, path)
+    except (OSError, RuntimeError) as error:  # torch reports a full disk as a RuntimeError
+        free = _free_bytes(path.parent)
+        raise CheckpointError(
+            f"could not write the checkpoint {path} ({type(error).__name__}: {error}). The "
+            f"disk there has {format_size(free)} free and the checkpoint needs about "
+            f"{format_size(state_bytes(state))}: free some space or choose another folder; the "
+            "previous checkpoints are intact.") from error
     finally:
         temporary.unlink(missing_ok=True)
     return path
+
+
+def _free_bytes(directory: Path) -> int | None:
+    """Free bytes on the disk of ``directory`` (or its nearest existing parent), or None."""
+    for folder in (directory, *directory.parents):
+        if folder.exists():
+            try:
+                return shutil.disk_usage(folder).free
+            except OSError:
+                return None
+    return None
+
+
+def format_size(count: int | None) -> str:
+    """``count`` bytes for a reader: "580.3 MB", "1.8 kB" (or "an unknown amount")."""
+    if count is None:
+        return "an unknown amount"
+    return f"{count / 1e6:,.1f} MB" if count >= 10**5 else f"{count / 1e3:,.1f} kB"
+
+
+def state_bytes(state) -> int:
+    """Bytes of the tensors in ``state`` (nested dicts, lists, tuples), storage shared once."""
+    seen, total, stack = set(), 0, [state]
+    while stack:
+        item = stack.pop()
+        if torch.is_tensor(item):
+            storage = item.untyped_storage()
+            if storage.data_ptr() not in seen or storage.data_ptr() == 0:
+                seen.add(storage.data_ptr())
+                total += storage.nbytes()
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+    return total
+
+
+def checkpoint_bytes(model: nn.Module, optimizer: torch.optim.Optimizer | None = None) -> int:
+    """What one checkpoint of ``model`` and ``optimizer`` weighs on disk, in bytes: the
+    weights plus the optimizer's state. Before the first step an optimizer holds no state
+    yet; it is then counted as Adam's two moments per trainable weight (AdamW's, the course's
+    optimizer; SGD without momentum needs none, so this is an upper estimate)."""
+    total = state_bytes(model.state_dict())
+    if optimizer is not None:
+        if optimizer.state:
+            total += state_bytes(optimizer.state_dict()["state"])
+        else:
+            total += 2 * sum(p.numel() * p.element_size() for group in optimizer.param_groups
+                             for p in group["params"] if p.requires_grad)
+    return total
+
+
+def check_free_space(directory: str | os.PathLike, needed: int) -> None:
+    """Raise ``CheckpointError`` when the disk of ``directory`` has less than ``needed``
+    bytes free (checked before training, not at the first checkpoint)."""
+    free = _free_bytes(Path(directory))
+    if free is not None and free < needed:
+        raise CheckpointError(
+            f"not enough free disk space for the checkpoints in {directory}: they need about "
+            f"{format_size(needed)}, the disk has {format_size(free)} free. Free some space, "
+            "choose another output_dir, or train without one (no checkpoints).")
+
+
+def remove_temporary_files(directory: str | os.PathLike) -> list[Path]:
+    """Delete the temporary files of writes that were killed midway (``save_checkpoint``
+    names them ``.<name>.<pid>.tmp``); call only while holding the folder's lock."""
+    removed = sorted(Path(directory).glob(TEMPORARY_PATTERN))
+    for path in removed:
+        path.unlink(missing_ok=True)
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
+
+
+class FolderLock:
+    """The lock of a training's output folder: a file ``.train.lock`` holding ``pid host``.
+
+    ``acquire`` creates the folder and the file (so a folder that cannot be written fails
+    here, before training), refuses while another live process on this machine holds it, and
+    takes over a stale lock (its process dead, or written on another machine: a Colab
+    runtime that was recycled). ``release`` deletes it.
+    """
+
+    def __init__(self, directory: str | os.PathLike):
+        self.directory = Path(directory)
+        self.path = self.directory / LOCK_NAME
+        self.owner = f"{os.getpid()} {socket.gethostname()}"
+
+    def acquire(self) -> None:
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            for _ in range(3):
+                try:
+                    descriptor = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+                except FileExistsError:
+                    self._take_over_if_stale()
+                    continue
+                with os.fdopen(descriptor, "w") as file:
+                    file.write(self.owner + "\n")
+                return
+        except OSError as error:
+            raise CheckpointError(
+                f"cannot write to the output folder {self.directory} ({error}): choose a "
+                "folder you can write to (output_dir=...), or check that the disk is mounted "
+                "and not read-only.") from error
+        raise CheckpointError(f"could not take the lock {self.path}: other trainings keep "
+                              "starting in this folder; give each its own output_dir.")
+
+    def _take_over_if_stale(self) -> None:
+        try:
+            pid_text, host = self.path.read_text().split()
+            pid = int(pid_text)
+        except (OSError, ValueError):
+            pid, host = None, None  # unreadable: a lock cut short by a crash
+        if pid is not None and host == socket.gethostname() and _process_alive(pid):
+            raise CheckpointError(
+                f"another training (process {pid}) is using the folder {self.directory}: "
+                f"two runs in one folder overwrite each other's checkpoints. Wait for it to "
+                f"finish, or give this run another output_dir. (If no training runs, delete "
+                f"{self.path}.)")
+        print(f"[train] taking over the stale lock of {self.directory} (process {pid} on "
+              f"{host} is gone)")
+        self.path.unlink(missing_ok=True)
+
+    def release(self) -> None:
+        try:
+            if self.path.read_text().strip() == self.owner:
+                self.path.unlink()
+        except OSError:
+            pass  # already gone (the folder deleted meanwhile)
 
 
 def read_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
@@ -73,9 +226,9 @@ def read_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
     try:
         with zipfile.ZipFile(path) as archive:
             damaged = archive.testzip()
-    except (zipfile.BadZipFile, OSError, EOFError) as error:
-        raise CheckpointError(f"checkpoint {path} is truncated or not a checkpoint ({error}). "
-                              f"{advice}") from error
+    except Exception as error:  # BadZipFile, EOFError, zlib.error, UnicodeDecodeError, ...
+        raise CheckpointError(f"checkpoint {path} is truncated or not a checkpoint "
+                              f"({type(error).__name__}: {error}). {advice}") from error
     if damaged is not None:
         raise CheckpointError(f"checkpoint {path} is damaged: its part {damaged!r} fails its "
                               f"checksum. {advice}")
@@ -101,21 +254,63 @@ def load_checkpoint(
     are given (``weights_only=True``); returns the whole stored dict (step, history, ...).
 
     Works with the periodic checkpoints of ``train`` and with its ``best_model.pt`` (weights
-    only: pass just the model).
+    only: pass just the model). All or nothing: every tensor is checked against the model
+    (names, shapes, dtypes) before anything is copied, and on any error the model, optimizer,
+    scheduler and scaler keep their states.
     """
     state = read_checkpoint(path, map_location)
-    parts = {"model": model, "optimizer": optimizer, "scheduler": scheduler, "scaler": scaler}
-    for key, target in parts.items():
-        if target is None:
+    apply_checkpoint(state, path, model, optimizer, scheduler, scaler)
+    return state
+
+
+def _model_differences(stored, model: nn.Module) -> list[str]:
+    """How the tensors of ``stored`` (a state dict) differ from ``model``'s: names, shapes,
+    dtypes (empty when they fit)."""
+    if not isinstance(stored, dict):
+        return [f"the model state is a {type(stored).__name__}, not a dict of tensors"]
+    expected = model.state_dict()
+    differences = [f"missing {name}" for name in expected if name not in stored]
+    differences += [f"unexpected {name}" for name in stored if name not in expected]
+    for name, tensor in expected.items():
+        value = stored.get(name)
+        if name not in stored:
             continue
+        if not torch.is_tensor(value):
+            differences.append(f"{name} is a {type(value).__name__}, not a tensor")
+        elif value.shape != tensor.shape or value.dtype != tensor.dtype:
+            differences.append(f"{name}: stored {tuple(value.shape)} {value.dtype}, model "
+                               f"{tuple(tensor.shape)} {tensor.dtype}")
+    return differences
+
+
+def apply_checkpoint(state: dict, path, model=None, optimizer=None, scheduler=None,
+                     scaler=None) -> None:
+    """Copy the parts of ``state`` (read from ``path``) into the given objects, all or none:
+    the model's tensors are checked first; the other parts are restored to their previous
+    states if one of them does not load."""
+    parts = {"model": model, "optimizer": optimizer, "scheduler": scheduler, "scaler": scaler}
+    parts = {key: target for key, target in parts.items() if target is not None}
+    for key in parts:
         if state.get(key) is None:
             raise CheckpointError(f"checkpoint {path} has no {key} state to load (it holds: "
                                   f"{', '.join(k for k, v in state.items() if v is not None)}).")
+    if model is not None and (differences := _model_differences(state["model"], model)):
+        shown = "; ".join(differences[:6]) + (" ..." if len(differences) > 6 else "")
+        raise CheckpointError(f"checkpoint {path} does not fit this model ({len(differences)} "
+                              f"differences: {shown}); the model was left unchanged. Build the "
+                              "model with the sizes it was trained with.")
+    others = [key for key in parts if key != "model"]
+    before = {key: copy.deepcopy(parts[key].state_dict()) for key in others}
+    for key in others:
         try:
-            target.load_state_dict(state[key])
-        except (RuntimeError, ValueError, KeyError) as error:
-            raise CheckpointError(f"checkpoint {path} does not fit this {key}: {error}") from error
-    return state
+            parts[key].load_state_dict(state[key])
+        except Exception as error:
+            for loaded in others:
+                parts[loaded].load_state_dict(before[loaded])
+            raise CheckpointError(f"checkpoint {path} does not fit this {key}: {error}; "
+                                  "nothing was loaded.") from error
+    if model is not None:
+        model.load_state_dict(state["model"])
 
 
 def checkpoint_paths(directory: str | os.PathLike) -> list[Path]:
@@ -134,11 +329,13 @@ def latest_checkpoint(directory: str | os.PathLike) -> Path | None:
     return paths[-1] if paths else None
 
 
-def prune_checkpoints(directory: str | os.PathLike, keep: int) -> None:
-    """Delete all but the ``keep`` most recent periodic checkpoints in ``directory``."""
+def prune_checkpoints(directory: str | os.PathLike, keep: int,
+                      own: list[Path] | None = None) -> None:
+    """Delete all but the ``keep`` most recent periodic checkpoints in ``directory``; with
+    ``own`` (one run's checkpoints, oldest first), only among those."""
     if keep < 1:
         raise ValueError(f"keep must be >= 1 (the checkpoint to resume from), got {keep}")
-    for path in checkpoint_paths(directory)[:-keep]:
+    for path in (checkpoint_paths(directory) if own is None else own)[:-keep]:
         path.unlink(missing_ok=True)
 
 

@@ -248,7 +248,7 @@ class LSTMLanguageModel(nn.Module):
 
 def train_language_model(
     model: nn.Module, data: torch.Tensor, steps: int, window: int, batch_size: int, lr: float,
-    device: torch.device | str = "cpu", seed: int = 0,
+    device: torch.device | str = "cpu", seed: int = 0, mixed_precision: str = "no",
 ) -> float:
     """Train ``model`` on random windows of ``data`` ``(n,)``; returns a held-out loss.
 
@@ -256,7 +256,8 @@ def train_language_model(
     on all but the last 20 with AdamW (weight decay 0.01, gradients clipped to norm 1) and a
     linear warm-up over the first 10% of ``steps`` then linear decay, and returns the mean
     :func:`language_model_loss` of the last 20 batches in eval mode (the model never trained
-    on them). Leaves the model in eval mode.
+    on them). Leaves the model in eval mode. ``mixed_precision`` ("no", "bf16", "fp16") is
+    :func:`~course_lib.training.fit`'s: autocast, and a grad scaler for fp16.
     """
     if steps <= 20:
         raise ValueError(f"steps must exceed the 20 held-out batches, got {steps}")
@@ -265,7 +266,7 @@ def train_language_model(
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
     sched = linear_warmup_schedule(opt, max(1, steps // 10), steps)
     fit(model, batches[:-20], language_model_loss, opt, 1, device, scheduler=sched,
-        clip_grad_norm=1.0, progress=False)
+        clip_grad_norm=1.0, progress=False, mixed_precision=mixed_precision)
     model.eval()
     with torch.no_grad():
         tail = [language_model_loss(model, {"ids": b["ids"].to(device)}).item()

@@ -34,10 +34,16 @@ from torch import nn
 from course_lib.checkpoints import (
     BEST_MODEL_NAME,
     CheckpointError,
+    FolderLock,
+    apply_checkpoint,
+    check_free_space,
+    checkpoint_bytes,
     checkpoint_name,
     checkpoint_paths,
-    load_checkpoint,
+    format_size,
     prune_checkpoints,
+    read_checkpoint,
+    remove_temporary_files,
     rng_state,
     save_checkpoint,
     set_rng_state,
@@ -90,11 +96,16 @@ def fit(
     progress: bool = True,
     patience: int | None = None,
     monitor: str = "val_loss",
+    mixed_precision: str = "no",
 ) -> History:
     """Train ``model`` for ``epochs``; returns ``{"train_loss": [...], **evaluate(model)}``.
 
     ``evaluate(model)`` runs after each epoch and returns metrics such as
     ``{"val_loss": 1.2, "val_accuracy": 0.8}``; each is appended to the history.
+
+    ``mixed_precision`` ("no", "bf16", "fp16"; e.g. ``training_settings(profile)``'s) runs the
+    forward pass under ``torch.autocast``; fp16 adds a ``torch.amp.GradScaler`` that skips a
+    step whose gradients overflow (see ``MAX_NONFINITE_STEPS``).
 
     Early stopping: with ``patience``, training stops once ``monitor`` (a metric of
     ``evaluate``, lower is better) has not improved for ``patience`` epochs, and the model is
@@ -106,29 +117,36 @@ def fit(
         raise ValueError(f"epochs must be >= 1, got {epochs}")
     if patience is not None and (evaluate is None or patience < 1):
         raise ValueError("early stopping needs patience >= 1 and an evaluate callback.")
+    device_type = torch.device(device).type
+    check_mixed_precision(mixed_precision, device_type)
     model.to(device)
     history: History = {"train_loss": []}
     best_value, best_state, since_best = math.inf, None, 0
+    scaler = torch.amp.GradScaler(device_type, enabled=mixed_precision == "fp16")
+    skipped_in_a_row = 0
     bar = progress_bar(total=epochs, desc="epochs", disable=not progress)
     for _ in range(epochs):
         model.train()
         total, count = 0.0, 0
         for batch in train_loader:
-            loss = loss_fn(model, to_device(batch, device))
-            if not torch.isfinite(loss):
-                raise FloatingPointError(
-                    f"training loss became {loss.item()}: lower the learning rate or clip "
-                    "gradients (clip_grad_norm=1.0)."
-                )
+            with autocast(mixed_precision, device_type):
+                loss = loss_fn(model, to_device(batch, device))
+            _check_finite(loss, scaler.is_enabled())
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            scaler.scale(loss).backward()
             if clip_grad_norm is not None:
+                scaler.unscale_(optimizer)
                 nn.utils.clip_grad_norm_(model.parameters(), clip_grad_norm)
-            optimizer.step()
-            if scheduler is not None:
+            scale = scaler.get_scale()
+            scaler.step(optimizer)  # skipped when the gradients hold inf or nan (fp16 only)
+            scaler.update()
+            skipped = scaler.is_enabled() and scaler.get_scale() < scale
+            skipped_in_a_row = count_skipped_steps(skipped, skipped_in_a_row, loss.item())
+            if scheduler is not None and not skipped:
                 scheduler.step()
-            total += loss.item()
-            count += 1
+            if math.isfinite(loss.item()):
+                total += loss.item()
+                count += 1
         history["train_loss"].append(total / max(count, 1))
         if evaluate is not None:
             for name, value in evaluate(model).items():
@@ -247,13 +265,16 @@ class TrainConfig:
     max_minutes: float | None = None  # wall-clock budget in all, evaluation included
     grad_accum_steps: int = 1  # micro-batches whose gradients add up into one optimizer step
     clip_grad_norm: float | None = None  # clip the global gradient norm to this value
-    mixed_precision: str = "no"  # "no" | "bf16" | "fp16" (fp16, with a grad scaler: CUDA only)
+    mixed_precision: str = "no"  # "no" | "bf16" | "fp16" (fp16 with a grad scaler that skips
+    # overflowing steps; see safe_mixed_precision for models that overflow in fp16, like T5)
     eval_every: int | None = None  # optimizer steps between evaluations (None: each epoch)
     early_stopping_patience: int | None = None  # evaluations without improvement before stopping
     best_metric: str = "val_loss"  # the metric that picks the best checkpoint
     best_mode: str = "min"  # "min" (losses) or "max" (accuracy, BLEU)
-    checkpoint_every: int | None = None  # optimizer steps between checkpoints (None: each eval)
-    keep_checkpoints: int = 2  # periodic checkpoints kept in output_dir (older ones deleted)
+    checkpoint_every: int | None = None  # optimizer steps between checkpoints
+    checkpoint_minutes: float | None = None  # wall-time minutes between checkpoints (with
+    # neither set: a checkpoint at each evaluation; always one at the end)
+    keep_checkpoints: int = 2  # periodic checkpoints of this run kept (older ones deleted)
     seed: int = 0  # seeds every generator at the start (a resumed run restores them instead)
     progress: bool = True  # show a tqdm bar (loss, learning rate, tokens/s)
 
@@ -262,6 +283,7 @@ class TrainConfig:
                     "keep_checkpoints": self.keep_checkpoints}
         optional = {"max_steps": self.max_steps, "max_minutes": self.max_minutes,
                     "eval_every": self.eval_every, "checkpoint_every": self.checkpoint_every,
+                    "checkpoint_minutes": self.checkpoint_minutes,
                     "early_stopping_patience": self.early_stopping_patience,
                     "clip_grad_norm": self.clip_grad_norm}
         for name, value in {**positive, **optional}.items():
@@ -308,6 +330,7 @@ class _Progress:
     evaluations_without_improvement: int = 0
     stopped_by: str | None = None
     seconds: float = 0.0  # wall time used up to the last checkpoint, earlier runs included
+    skipped_in_a_row: int = 0  # fp16: the latest steps the grad scaler skipped (overflow)
 
     def state_dict(self) -> dict:
         return dict(vars(self))
@@ -322,9 +345,58 @@ def check_mixed_precision(mixed_precision: str, device_type: str) -> None:
     if mixed_precision not in MIXED_PRECISION:
         raise ValueError(f"mixed_precision must be one of {MIXED_PRECISION}, got "
                          f"{mixed_precision!r}")
-    if mixed_precision == "fp16" and device_type != "cuda":
-        raise ValueError(f"mixed_precision='fp16' needs a CUDA GPU (the grad scaler is a GPU "
-                         f"feature); on {device_type} use 'bf16' or 'no'.")
+    if mixed_precision == "fp16" and device_type not in ("cuda", "cpu"):
+        raise ValueError(f"mixed_precision='fp16' (autocast + grad scaler) runs on a CUDA GPU or "
+                         f"the CPU; on {device_type} use 'bf16' or 'no'.")
+
+
+def _native_bf16(device: torch.device | str) -> bool:
+    """True when ``device`` computes in bfloat16 natively (CPU; CUDA from Ampere on)."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported(
+            including_emulation=False)
+    return device.type == "cpu"
+
+
+def safe_mixed_precision(requested: str, device: torch.device | str,
+                         overflows_in_fp16: bool = False) -> str:
+    """The mixed precision to train with: ``requested``, unless the model is known to
+    overflow in fp16 (T5's feed-forward activations exceed fp16's 65,504): then "bf16"
+    where ``device`` has it natively (CPU, Ampere+ GPUs; not a T4) and "no" (fp32) where not.
+
+    >>> safe_mixed_precision("fp16", "cpu", overflows_in_fp16=True)
+    'bf16'
+    """
+    check_mixed_precision(requested, torch.device(device).type)
+    if requested != "fp16" or not overflows_in_fp16:
+        return requested
+    return "bf16" if _native_bf16(device) else "no"
+
+
+def autocast(mixed_precision: str, device_type: str):
+    """``torch.autocast`` for ``mixed_precision`` ("no": a context that changes nothing)."""
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(mixed_precision)
+    return torch.autocast(device_type, dtype=dtype, enabled=dtype is not None)
+
+
+MAX_NONFINITE_STEPS = 50  # fp16: consecutive skipped (overflowing) steps before the run stops
+
+
+def count_skipped_steps(skipped: bool, in_a_row: int, loss: float) -> int:
+    """Steps skipped in a row after this one (0 once a step is taken). The fp16 grad scaler
+    skips a step whose loss or gradients overflow and halves its scale: a few skips are
+    normal, ``MAX_NONFINITE_STEPS`` in a row mean the training diverged: raise then."""
+    if not skipped:
+        return 0
+    in_a_row += 1
+    if in_a_row >= MAX_NONFINITE_STEPS:
+        raise FloatingPointError(
+            f"{in_a_row} optimizer steps in a row were skipped because the loss or the gradients "
+            f"were not finite in fp16 (last loss {loss}): the training diverged or the model "
+            "overflows in fp16. Train in bf16 or fp32 (safe_mixed_precision(..., "
+            "overflows_in_fp16=True)), lower the learning rate, or clip gradients.")
+    return in_a_row
 
 
 def _single_process() -> bool:
@@ -352,11 +424,17 @@ def make_accelerator(mixed_precision: str = "no", seed: int = 0, cpu: bool = Fal
     from accelerate import Accelerator, DataLoaderConfiguration
 
     _forget_mixed_precision(cpu)
-    return Accelerator(
+    accelerator = Accelerator(
         mixed_precision=mixed_precision,
         cpu=cpu,
         dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True, data_seed=seed),
     )
+    if mixed_precision == "fp16" and accelerator.scaler is None:
+        # accelerate leaves fp16 off on the CPU without a word; torch has autocast and a grad
+        # scaler there, and accelerate's fp16 code path runs with them (set before prepare).
+        accelerator.scaler = torch.amp.GradScaler(accelerator.device.type)
+        accelerator.native_amp = True
+    return accelerator
 
 
 def _split_loss(output) -> tuple[torch.Tensor, int | None]:
@@ -370,13 +448,14 @@ def _split_loss(output) -> tuple[torch.Tensor, int | None]:
     return output, None
 
 
-def _check_finite(loss: torch.Tensor) -> None:
+def _check_finite(loss: torch.Tensor, scaled: bool = False) -> None:
+    """A scalar loss; finite unless ``scaled`` (the fp16 grad scaler then skips the step)."""
     if loss.dim() != 0:
         raise ValueError(f"loss_fn must return a scalar loss, got shape {tuple(loss.shape)}")
-    if not torch.isfinite(loss):
+    if not scaled and not torch.isfinite(loss):
         raise FloatingPointError(
             f"training loss became {loss.item()}: lower the learning rate or clip gradients "
-            "(TrainConfig(clip_grad_norm=1.0))."
+            "(clip_grad_norm=1.0)."
         )
 
 
@@ -407,7 +486,7 @@ def train_step(
         with contextlib.nullcontext() if last else accelerator.no_sync(model):
             with accelerator.autocast():
                 loss, n = _split_loss(loss_fn(model, batch))  # forward and loss
-            _check_finite(loss)
+            _check_finite(loss, accelerator.scaler is not None)
             accelerator.backward(loss)  # backward: gradients add up in .grad
         loss_total += loss.detach().float()
         denominator += 1 if n is None else n
@@ -471,7 +550,10 @@ class _Engine:
         self.best_checkpoint: Path | None = None
         self.start = time.perf_counter()
         self.seconds_before = 0.0  # wall time of the runs this one resumes
+        self.saved_at = 0.0  # used_seconds() at the last checkpoint
         self.train_seconds, self.tokens = 0.0, 0
+        self.own: list[Path] = []  # this run's periodic checkpoints, oldest first
+        self.lock = None if self.output_dir is None else FolderLock(self.output_dir)
 
     def used_seconds(self) -> float:
         """Wall time of the whole run so far, earlier (resumed) runs included."""
@@ -491,6 +573,7 @@ class _Engine:
             from accelerate.utils import gather_object
 
             rngs = gather_object(rngs)
+        self.saved_at = progress.seconds
         if acc.is_main_process:
             save_checkpoint(path, {
                 "model": acc.unwrap_model(self.model).state_dict(),
@@ -502,34 +585,81 @@ class _Engine:
                 "progress": progress.state_dict(),
                 "config": asdict(self.config),
             })
-            prune_checkpoints(self.output_dir, self.config.keep_checkpoints)
+            self.own = [p for p in self.own if p != path] + [path]
+            prune_checkpoints(self.output_dir, self.config.keep_checkpoints, own=self.own)
+            self.own = self.own[-self.config.keep_checkpoints:]
         acc.wait_for_everyone()
         self.last_checkpoint = path
 
+    def claim_folder(self, resume, overwrite: bool) -> None:
+        """Lock ``output_dir`` (it must be writable), clean killed writes' temporary files,
+        refuse a new run where another run's checkpoints are (unless ``overwrite``), and check
+        the free disk space; on the main process, every process raising alike."""
+        acc, error = self.accelerator, None
+        if acc.is_main_process:
+            try:
+                self.lock.acquire()
+                for path in remove_temporary_files(self.output_dir):
+                    acc.print(f"[train] removed {path.name}, left by a write that was killed")
+                found = checkpoint_paths(self.output_dir)
+                best = self.output_dir / BEST_MODEL_NAME
+                found += [best] if best.is_file() else []
+                if found and not resume:
+                    if not overwrite:
+                        raise CheckpointError(
+                            f"the folder {self.output_dir} holds the checkpoints of another "
+                            f"run ({', '.join(p.name for p in found)}). Pass resume=True to "
+                            "continue that run, or choose a new folder (output_dir=...) or "
+                            "overwrite=True to delete them and start a new run.")
+                    for path in found:
+                        path.unlink()
+                    acc.print(f"[train] overwrite=True: deleted {len(found)} checkpoint(s) of "
+                              f"the previous run in {self.output_dir}")
+                size = checkpoint_bytes(acc.unwrap_model(self.model), self.optimizer)
+                # the checkpoints kept, the one being written, and best_model.pt (weights)
+                check_free_space(self.output_dir, (self.config.keep_checkpoints + 1) * size
+                                 + checkpoint_bytes(acc.unwrap_model(self.model)))
+                acc.print(f"[train] checkpoints of {format_size(size)} (weights + optimizer "
+                          f"state) in {self.output_dir}; the last "
+                          f"{self.config.keep_checkpoints} and {BEST_MODEL_NAME} are kept")
+            except CheckpointError as raised:
+                self.lock.release()
+                error = raised
+        if acc.num_processes > 1:
+            from accelerate.utils import broadcast_object_list
+
+            message = broadcast_object_list([None if error is None else str(error)])[0]
+            error = error or (None if message is None else CheckpointError(message))
+        if error is not None:
+            raise error
+
     def restore(self, resume: bool | str | os.PathLike) -> None:
         """Continue from ``resume`` (a checkpoint file) or, with ``True``, from the latest
-        usable checkpoint of ``output_dir`` (a damaged latest one is skipped with a warning)."""
+        usable checkpoint of ``output_dir``: a damaged one is skipped, with a warning naming
+        it, for the one before; without any checkpoint the run starts as a fresh one."""
         if resume is True:
             if self.output_dir is None:
                 raise ValueError("resume=True needs output_dir, the folder of the checkpoints.")
             candidates = list(reversed(checkpoint_paths(self.output_dir)))
         else:
             candidates = [Path(resume)]
-        acc = self.accelerator
+        acc, skipped = self.accelerator, []
         for path in candidates:
             try:
-                state = load_checkpoint(path, acc.unwrap_model(self.model), self.optimizer,
-                                        self.scheduler, acc.scaler)
+                state = read_checkpoint(path)
+                self.check_config(path, state.get("config"))
+                progress, rngs, epoch_rng = self.resume_state(path, state)
+                apply_checkpoint(state, path, acc.unwrap_model(self.model), self.optimizer,
+                                 self.scheduler, acc.scaler)
             except CheckpointError as error:
                 if resume is not True:
                     raise
                 warnings.warn(f"{error} Trying the previous checkpoint.", stacklevel=3)
+                skipped.append(path.name)
                 continue
-            self.progress.load_state_dict(state["progress"])
-            self.progress.stopped_by = None  # the new call sets its own limits
-            self.seconds_before = self.progress.seconds
-            self.epoch_rng = state["epoch_rng"]
-            rngs = state["rng"]
+            self.progress = progress
+            self.seconds_before = self.saved_at = progress.seconds
+            self.epoch_rng = epoch_rng
             if len(rngs) != acc.num_processes:
                 warnings.warn(f"{path} was written by {len(rngs)} processes, this run has "
                               f"{acc.num_processes}: the random numbers will differ.",
@@ -537,11 +667,60 @@ class _Engine:
             self.resume_rng = rngs[min(acc.process_index, len(rngs) - 1)]
             set_rng_state(self.resume_rng)
             self.last_checkpoint = path
+            if self.output_dir is not None:
+                self.own = [p for p in checkpoint_paths(self.output_dir)
+                            if int(p.stem.split("-")[1]) <= progress.step]
             best = self.output_dir / BEST_MODEL_NAME if self.output_dir else None
             self.best_checkpoint = best if best is not None and best.is_file() else None
-            acc.print(f"[train] resumed from {path} at step {self.progress.step}")
+            note = f" (skipped the damaged {', '.join(skipped)})" if skipped else ""
+            acc.print(f"[train] resumed from {path} at step {progress.step}{note}")
             return
-        acc.print(f"[train] no usable checkpoint in {self.output_dir}: starting from scratch")
+        if skipped:
+            raise CheckpointError(
+                f"no usable checkpoint in {self.output_dir}: {', '.join(skipped)} could not be "
+                "used (damaged, or for another model: see the warnings). Nothing was loaded. "
+                "Build the model the run was trained with, restore a copy of the folder, or "
+                "start a new run (overwrite=True without resume).")
+        seed_everything(self.config.seed)  # as a fresh run starts
+        acc.print(f"[train] no checkpoint in {self.output_dir}: starting from scratch")
+
+    # The settings a resumed run may change: its limits and how it saves; the others shape the
+    # training itself, and a run resumed with other values would not be the run it continues.
+    RESUMABLE_CHANGES = ("epochs", "max_steps", "max_minutes", "progress", "checkpoint_every",
+                         "checkpoint_minutes", "keep_checkpoints")
+
+    def check_config(self, path: Path, stored: dict | None) -> None:
+        """Refuse (``ValueError``) to resume a run stored with other training settings."""
+        if not isinstance(stored, dict):
+            return  # written before checkpoints stored their configuration
+        current = asdict(self.config)
+        differing = [f"{key}: {stored.get(key)!r} in the checkpoint, {value!r} now"
+                     for key, value in current.items()
+                     if key not in self.RESUMABLE_CHANGES and stored.get(key, value) != value]
+        if differing:
+            raise ValueError(
+                f"cannot resume from {path}: it was trained with other settings ("
+                f"{'; '.join(differing)}). Resume with the same settings, or start a new run "
+                "(a new output_dir, or overwrite=True without resume).")
+
+    @staticmethod
+    def resume_state(path: Path, state: dict) -> tuple[_Progress, list, dict | None]:
+        """The position, generators and epoch generators stored in ``state``, checked."""
+        try:
+            progress = _Progress()
+            progress.load_state_dict(state["progress"])
+            progress.stopped_by = None  # the new call sets its own limits
+            rngs, epoch_rng = state["rng"], state["epoch_rng"]
+            current = rng_state()
+            for rng in [*rngs, *([epoch_rng] if epoch_rng is not None else [])]:
+                set_rng_state(rng)  # each must load; the current ones come back below
+            set_rng_state(current)
+            if not rngs or not isinstance(progress.step, int) or progress.step < 0:
+                raise ValueError("no generator states or no step")
+        except Exception as error:  # KeyError, TypeError, ValueError: not train's checkpoint
+            raise CheckpointError(f"checkpoint {path} is not a complete checkpoint of train "
+                                  f"({type(error).__name__}: {error}).") from error
+        return progress, rngs, epoch_rng
 
     # -- evaluation ---------------------------------------------------------------------------
     def evaluate(self) -> None:
@@ -552,6 +731,7 @@ class _Engine:
             return  # already evaluated at this step
         since = history["step"][-1] if history["step"] else 0
         recent = progress.step_losses[since:] or progress.step_losses[-1:]
+        recent = [loss for loss in recent if math.isfinite(loss)] or recent  # fp16 skips
         record = {"train_loss": sum(recent) / max(len(recent), 1)}
         if self.evaluate_fn is not None:
             rng = rng_state()  # evaluation must not change the training's random numbers
@@ -630,23 +810,26 @@ class _Engine:
         set_rng_state(self.resume_rng)
         return iterator if first is None else itertools.chain([first], iterator)
 
-    def out_of_limits(self) -> str | None:
+    def out_of_limits(self) -> tuple[str | None, bool]:
+        """Why the run must stop now (or None), and whether a checkpoint is due by time."""
         config, progress = self.config, self.progress
-        reason = None
+        reason, used = None, self.used_seconds()
         if config.max_steps is not None and progress.step >= config.max_steps:
             reason = "max_steps"
-        elif (config.max_minutes is not None
-              and self.used_seconds() >= 60 * config.max_minutes):
+        elif config.max_minutes is not None and used >= 60 * config.max_minutes:
             reason = "time"
+        due = (config.checkpoint_minutes is not None
+               and used - self.saved_at >= 60 * config.checkpoint_minutes)
         if self.accelerator.num_processes > 1:  # rank 0's clock decides for everyone
             from accelerate.utils import broadcast_object_list
 
-            reason = broadcast_object_list([reason])[0]
-        return reason
+            reason, due = broadcast_object_list([(reason, due)])[0]
+        return reason, due
 
     def run(self, bar) -> None:
         config, progress = self.config, self.progress
         checkpoint_every = config.checkpoint_every
+        save_at_evaluations = checkpoint_every is None and config.checkpoint_minutes is None
         while progress.stopped_by is None:
             if progress.epoch >= config.epochs:
                 progress.stopped_by = "epochs"
@@ -657,6 +840,8 @@ class _Engine:
                                           self.scheduler, self.loss_fn, window,
                                           config.clip_grad_norm, self.count_tokens)
                 self.train_seconds += time.perf_counter() - began
+                progress.skipped_in_a_row = count_skipped_steps(
+                    self.accelerator.optimizer_step_was_skipped, progress.skipped_in_a_row, loss)
                 self.tokens += tokens
                 progress.step += 1
                 progress.batches_done += len(window)
@@ -665,11 +850,14 @@ class _Engine:
                 self.show(bar, loss)
                 if config.eval_every is not None and progress.step % config.eval_every == 0:
                     self.evaluate()
-                    if checkpoint_every is None:
+                    if save_at_evaluations:
                         self.save()
                 if checkpoint_every is not None and progress.step % checkpoint_every == 0:
                     self.save()
-                progress.stopped_by = progress.stopped_by or self.out_of_limits()
+                reason, due = self.out_of_limits()
+                if due:
+                    self.save()
+                progress.stopped_by = progress.stopped_by or reason
                 if progress.stopped_by is not None:
                     break
             else:  # the epoch ran to its end
@@ -677,16 +865,25 @@ class _Engine:
                 progress.batches_done = 0
                 if config.eval_every is None:
                     self.evaluate()
-                    if checkpoint_every is None:
+                    if save_at_evaluations:
                         self.save()
         self.evaluate()  # the final values, unless evaluated at this very step
         self.save()
+        if self.config.max_minutes is not None:  # the time bar ends at 100%: the budget used
+            if progress.stopped_by != "time":  # or, stopped by another limit, the minutes used
+                bar.total = bar.n
+            bar.update(bar.total - bar.n)
 
     def show(self, bar, loss: float) -> None:
-        bar.update(1)
+        """Advance ``bar``: one step, or with a time budget the minutes used of those allowed."""
+        if self.config.max_minutes is None:
+            bar.update(1)
+        else:
+            bar.update(min(self.used_seconds() / 60, bar.total) - bar.n)
         if bar.disable:
             return
-        postfix = {"loss": f"{loss:.3f}", "lr": f"{self.progress.learning_rates[-1]:.2e}"}
+        postfix = {"step": self.progress.step} if self.config.max_minutes is not None else {}
+        postfix |= {"loss": f"{loss:.3f}", "lr": f"{self.progress.learning_rates[-1]:.2e}"}
         if self.tokens:
             postfix["tok/s"] = f"{self.tokens / max(self.train_seconds, 1e-9):,.0f}"
         bar.set_postfix(postfix)
@@ -712,6 +909,7 @@ def train(
     resume: bool | str | os.PathLike = False,
     count_tokens: Callable[[object], int] | None = None,
     device: str | torch.device | None = None,
+    overwrite: bool = False,
 ) -> TrainResult:
     """Train ``model`` with accelerate; returns a ``TrainResult`` (history, steps, ...).
 
@@ -719,10 +917,14 @@ def train(
     or ``(loss_sum, n_tokens)`` so that accumulated and multi-process steps weigh every token
     alike. ``scheduler`` is stepped once per optimizer step. ``evaluate(model)`` returns
     metrics such as ``{"val_loss": ...}`` (run in eval mode, without gradients).
-    ``output_dir`` receives ``checkpoint-<step>.pt`` files and ``best_model.pt``;
-    ``resume=True`` continues from the latest checkpoint there (or a given checkpoint path),
-    exactly where it stopped. ``count_tokens(batch)`` gives the tokens of a batch for the
-    tokens/s figure. ``device="cpu"`` keeps training on the CPU even with a GPU present.
+    ``output_dir`` receives ``checkpoint-<step>.pt`` files and ``best_model.pt``; the run
+    locks it (one training per folder), and a new run refuses a folder holding another run's
+    checkpoints unless ``overwrite=True`` (which deletes them). ``resume=True`` continues from
+    the latest checkpoint there (or a given checkpoint path), exactly where it stopped, with
+    the same settings (see ``_Engine.RESUMABLE_CHANGES``); with no checkpoint it starts as a
+    fresh run. ``count_tokens(batch)`` gives the tokens of a batch for the tokens/s figure.
+    ``device="cpu"`` keeps training on the CPU even with a GPU present. With ``max_minutes``
+    the progress bar counts minutes used of the minutes allowed.
 
     The same call runs on several GPUs under ``accelerate launch`` (see docs/multi_gpu.md):
     each process gets its share of ``train_loader`` (a ``DataLoader``), only the main process
@@ -731,6 +933,9 @@ def train(
     from course_lib.machinery.progress import progress_bar
 
     config = config or TrainConfig()
+    if resume and overwrite:
+        raise ValueError("resume=True continues the run in output_dir, overwrite=True deletes "
+                         "it: pass one of them.")
     if config.early_stopping_patience is not None and evaluate is None and (
         config.best_metric != "train_loss"
     ):
@@ -750,6 +955,8 @@ def train(
             model.__class__ = _DistributedDataParallel
         engine = _Engine(accelerator, model, optimizer, scheduler, loss_fn, loader, config,
                          evaluate, output_dir, count_tokens, train_loader)
+        if engine.lock is not None:
+            engine.claim_folder(resume, overwrite)
         if resume:
             engine.restore(resume)
         else:
@@ -762,8 +969,13 @@ def train(
         if config.max_steps is not None:
             total = config.max_steps if total is None else min(total, config.max_steps)
         disable = not (config.progress and accelerator.is_main_process)
-        with progress_bar(total=total, initial=engine.progress.step, desc="train", unit="step",
-                          disable=disable) as bar:
+        bar_settings = {"total": total, "initial": engine.progress.step, "unit": "step"}
+        if config.max_minutes is not None:  # a time budget: minutes used of those allowed
+            bar_settings = {"total": config.max_minutes, "unit": "min",
+                            "initial": min(engine.seconds_before / 60, config.max_minutes),
+                            "bar_format": "{l_bar}{bar}| {n:.1f}/{total:.1f} min "
+                                          "[{elapsed}<{remaining}{postfix}]"}
+        with progress_bar(desc="train", disable=disable, **bar_settings) as bar:
             engine.run(bar)
         accelerator.unwrap_model(model, keep_fp32_wrapper=False)  # plain forward again
         progress = engine.progress
@@ -782,4 +994,6 @@ def train(
             last_checkpoint=engine.last_checkpoint,
         )
     finally:
+        if "engine" in locals() and engine.lock is not None:
+            engine.lock.release()
         _forget_mixed_precision()  # a later Accelerator (HF Trainer's) picks its own

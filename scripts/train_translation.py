@@ -2,7 +2,7 @@ r"""Train Module 4's translation Transformer (Multi30k German -> English) from a
 one device or on several GPUs, and resume it: see docs/multi_gpu.md.
 
     accelerate launch --multi_gpu --num_processes 4 scripts/train_translation.py \
-        --output-dir runs/mt                 # add --resume to continue after a stop
+        --output-dir runs/mt   # --resume continues after a stop; --overwrite starts over there
     python scripts/train_translation.py --profile cpu --max-minutes 15 --output-dir runs/mt
 
 The model, data and optimisation are the notebook's (section 4.8), at the sizes of
@@ -57,6 +57,8 @@ def main(argv: list[str] | None = None):
     parser.add_argument("--output-dir", type=Path, required=True,
                         help="folder of the tokenizer and checkpoints (Google Drive on Colab)")
     parser.add_argument("--resume", action="store_true", help="continue from the latest checkpoint")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="delete the checkpoints of an earlier run in --output-dir first")
     parser.add_argument("--profile", choices=PROFILES, default="gpu", help="sizes of Module 4")
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--max-minutes", type=float, default=None, help="wall-time budget")
@@ -104,6 +106,7 @@ def main(argv: list[str] | None = None):
     )
     result = train(model, train_loader, loss_fn, optimizer, scheduler, config=config,
                    evaluate=evaluate, output_dir=args.output_dir, resume=args.resume,
+                   overwrite=args.overwrite,
                    count_tokens=real_tokens, device="cpu" if args.cpu else None)
     if state.is_main_process:
         speed = f"{result.tokens_per_second:,.0f}" if result.tokens_per_second else "?"

@@ -895,7 +895,7 @@ if not reuse:
         mt_model, loader, partial(translation_loss, label_smoothing=sizes["mt_label_smoothing"]),
         optimizer, TimeBudgetSchedule(optimizer, sizes["mt_warmup"], sizes["mt_minutes"]),
         TrainConfig(**training_settings(cfg.profile), epochs=1000,  # the time budget stops it
-                    max_minutes=sizes["mt_minutes"], clip_grad_norm=1.0, checkpoint_every=100),
+                    max_minutes=sizes["mt_minutes"], clip_grad_norm=1.0),
         output_dir=run_dir, resume=latest_checkpoint(run_dir) is not None, count_tokens=real_tokens,
     )
     saved = {"model": mt_model.state_dict(), "recipe": recipe,

@@ -251,7 +251,7 @@ display(Markdown(f"One epoch of {len(data.train):,} pairs: about **{minutes:.1f}
 # %%
 from course_lib.training import evaluate_loss, linear_warmup_schedule
 
-RESUME = False  # <- True to continue an interrupted run from its last checkpoint
+RESUME = False  # <- True to continue an interrupted run (False: a new run replaces the old)
 run_dir = cfg.output_dir / "final_project" / f"{TASK}_run"
 val_loader = DataLoader(data.val[:1000], batch_size=64, collate_fn=collate)
 val_loss_before = evaluate_loss(model, val_loader, seq2seq_loss, cfg.device)
@@ -267,7 +267,8 @@ config = TrainConfig(epochs=sizes["epochs"], max_minutes=sizes["max_minutes"],
 result = train(
     model, train_loader, seq2seq_loss, optimizer, scheduler, config,
     evaluate=lambda m: {"val_loss": evaluate_loss(m, val_loader, seq2seq_loss, cfg.device)},
-    output_dir=run_dir, resume=RESUME, count_tokens=count_tokens, device=cfg.device,
+    output_dir=run_dir, resume=RESUME, overwrite=not RESUME, count_tokens=count_tokens,
+    device=cfg.device,
 )
 print(f"{result.steps} steps, {result.epochs:.2f} epochs in {result.seconds / 60:.1f} min "
       f"(stopped by {result.stopped_by}), {result.tokens_per_second:,.0f} tokens/s")

@@ -3,6 +3,8 @@ at the ci sizes: it trains, stops, and resumes with the tokenizer it saved."""
 
 import pytest
 
+from course_lib.checkpoints import CheckpointError
+
 pytest.importorskip("course_lib.transformer", reason="Module 4's Transformer is not here yet")
 pytest.importorskip("course_lib.translation", reason="Module 4's translation data is not here")
 
@@ -18,3 +20,5 @@ def test_the_script_trains_stops_and_resumes(tmp_path, load_script):
     assert (resumed.stopped_by, resumed.steps) == ("max_steps", 4)
     assert resumed.step_losses[:2] == first.step_losses
     assert (tmp_path / script.TOKENIZER_FILE).read_bytes() == tokenizer
+    with pytest.raises(CheckpointError, match="checkpoints of another run.*resume=True"):
+        script.main([*common, "--max-steps", "2"])  # neither --resume nor --overwrite

@@ -261,11 +261,12 @@ def test_bf16_autocast_runs_on_cpu_and_leaves_the_model_in_float32():
 def test_mixed_precision_settings_are_checked_without_a_gpu():
     check_mixed_precision("fp16", "cuda")
     check_mixed_precision("bf16", "cpu")
-    with pytest.raises(ValueError, match="fp16.*needs a CUDA GPU.*bf16"):
-        check_mixed_precision("fp16", "cpu")
+    check_mixed_precision("fp16", "cpu")  # autocast + torch.amp.GradScaler("cpu")
+    with pytest.raises(ValueError, match="fp16.*CUDA GPU or the CPU.*bf16"):
+        check_mixed_precision("fp16", "mps")
     model, optimizer, _ = fresh_run()
-    with pytest.raises(ValueError, match="needs a CUDA GPU"):
-        train(model, [], loss_fn, optimizer, config=quiet(mixed_precision="fp16"), device="cpu")
+    with pytest.raises(ValueError, match="CUDA GPU or the CPU"):
+        train(model, [], loss_fn, optimizer, config=quiet(mixed_precision="fp16"), device="mps")
     with pytest.raises(ValueError, match="mixed_precision"):
         TrainConfig(mixed_precision="fp8")
 

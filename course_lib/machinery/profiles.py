@@ -195,18 +195,26 @@ MODULE_03 = {  # the Transformer encoder, and a sentiment classifier built on it
 # The training engine (course_lib.training.train) per profile, whatever the module: pass
 # ``TrainConfig(**training_settings(cfg.profile), ...)``. Tested without CUDA in
 # tests/test_training_engine.py, so the first GPU run is not the first time these load.
+# Checkpoints by wall time, the last one and best_model.pt kept: on Colab they go to Drive,
+# where 4.8's 48M-parameter model weighs about 580 MB a checkpoint (weights + AdamW).
 TRAINING = {
     "ci": {
         "mixed_precision": "no",  # CPU: autocast would only slow tiny models down
         "progress": False,  # no progress bar in the executed notebooks of CI
+        "checkpoint_minutes": 0.05,  # a checkpoint every 3 s of training (and at the end)
+        "keep_checkpoints": 1,  # the last checkpoint (and best_model.pt)
     },
     "cpu": {
         "mixed_precision": "no",  # CPU: float32, the safe default (bf16 speed varies by CPU)
         "progress": True,  # tqdm bar with loss, learning rate and tokens/s
+        "checkpoint_minutes": 5,  # minutes of training between checkpoints (and at the end)
+        "keep_checkpoints": 1,  # the last checkpoint (and best_model.pt)
     },
     "gpu": {
         "mixed_precision": "fp16",  # Colab's T4 has fast fp16 (not bf16): autocast + grad scaler
         "progress": True,  # tqdm bar with loss, learning rate and tokens/s
+        "checkpoint_minutes": 10,  # minutes between checkpoints: a few writes to Drive a run
+        "keep_checkpoints": 1,  # the last checkpoint (and best_model.pt)
     },
 }
 
