@@ -63,6 +63,20 @@ def expect_gradients(module: torch.nn.Module, output: torch.Tensor, what: str,
             )
 
 
+def randomise_norms(module: torch.nn.Module, gen: torch.Generator) -> None:
+    """Give every ``nn.LayerNorm`` in ``module`` a random weight (around 1) and bias (around 0).
+
+    Compared at their initial values (weight 1, bias 0), a norm used twice, two norms swapped,
+    or ``F.layer_norm`` called without the module's weight and bias all look right.
+    """
+    with torch.no_grad():
+        for sub in module.modules():
+            if isinstance(sub, torch.nn.LayerNorm) and sub.weight is not None:
+                sub.weight.copy_(1 + 0.5 * torch.randn(sub.weight.shape, generator=gen))
+                if sub.bias is not None:
+                    sub.bias.copy_(0.5 * torch.randn(sub.bias.shape, generator=gen))
+
+
 def close(a: torch.Tensor, b: torch.Tensor, atol: float = 1e-5, rtol: float = 1e-4) -> bool:
     """True when ``a`` has ``b``'s shape and values (within tolerance)."""
     if not isinstance(a, torch.Tensor) or a.shape != b.shape:
