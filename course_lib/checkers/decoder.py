@@ -26,6 +26,7 @@ from course_lib.checkers.encoder import _explicit_attention
 from course_lib.checkers.mistakes import (
     close,
     expect_close_or_explain,
+    expect_deterministic,
     own_rng,
     randomise_norms,
     seed_cpu,
@@ -33,6 +34,12 @@ from course_lib.checkers.mistakes import (
 from course_lib.data import padding_mask
 from course_lib.decoder import DecoderLayer
 from course_lib.transformer import Transformer
+
+
+@torch.no_grad()
+def _at(variant, index) -> torch.Tensor:
+    """``variant()[index]``: a typical mistake's output, computed only when needed."""
+    return variant()[index]
 
 
 def _lengths_mask(batch: int, seq: int, gen: torch.Generator) -> torch.Tensor:
@@ -187,30 +194,31 @@ def check_cross_attention(cross_attention, seed: int = 42) -> None:
             mistakes = {
                 "the memory padding mask is ignored: block the padded source positions "
                 "(mask[:, None, None, :] over (batch, heads, tgt_len, src_len)).":
-                    _cross_variant(*args, use_mask=False),
+                    partial(_cross_variant, *args, use_mask=False),
                 "the mask is inverted: True marks padding, which must be *blocked*.":
-                    _cross_variant(*args, invert=True),
+                    partial(_cross_variant, *args, invert=True),
                 "keys and values come from x: that is self-attention. In cross-attention they "
-                "come from the encoder memory.": _cross_variant(*args, kv_src=x),
+                "come from the encoder memory.": partial(_cross_variant, *args, kv_src=x),
                 "the output projection is missing: merge the heads, then apply mha.out_proj.":
-                    _cross_variant(*args, out_proj=False),
+                    partial(_cross_variant, *args, out_proj=False),
                 "scale the scores by 1/sqrt(d_head), the size of one head (d_model // heads), "
-                "not of d_model.": _cross_variant(*args, scale="d_model"),
+                "not of d_model.": partial(_cross_variant, *args, scale="d_model"),
                 "math.isqrt rounds the square root down to an integer: divide by "
-                "math.sqrt(d_head).": _cross_variant(*args, scale="isqrt"),
+                "math.sqrt(d_head).": partial(_cross_variant, *args, scale="isqrt"),
                 "the scores are not scaled: divide them by sqrt(d_head).":
-                    _cross_variant(*args, scale="none"),
+                    partial(_cross_variant, *args, scale="none"),
                 "divide the scores by sqrt(d_head), not by d_head.":
-                    _cross_variant(*args, scale="linear"),
+                    partial(_cross_variant, *args, scale="linear"),
                 "mask the scores before the softmax (fill padded keys with -inf): zeroing "
                 "weights after the softmax leaves rows that no longer sum to 1.":
-                    _cross_variant(*args, mask_after_softmax=True),
+                    partial(_cross_variant, *args, mask_after_softmax=True),
             }
             if heads != 4:  # the head count hard-coded to 4
                 four = copy.copy(mha)
                 four.num_heads = 4
                 mistakes[f"your output is what 4 heads would give; this layer has {heads}: use "
-                         "mha.num_heads, never a fixed number."] = _cross_variant(four, *args[1:])
+                         "mha.num_heads, never a fixed number."] = partial(
+                    _cross_variant, four, *args[1:])
         expect_close_or_explain(out, expected, f"{what}: output", mistakes,
                                 hint="q = q_proj(x), k = k_proj(memory), v = v_proj(memory), "
                                 "split into mha.num_heads heads, attend with the padding mask, "
@@ -328,49 +336,52 @@ def check_decoder_layer(DecoderLayerClass, seed: int = 43) -> None:
         if isinstance(out, tuple):
             raise AssertionError("forward returned a tuple: return only the output tensor.")
         expect_shape(out, (batch, tgt_len, d), f"{what}: output")
+        with torch.no_grad():
+            expect_deterministic(partial(layer, x, memory, *masks), out, what)
         real = ~tgt_pad
         with torch.no_grad():
             args = (ref, x, memory, tgt_mask, tgt_pad, mem_pad)
             expected = _layer_variant(*args)
             mistakes = {
                 "the residual connections are missing: wrap every sub-layer in its AddNorm, "
-                "x = add_norm(x, sublayer), which adds x back.": _layer_variant(
-                    *args, residual=False),
+                "x = add_norm(x, sublayer), which adds x back.":
+                    partial(_layer_variant, *args, residual=False),
                 "the sub-layers are in the wrong order: masked self-attention first, then "
-                "cross-attention, then the feed-forward network.": _layer_variant(
-                    *args, order=(1, 0, 2)),
+                "cross-attention, then the feed-forward network.":
+                    partial(_layer_variant, *args, order=(1, 0, 2)),
                 "the causal mask is ignored: pass tgt_mask as attn_mask of the self-attention.":
-                    _layer_variant(*args, use_tgt_mask=False),
+                    partial(_layer_variant, *args, use_tgt_mask=False),
                 "each sub-layer must have its own AddNorm (add_norm1, add_norm2, add_norm3 in "
-                "that order): yours use another one's layer norm.": _layer_variant(
-                    *args, norms=(0, 0, 0)),
+                "that order): yours use another one's layer norm.":
+                    partial(_layer_variant, *args, norms=(0, 0, 0)),
                 "each sub-layer must have its own AddNorm (add_norm1, add_norm2, add_norm3 in "
-                "that order): yours are swapped.": _layer_variant(*args, norms=(1, 0, 2)),
+                "that order): yours are swapped.": partial(_layer_variant, *args, norms=(1, 0, 2)),
                 "use the AddNorm's layer norm with its weight and bias (add_norm.norm, or "
                 "the block itself): F.layer_norm without them ignores the trained scale and "
-                "shift.": _layer_variant(*args, plain_norm=True),
+                "shift.": partial(_layer_variant, *args, plain_norm=True),
                 f"norm_first={norm_first} asks for {kind}; your layer computed the other one. "
                 "The AddNorm blocks know norm_first: call them rather than writing the norms "
-                "yourself.": _layer_variant(*args, flip_norm=True),
+                "yourself.": partial(_layer_variant, *args, flip_norm=True),
             }
             if masked:
                 mistakes.update({
                     "the memory padding mask is ignored: pass memory_key_padding_mask to the "
-                    "cross-attention.": _layer_variant(*args, use_mem_mask=False),
+                    "cross-attention.": partial(_layer_variant, *args, use_mem_mask=False),
                     "the target padding mask is ignored: pass tgt_key_padding_mask to the "
-                    "self-attention.": _layer_variant(*args, use_tgt_pad=False),
+                    "self-attention.": partial(_layer_variant, *args, use_tgt_pad=False),
                     "you combined the causal and padding masks with AND: a key is blocked when "
                     "*either* mask blocks it (OR). Pass them separately as attn_mask and "
-                    "key_padding_mask.": _layer_variant(*args, and_masks=True),
+                    "key_padding_mask.": partial(_layer_variant, *args, and_masks=True),
                 })
         expect_close_or_explain(
             out[real], expected[real], f"{what}: output at real positions",
-            {h: m[real] for h, m in mistakes.items()},
+            {h: partial(_at, m, real) for h, m in mistakes.items()},
             hint="x = add_norm1(x, masked self-attention of x), x = add_norm2(x, "
             "cross-attention to memory), x = add_norm3(x, feed_forward).",
         )
-        _expect_dropout(DecoderLayerClass, d, heads, d_ff, norm_first, seed + i,
-                        (x, memory, *masks), real, kind)
+        if i < 2:  # post-norm and pre-norm, all masks given
+            _expect_dropout(DecoderLayerClass, d, heads, d_ff, norm_first, seed + i,
+                            (x, memory, *masks), real, kind)
 
 
 def _expect_dropout(DecoderLayerClass, d, heads, d_ff, norm_first, seed, inputs, real,
@@ -387,7 +398,9 @@ def _expect_dropout(DecoderLayerClass, d, heads, d_ff, norm_first, seed, inputs,
         ref = _load_layer(layer, d, heads, d_ff, p, norm_first)
         with torch.no_grad(), case(f"{what} in training mode, dropout={p}"):
             layer.eval(), ref.eval()
-            expect_close(layer(*inputs)[real], ref(*inputs)[real],
+            first = layer(*inputs)
+            expect_deterministic(partial(layer, *inputs), first, f"{what}, dropout={p}")
+            expect_close(first[real], ref(*inputs)[real],
                          f"{what} in eval mode, built with dropout={p}",
                          hint="dropout must be off in eval mode: use nn.Dropout modules (the "
                          "attention's and the AddNorm's), which know the mode; F.dropout(x, p) "
@@ -507,37 +520,41 @@ def check_transformer(TransformerClass, seed: int = 44) -> None:
             out = model(src, tgt, *masks)
         expect_shape(out, (batch, t_len, tgt_v), f"{what}: logits (batch, tgt_len, tgt_vocab)")
         with torch.no_grad():
+            expect_deterministic(partial(model, src, tgt, *masks), out, what)
+        with torch.no_grad():
             args = (ref, src, tgt, src_pad, tgt_pad)
             expected = _transformer_variant(*args)
             mistakes = {
                 "the embeddings are not scaled: multiply both embeddings by sqrt(d_model) "
-                "before adding the positional encoding.": _transformer_variant(*args, scale=False),
+                "before adding the positional encoding.":
+                    partial(_transformer_variant, *args, scale=False),
                 "the positional encoding is missing: add self.positional_encoding to both "
-                "scaled embeddings.": _transformer_variant(*args, pe=False),
+                "scaled embeddings.": partial(_transformer_variant, *args, pe=False),
                 "the decoder sees the future: pass causal_mask(tgt_len) as tgt_mask to every "
-                "decoder layer.": _transformer_variant(*args, causal=False),
+                "decoder layer.": partial(_transformer_variant, *args, causal=False),
                 "the post-norm layers end in their own layer norm: apply the output projection "
                 "to the last decoder layer's output, with no extra layer norm.":
-                    _transformer_variant(*args, extra_norm=True),
+                    partial(_transformer_variant, *args, extra_norm=True),
             }
             if masked:
                 mistakes.update({
                     "the decoder's cross-attention ignores the source padding: pass "
                     "src_padding_mask as memory_key_padding_mask.":
-                        _transformer_variant(*args, mem_mask=False),
+                        partial(_transformer_variant, *args, mem_mask=False),
                     "the encoder ignores the source padding: pass src_padding_mask to every "
-                    "encoder layer.": _transformer_variant(*args, enc_mask=False),
+                    "encoder layer.": partial(_transformer_variant, *args, enc_mask=False),
                     "the decoder ignores the target padding: pass tgt_padding_mask as "
                     "tgt_key_padding_mask to every decoder layer.":
-                        _transformer_variant(ref, src, tgt, src_pad, None),
+                        partial(_transformer_variant, ref, src, tgt, src_pad, None),
                 })
         expect_close_or_explain(
             out[real], expected[real], f"{what}: logits at real target positions",
-            {h: m[real] for h, m in mistakes.items()},
+            {h: partial(_at, m, real) for h, m in mistakes.items()},
             hint="memory = encoder layers over embed(src); x = decoder layers over "
             "embed(tgt_in) with the causal mask and both padding masks; logits = output(x).",
         )
-        _expect_model_dropout(TransformerClass, sizes, seed + i, (src, tgt, *masks), args, real)
+        if i == 0:
+            _expect_model_dropout(TransformerClass, sizes, seed, (src, tgt, *masks), args, real)
 
 
 def _expect_model_dropout(TransformerClass, sizes, seed, inputs, args, real) -> None:
@@ -550,7 +567,9 @@ def _expect_model_dropout(TransformerClass, sizes, seed, inputs, args, real) -> 
         ref_args = (ref, *args[1:])
         with torch.no_grad(), case(f"the model built with dropout={p}"):
             model.eval(), ref.eval()
-            expect_close(model(*inputs)[real], _transformer_variant(*ref_args)[real],
+            first = model(*inputs)
+            expect_deterministic(partial(model, *inputs), first, f"the model, dropout={p}")
+            expect_close(first[real], _transformer_variant(*ref_args)[real],
                          f"the model in eval mode, built with dropout={p}",
                          hint="dropout must be off in eval mode: use the modules' own dropout "
                          "(self.positional_encoding applies it), which knows the mode.")
