@@ -573,6 +573,21 @@ class LastBlockPostNorm(DecoderLayer):
         self.add_norm3.norm_first = False
 
 
+class PaddingMasksSwapped(DecoderLayer):
+    def forward(self, x, memory, tgt_mask=None, tgt_key_padding_mask=None,
+                memory_key_padding_mask=None):
+        return super().forward(x, memory, tgt_mask, memory_key_padding_mask,
+                               tgt_key_padding_mask)
+
+
+class CrossAttendsToItself(DecoderLayer):
+    """Keys and values of the cross-attention from x, the memory mask kept: a shape crash."""
+
+    def forward(self, x, memory, tgt_mask=None, tgt_key_padding_mask=None,
+                memory_key_padding_mask=None):
+        return super().forward(x, x, tgt_mask, tgt_key_padding_mask, memory_key_padding_mask)
+
+
 def test_decoder_layer_checker_holds_over_many_seeds():
     for right in (DecoderLayer, WrittenDifferently, HandWritten):
         _accepted_everywhere(check_decoder_layer, right, 43)
@@ -588,6 +603,8 @@ def test_decoder_layer_checker_holds_over_many_seeds():
         (TargetPaddingIgnored, "target padding mask is ignored"),
         (CombinesMasksByHand, "may be None"),
         (LastBlockPostNorm, "differs from the reference"),
+        (PaddingMasksSwapped, "which mask goes where"),
+        (CrossAttendsToItself, "keys and values are the encoder memory"),
     ]:
         _rejected_everywhere(check_decoder_layer, wrong, hint, 43)
 
@@ -649,6 +666,26 @@ class EvalModeDropout(TransformerSkeleton):
         return F.dropout(super().embed(embedding, ids), 0.1)
 
 
+class MaskedDiagonal(TransformerSkeleton):
+    """The causal mask blocks the diagonal too: each position cannot see itself."""
+
+    def forward(self, src, tgt_in, src_padding_mask=None, tgt_padding_mask=None):
+        memory = self.embed(self.src_embedding, src)
+        for layer in self.encoder_layers:
+            memory = layer(memory, key_padding_mask=src_padding_mask)
+        x = self.embed(self.tgt_embedding, tgt_in)
+        size = tgt_in.shape[1]
+        mask = torch.ones(size, size, dtype=torch.bool).triu(0)
+        for layer in self.decoder_layers:
+            x = layer(x, memory, mask, tgt_padding_mask, src_padding_mask)
+        return self.output(x)
+
+
+class SourceEmbeddingForTarget(TransformerSkeleton):
+    def embed(self, embedding, ids):
+        return super().embed(self.src_embedding, ids)
+
+
 def test_transformer_checker_holds_over_many_seeds():
     for right in (TransformerSkeleton, ByHand, TargetFirst):
         _accepted_everywhere(check_transformer, right, 44)
@@ -659,5 +696,7 @@ def test_transformer_checker_holds_over_many_seeds():
         (TargetPaddingDropped, "decoder ignores the target padding"),
         (CrashesWithoutMasks, "may be None"),
         (EvalModeDropout, "two calls in eval mode"),
+        (MaskedDiagonal, "also blocks the diagonal"),
+        (SourceEmbeddingForTarget, "differs from the reference"),
     ]:
         _rejected_everywhere(check_transformer, wrong, hint, 44)

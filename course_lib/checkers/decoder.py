@@ -289,6 +289,20 @@ def _load_layer(layer: nn.Module, d, heads, d_ff, dropout, norm_first) -> Decode
     return ref
 
 
+def _mask_crash_hint(err: BaseException) -> str:
+    """The hint for a shape crash in a decoder layer or model: which mask goes where."""
+    if isinstance(err, RuntimeError | ValueError) and any(
+        w in str(err) for w in ("size", "shape", "broadcast", "match")
+    ):
+        return (
+            "the target and source lengths differ here, so check which mask goes where: "
+            "tgt_mask (tgt_len, tgt_len) and tgt_key_padding_mask (batch, tgt_len) belong to "
+            "the self-attention, memory_key_padding_mask (batch, src_len) to the "
+            "cross-attention, whose keys and values are the encoder memory (not x)."
+        )
+    return ""
+
+
 # (d_model, heads, norm_first, target padding, masks given): head sizes 12, 6, 3 and 4
 _LAYER_CONFIGS = (
     (12, 1, False, "left", True), (12, 2, True, "left", True), (16, 4, False, "right", True),
@@ -331,7 +345,7 @@ def check_decoder_layer(DecoderLayerClass, seed: int = 43) -> None:
         what = (f"DecoderLayer ({kind}, {heads} head(s), d_model={d}) on x {tuple(x.shape)}, "
                 f"memory {tuple(memory.shape)}, " + (
                     f"{side}-padded targets" if masked else "padding masks None"))
-        with torch.no_grad(), case(what):
+        with torch.no_grad(), case(what, _mask_crash_hint):
             out = layer(x, memory, *masks)
         if isinstance(out, tuple):
             raise AssertionError("forward returned a tuple: return only the output tensor.")
@@ -461,9 +475,11 @@ def _transformer_variant(ref: Transformer, src, tgt, src_pad, tgt_pad, *, scale=
     memory = ref.encoder(src, src_pad if enc_mask else None)
     if not tgt_first:
         x = ref.decoder.embed(tgt)
+    size = tgt.shape[1]
+    mask = {True: causal_mask(size), False: None,
+            "diagonal": torch.ones(size, size, dtype=torch.bool).triu(0)}[causal]
     for layer in ref.decoder.layers:
-        x = layer(x, memory, causal_mask(tgt.shape[1]) if causal else None, tgt_pad,
-                  src_pad if mem_mask else None)
+        x = layer(x, memory, mask, tgt_pad, src_pad if mem_mask else None)
     x = ref.decoder.norm(x)
     return ref.output(F.layer_norm(x, x.shape[-1:]) if extra_norm else x)
 
@@ -516,7 +532,7 @@ def check_transformer(TransformerClass, seed: int = 44) -> None:
         what = (f"the model ({heads} head(s), d_model={d}, {n} layer(s)) on src "
                 f"{tuple(src.shape)}, tgt_in {tuple(tgt.shape)}, " + (
                     f"{side}-padded targets" if masked else "no padding masks (None)"))
-        with torch.no_grad(), case(what):
+        with torch.no_grad(), case(what, _mask_crash_hint):
             out = model(src, tgt, *masks)
         expect_shape(out, (batch, t_len, tgt_v), f"{what}: logits (batch, tgt_len, tgt_vocab)")
         with torch.no_grad():
@@ -532,6 +548,9 @@ def check_transformer(TransformerClass, seed: int = 44) -> None:
                 "scaled embeddings.": partial(_transformer_variant, *args, pe=False),
                 "the decoder sees the future: pass causal_mask(tgt_len) as tgt_mask to every "
                 "decoder layer.": partial(_transformer_variant, *args, causal=False),
+                "your causal mask also blocks the diagonal: a position must see itself. Use "
+                "causal_mask(tgt_len), True strictly above the diagonal (triu(diagonal=1)).":
+                    partial(_transformer_variant, *args, causal="diagonal"),
                 "the post-norm layers end in their own layer norm: apply the output projection "
                 "to the last decoder layer's output, with no extra layer norm.":
                     partial(_transformer_variant, *args, extra_norm=True),
