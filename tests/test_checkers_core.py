@@ -172,6 +172,9 @@ def test_assert_metric_prints_and_enforces(capsys):
         (TypeError("'NoneType' object is not subscriptable"), "may be None"),
         (TypeError("f() takes 2 positional arguments but 3 were given"), "signature"),
         (ZeroDivisionError("division by zero"), "division by zero"),
+        (AttributeError("'Tensor' object has no attribute 'lenght'"), "attribute is missing"),
+        (NameError("name 'F' is not defined"), "missing import"),
+        (ValueError("mask of shape (2, 3) does not broadcast"), "rejected its input"),
         (RuntimeError("The size of tensor a (5) must match"), "print the shapes"),
     ],
 )

@@ -81,6 +81,22 @@ def crash_hint(err: BaseException) -> str:
             "or a tensor's dimension) and the largest index your code can reach, e.g. i + 1 "
             "at the last position, or a position past the end of a sorted tensor."
         )
+    if isinstance(err, AttributeError):
+        return (
+            f"an attribute is missing ({text}): check its spelling, that __init__ builds it "
+            "(self.name = ...) before forward uses it, and that you call it on the right "
+            "object (a module, a tensor)."
+        )
+    if isinstance(err, NameError):
+        return (
+            f"a name is not defined ({text}): a missing import, a typo, or a variable used "
+            "before it is assigned (inside the function, not only in another cell)."
+        )
+    if isinstance(err, ValueError):
+        return (
+            "a function rejected its input: the message above says which argument; compare "
+            "the shapes and values you pass with the docstring."
+        )
     if isinstance(err, ZeroDivisionError):
         return "a division by zero: a count or a length can be 0 here; guard it."
     if isinstance(err, TypeError):
