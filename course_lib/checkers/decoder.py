@@ -394,51 +394,70 @@ def check_decoder_layer(DecoderLayerClass, seed: int = 43) -> None:
             "cross-attention to memory), x = add_norm3(x, feed_forward).",
         )
         if i < 2:  # post-norm and pre-norm, all masks given
-            _expect_dropout(DecoderLayerClass, d, heads, d_ff, norm_first, seed + i,
-                            (x, memory, *masks), real, kind)
+            _layer_dropout(DecoderLayerClass, d, heads, d_ff, norm_first, seed + i,
+                           (x, memory, *masks), real, kind)
 
 
-def _expect_dropout(DecoderLayerClass, d, heads, d_ff, norm_first, seed, inputs, real,
-                    kind) -> None:
+def _expect_dropout(build, inputs, real, seed: int, what: str, hints: dict[str, str]) -> None:
     """Dropout as the reference's: none in eval mode, none at dropout=0, and at 0.3 in
-    training mode the same random drops as the reference under the same seed."""
-    what = f"DecoderLayer ({kind}, {heads} head(s))"
+    training mode the reference's random drops under the same seed.
+
+    ``build(p)`` -> the learner's module built with dropout ``p``, the reference module and
+    the reference's forward passes (each a correct order of the random draws). ``hints``:
+    what to say when dropout is on in eval mode ("eval"), at dropout=0 ("zero"), missing
+    ("missing") or in the wrong places ("seed")."""
     outputs = {}
     for p in (0.0, 0.3):
+        ours, ref, ref_runs = build(p)
+        with torch.no_grad(), case(f"{what} built with dropout={p}"):
+            ours.eval(), ref.eval()
+            first = ours(*inputs)
+            expect_deterministic(partial(ours, *inputs), first, f"{what}, dropout={p}")
+            expect_close(first[real], ref_runs[0]()[real],
+                         f"{what} in eval mode, built with dropout={p}", hint=hints["eval"])
+            ours.train(), ref.train()
+            seed_cpu(seed)
+            outputs[p] = ours(*inputs)[real]
+            expected = []
+            for run in ref_runs:
+                seed_cpu(seed)
+                expected.append(run()[real])
+        if p == 0.0:
+            expect_close(outputs[p], expected[0], f"{what} in training mode with dropout=0.0",
+                         hint="dropout=0.0 means no dropping: pass the dropout argument on to "
+                         "every module, never a fixed rate such as 0.1.")
+        elif not any(close(outputs[p], e) for e in expected):
+            assert not close(outputs[p], outputs[0.0]), (
+                f"{what} with dropout={p} in training mode gave the output of dropout=0: "
+                + hints["missing"]
+            )
+            expect_close(outputs[p], expected[0], f"{what} in training mode, dropout={p}, "
+                         "under the same seed as the reference", hint=hints["seed"])
+
+
+def _layer_dropout(DecoderLayerClass, d, heads, d_ff, norm_first, seed, inputs, real,
+                   kind) -> None:
+    """The decoder layer's dropout (see :func:`_expect_dropout`)."""
+
+    def build(p):
         seed_cpu(seed)
         with case(f"DecoderLayer({d}, {heads}, {d_ff}, dropout={p}, norm_first={norm_first})"):
             layer = DecoderLayerClass(d, heads, d_ff, dropout=p, norm_first=norm_first)
         randomise_norms(layer, torch.Generator().manual_seed(seed))
         ref = _load_layer(layer, d, heads, d_ff, p, norm_first)
-        with torch.no_grad(), case(f"{what} in training mode, dropout={p}"):
-            layer.eval(), ref.eval()
-            first = layer(*inputs)
-            expect_deterministic(partial(layer, *inputs), first, f"{what}, dropout={p}")
-            expect_close(first[real], ref(*inputs)[real],
-                         f"{what} in eval mode, built with dropout={p}",
-                         hint="dropout must be off in eval mode: use nn.Dropout modules (the "
-                         "attention's and the AddNorm's), which know the mode; F.dropout(x, p) "
-                         "drops in eval mode too unless given training=self.training.")
-            layer.train(), ref.train()
-            seed_cpu(seed)
-            outputs[p] = layer(*inputs)[real]
-            seed_cpu(seed)
-            expected = ref(*inputs)[real]
-        if p == 0.0:
-            expect_close(outputs[p], expected, f"{what} in training mode with dropout=0.0",
-                         hint="dropout=0.0 means no dropping: pass the dropout argument on to "
-                         "every module, never a fixed rate such as 0.1.")
-        else:
-            assert not close(outputs[p], outputs[0.0]), (
-                f"{what} with dropout={p} in training mode gave the output of dropout=0: pass "
-                "dropout on to the two attentions, the feed-forward network and the AddNorms."
-            )
-            expect_close(outputs[p], expected, f"{what} in training mode, dropout={p}, under "
-                         "the same seed as the reference",
-                         hint="build self_attn and cross_attn with MultiHeadAttention(d_model, "
-                         "num_heads, dropout=dropout), feed_forward with PositionwiseFeedForward"
-                         "(d_model, d_ff, dropout) and each AddNorm with (d_model, dropout, "
-                         "norm_first); call each AddNorm once, in order.")
+        return layer, ref, [partial(ref, *inputs)]
+
+    _expect_dropout(build, inputs, real, seed, f"DecoderLayer ({kind}, {heads} head(s))", {
+        "eval": "dropout must be off in eval mode: use nn.Dropout modules (the attention's and "
+                "the AddNorm's), which know the mode; F.dropout(x, p) drops in eval mode too "
+                "unless given training=self.training.",
+        "missing": "pass dropout on to the two attentions, the feed-forward network and the "
+                   "AddNorms.",
+        "seed": "build self_attn and cross_attn with MultiHeadAttention(d_model, num_heads, "
+                "dropout=dropout), feed_forward with PositionwiseFeedForward(d_model, d_ff, "
+                "dropout) and each AddNorm with (d_model, dropout, norm_first); call each "
+                "AddNorm once, in order.",
+    })
 
 
 # ----------------------------------------------------------------------------- 4.4
@@ -577,40 +596,21 @@ def check_transformer(TransformerClass, seed: int = 44) -> None:
 
 
 def _expect_model_dropout(TransformerClass, sizes, seed, inputs, args, real) -> None:
-    """Dropout as the reference's: none in eval mode, none at dropout=0, and at 0.3 in
-    training mode the reference's random drops under the same seed (the target may be
-    embedded before or after the encoder runs)."""
-    outputs = {}
-    for p in (0.0, 0.3):
+    """The model's dropout (see :func:`_expect_dropout`); the target may be embedded before
+    or after the encoder runs."""
+
+    def build(p):
         model, ref = _build_model(TransformerClass, sizes, p, seed)
         ref_args = (ref, *args[1:])
-        with torch.no_grad(), case(f"the model built with dropout={p}"):
-            model.eval(), ref.eval()
-            first = model(*inputs)
-            expect_deterministic(partial(model, *inputs), first, f"the model, dropout={p}")
-            expect_close(first[real], _transformer_variant(*ref_args)[real],
-                         f"the model in eval mode, built with dropout={p}",
-                         hint="dropout must be off in eval mode: use the modules' own dropout "
-                         "(self.positional_encoding applies it), which knows the mode.")
-            model.train(), ref.train()
-            seed_cpu(seed)
-            outputs[p] = model(*inputs)[real]
-            expected = []
-            for tgt_first in (False, True):
-                seed_cpu(seed)
-                expected.append(_transformer_variant(*ref_args, tgt_first=tgt_first)[real])
-        if p == 0.0:
-            expect_close(outputs[p], expected[0], "the model in training mode with dropout=0.0",
-                         hint="dropout=0.0 means no dropping: use the modules' dropout, never a "
-                         "fixed rate.")
-        elif not close(outputs[p], expected[1]):
-            assert not close(outputs[p], outputs[0.0]), (
-                f"with dropout={p} in training mode the model gave the output of dropout=0: "
-                "add the positions with self.positional_encoding(x), which applies the "
-                "embedding dropout, and keep the layers' own dropout."
-            )
-            expect_close(outputs[p], expected[0], f"the model in training mode, dropout={p}, "
-                         "under the same seed as the reference",
-                         hint="both embeddings go through self.positional_encoding(x) (it "
-                         "applies the embedding dropout; adding its table by hand skips it), "
-                         "then every layer once, in order.")
+        return model, ref, [partial(_transformer_variant, *ref_args, tgt_first=first)
+                            for first in (False, True)]
+
+    _expect_dropout(build, inputs, real, seed, "the model", {
+        "eval": "dropout must be off in eval mode: use the modules' own dropout "
+                "(self.positional_encoding applies it), which knows the mode.",
+        "missing": "add the positions with self.positional_encoding(x), which applies the "
+                   "embedding dropout, and keep the layers' own dropout.",
+        "seed": "both embeddings go through self.positional_encoding(x) (it applies the "
+                "embedding dropout; adding its table by hand skips it), then every layer "
+                "once, in order.",
+    })
