@@ -17,7 +17,7 @@ def stub(word_counts, num_merges):
 
 
 def bpe(word_counts, num_merges, *, weighted=True, tie="id", glue=False, text_merge=False,
-        direction="left", first_only=False):
+        direction="left", first_only=False, overlap=False):
     """A learner-style BPE on lists of symbols; the keywords switch on one mistake each."""
     if glue:
         word_counts = {"".join(w * c for w, c in word_counts.items()): 1}
@@ -65,8 +65,10 @@ def bpe(word_counts, num_merges, *, weighted=True, tie="id", glue=False, text_me
             while i < len(symbols):
                 if tuple(symbols[i:i + 2]) == best and not done:
                     out.append(best[0] + best[1])
-                    i += 2
+                    i += 1 if overlap else 2
                     done = first_only
+                    if overlap and i == len(symbols) - 1:
+                        break
                 else:
                     out.append(symbols[i])
                     i += 1
@@ -175,6 +177,7 @@ def test_bpe_checker_holds_over_many_seeds():
         (lambda c, n: bpe(c, n, text_merge=True), "merge whole symbols only"),
         (lambda c, n: bpe(c, n, direction="right"), "from left to right"),
         (lambda c, n: bpe(c, n, first_only=True), "not only the first"),
+        (lambda c, n: bpe(c, n, overlap=True), "continue at i \\+ 2"),
         (lambda c, n: bpe(c, n, tie="largest"), "not the largest"),
         (bpe_counts_without_default, "counts.get\\(pair, 0\\)"),
         (bpe_merged_symbols_without_ids, "give every merged symbol the next id"),

@@ -68,6 +68,20 @@ def _merge_first_only(symbols: list[str], pair: Pair) -> list[str]:
     return symbols
 
 
+def _merge_overlapping(symbols: list[str], pair: Pair) -> list[str]:
+    """Wrong: after a merge the scan moves on by one symbol, not two: 'a a a' -> 'aa aa'."""
+    out, i = [], 0
+    while i < len(symbols):
+        if i + 1 < len(symbols) and (symbols[i], symbols[i + 1]) == pair:
+            out.append(pair[0] + pair[1])
+            if i + 2 == len(symbols):
+                break
+        else:
+            out.append(symbols[i])
+        i += 1
+    return out
+
+
 MISTAKES = [
     ({"weighted": False}, "count each pair once per occurrence *times the word's count*: a "
      "word seen 5 times contributes its pairs 5 times."),
@@ -87,6 +101,9 @@ MISTAKES = [
      "merged pair."),
     ({"merge": _merge_first_only}, "merge *every* occurrence of the pair in each word (left to "
      "right, without overlaps), not only the first."),
+    ({"merge": _merge_overlapping}, "after merging symbols[i] and symbols[i + 1], continue at "
+     "i + 2: moving on by one merges overlapping pairs and duplicates symbols ('a a a' "
+     "becomes 'aa aa' instead of 'aa a')."),
     ({"tie": "largest id"}, "ties: the *smallest* (left id, right id) wins, not the largest."),
 ]
 
