@@ -588,6 +588,20 @@ class CrossAttendsToItself(DecoderLayer):
         return super().forward(x, x, tgt_mask, tgt_key_padding_mask, memory_key_padding_mask)
 
 
+class SharedAttention(DecoderLayer):
+    """One attention module for the self- and the cross-attention."""
+
+    def __init__(self, d_model, num_heads, d_ff, dropout=0.1, norm_first=False):
+        super().__init__(d_model, num_heads, d_ff, dropout, norm_first)
+        self.cross_attn = self.self_attn
+
+
+class SharedAddNorm(DecoderLayer):
+    def __init__(self, d_model, num_heads, d_ff, dropout=0.1, norm_first=False):
+        super().__init__(d_model, num_heads, d_ff, dropout, norm_first)
+        self.add_norm2 = self.add_norm3 = self.add_norm1
+
+
 def test_decoder_layer_checker_holds_over_many_seeds():
     for right in (DecoderLayer, WrittenDifferently, HandWritten):
         _accepted_everywhere(check_decoder_layer, right, 43)
@@ -604,6 +618,8 @@ def test_decoder_layer_checker_holds_over_many_seeds():
         (CombinesMasksByHand, "may be None"),
         (LastBlockPostNorm, "differs from the reference"),
         (PaddingMasksSwapped, "which mask goes where"),
+        (SharedAttention, "are the same parameter"),
+        (SharedAddNorm, "are the same parameter"),
         (CrossAttendsToItself, "keys and values are the encoder memory"),
     ]:
         _rejected_everywhere(check_decoder_layer, wrong, hint, 43)

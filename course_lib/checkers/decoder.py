@@ -273,6 +273,13 @@ def _load_layer(layer: nn.Module, d, heads, d_ff, dropout, norm_first) -> Decode
         f"your decoder layer has no attribute {', '.join(missing)}: name the parts "
         f"{', '.join(_LAYER_PARTS)} as in the exercise, so the checker can copy weights."
     )
+    first_name = {}
+    for name, param in layer.named_parameters(remove_duplicate=False):
+        other = first_name.setdefault(id(param), name)
+        assert other == name, (
+            f"{other} and {name} are the same parameter: each sub-layer needs its own "
+            "modules (two MultiHeadAttention, three AddNorm), not one shared by two."
+        )
     for name in ("self_attn", "cross_attn"):
         got = getattr(getattr(layer, name), "num_heads", heads)
         assert got == heads, (
