@@ -209,6 +209,13 @@ def cut_off_position(logits, p):
     return out
 
 
+def top_p_strict(logits, p):
+    """Removes a token only when the mass above it is *more* than p."""
+    probs, order = logits.softmax(-1).sort(-1, descending=True)
+    drop = probs.cumsum(-1) - probs > p
+    return logits.masked_fill(drop.scatter(-1, order, drop), float("-inf"))
+
+
 def top_p_large_negative(logits, p):
     return nucleus(logits, p).clamp(min=-1e9)
 
@@ -220,6 +227,7 @@ def test_top_p_checker_holds_over_many_seeds():
         (naive_softmax, "overflows for large logits"),
         (cut_off_position, "past the end of the sorted tensor"),
         (top_p_large_negative, "must be -inf"),
+        (top_p_strict, "not > p"),
         (lambda x, p: nucleus(x, p, keep_crossing=False), "carries the running total"),
         (lambda x, p: nucleus(x, p, unsort=False), "back to the vocabulary order"),
     ]:

@@ -165,7 +165,7 @@ def check_top_k(top_k_fn: Callable[[torch.Tensor, int], torch.Tensor], seed: int
 
 def _nucleus(logits: torch.Tensor, p: float, *, descending: bool = True,
              keep_crossing: bool = True, of_probs: bool | str = True, unsort: bool = True,
-             dim: int = -1):
+             dim: int = -1, strict: bool = False):
     """Top-p with one knob turned (the typical mistakes); the defaults give the right answer."""
     if of_probs == "naive":  # exp / sum: inf / inf = NaN once a logit passes ~88
         scores = logits.exp() / logits.exp().sum(dim, keepdim=True)
@@ -173,7 +173,10 @@ def _nucleus(logits: torch.Tensor, p: float, *, descending: bool = True,
         scores = logits.softmax(dim) if of_probs else logits
     values, order = scores.sort(-1, descending=descending)
     cum = values.cumsum(-1)
-    remove = (cum - values >= p) if keep_crossing else (cum > p)
+    if strict:
+        remove = cum - values > p
+    else:
+        remove = (cum - values >= p) if keep_crossing else (cum > p)
     remove[..., 0] = False
     if unsort:
         remove = remove.scatter(-1, order, remove)
@@ -188,6 +191,10 @@ def check_top_p(top_p_fn: Callable[[torch.Tensor, float], torch.Tensor], seed: i
     Also at p = 1.0 (every token stays) and on large logits (those of a low temperature)."""
     gen = torch.Generator().manual_seed(seed)
     cases = [(_logits(seed + offset), p) for offset in range(4) for p in (0.3, 0.7, 0.95)]
+    # probabilities 1/2, 1/4, ... exactly, shuffled: the mass above a token can equal p
+    dyadic = torch.tensor([0.5, 0.25, 0.125, 0.0625, 0.0625]).log()
+    dyadic = torch.stack([dyadic[torch.randperm(5, generator=gen)] for _ in range(4)])
+    cases += [(dyadic, p) for p in (0.5, 0.75, 0.875)]
     cases += [(torch.randn(16, 12, generator=gen), 1.0),
               (torch.randn(4, 30, generator=gen) * 2 / 0.02, 0.9),  # temperature 0.02
               (torch.randn(4, 30, generator=gen) * 40 + 60, 0.95)]
@@ -208,6 +215,9 @@ def check_top_p(top_p_fn: Callable[[torch.Tensor, float], torch.Tensor], seed: i
                 "remove a token only when the tokens ranked above it already reach p "
                 "(compare cumsum minus the token's own probability with p).":
                     _nucleus(logits, p, keep_crossing=False),
+                "a token whose higher-ranked tokens already hold exactly p is outside the "
+                "nucleus: remove it when that mass is >= p, not > p.":
+                    _nucleus(logits, p, strict=True),
                 "sort the probabilities in descending order before the running sum: "
                 "the nucleus is made of the most likely tokens.":
                     _nucleus(logits, p, descending=False),
