@@ -150,6 +150,9 @@ def test_choose_approach_checker_holds_over_many_seeds():
         (lambda n, gpu, fits: "LoRA" if fits or n < 100_000 else "from scratch", "nothing to"),
         (lambda n, gpu, fits: "from scratch" if not (fits and gpu) else rule()(n, gpu, fits),
          "without a GPU"),
+        # from scratch only for small data or with a GPU: the old checker's cases missed it
+        (lambda n, gpu, fits: "from scratch" if not fits and (gpu or n < 10_000)
+         else rule()(n, gpu, True), "nothing to fine-tune"),
     ]:
         for seed in [0, *SEEDS]:
             with pytest.raises(CheckFailed, match=hint):
