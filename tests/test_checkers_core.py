@@ -162,3 +162,37 @@ def test_assert_metric_prints_and_enforces(capsys):
         assert_metric("loss", 2.0, at_most=1.0)
     with pytest.raises(AssertionError):
         assert_metric("loss", float("nan"), at_most=1.0)
+
+
+@pytest.mark.parametrize(
+    "error, hint",
+    [
+        (KeyError("ab"), "dictionary has no key 'ab'"),
+        (IndexError("index 30 is out of bounds"), "index is out of range"),
+        (TypeError("'NoneType' object is not subscriptable"), "may be None"),
+        (TypeError("f() takes 2 positional arguments but 3 were given"), "signature"),
+        (ZeroDivisionError("division by zero"), "division by zero"),
+        (AttributeError("'Tensor' object has no attribute 'lenght'"), "attribute is missing"),
+        (NameError("name 'F' is not defined"), "missing import"),
+        (ValueError("mask of shape (2, 3) does not broadcast"), "rejected its input"),
+        (RuntimeError("The size of tensor a (5) must match"), "print the shapes"),
+    ],
+)
+def test_crash_hints_name_each_kind_of_exception(error, hint):
+    def crash(x):
+        raise error
+
+    with pytest.raises(CheckFailed, match=hint):
+        check_double(crash)
+    with pytest.raises(AssertionError, match=hint), case("a case"):
+        crash(None)
+
+
+def test_case_hint_function_falls_back_on_the_generic_hint():
+    def only_runtime(err):
+        return "a specific hint" if isinstance(err, RuntimeError) else ""
+
+    with pytest.raises(AssertionError, match="a specific hint"), case("x", hint=only_runtime):
+        raise RuntimeError("size mismatch")
+    with pytest.raises(AssertionError, match="dictionary has no key"), case("x", only_runtime):
+        raise KeyError("a")

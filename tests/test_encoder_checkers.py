@@ -504,6 +504,67 @@ class ReduceEncoder(Encoder):
         return self.norm(x)
 
 
+class DropoutBeforePositions(EncoderVariant):
+    """Drops the scaled embeddings, then adds the table: the positions escape the dropout."""
+
+    def forward(self, ids, padding_mask=None):
+        pe = self.positional_encoding
+        x = pe.dropout(self.embedding(ids) * math.sqrt(self.d_model)) + pe.pe[: ids.shape[1]]
+        for layer in self.layers:
+            x = layer(x, key_padding_mask=padding_mask)
+        return self.norm(x)
+
+
+class FunctionalDropoutEncoder(EncoderVariant):
+    """F.dropout without training=self.training: it drops in eval mode too."""
+
+    def forward(self, ids, padding_mask=None):
+        x = self.embedding(ids) * math.sqrt(self.d_model) + self.positional_encoding.pe[
+            : ids.shape[1]]
+        x = F.dropout(x, self.positional_encoding.dropout.p)
+        for layer in self.layers:
+            x = layer(x, key_padding_mask=padding_mask)
+        return self.norm(x)
+
+
+class FunctionalDropoutLayer(EncoderLayer):
+    """The AddNorm written out with F.dropout, left on in eval mode."""
+
+    def forward(self, x, key_padding_mask=None):
+        def block(add_norm, sub, y):
+            p = add_norm.dropout.p
+            if add_norm.norm_first:
+                return y + F.dropout(sub(add_norm.norm(y)), p)
+            return add_norm.norm(y + F.dropout(sub(y), p))
+
+        x = block(self.add_norm1, lambda y: self.self_attn(
+            y, y, y, key_padding_mask=key_padding_mask, need_weights=False)[0], x)
+        return block(self.add_norm2, self.feed_forward, x)
+
+
+class PositionsWithItsDropout(Encoder):
+    """Correct, written differently: the table added by hand, then the module's dropout."""
+
+    def forward(self, ids, padding_mask=None):
+        pe = self.positional_encoding
+        x = pe.dropout(self.embedding(ids) * math.sqrt(self.d_model) + pe.pe[: ids.shape[1]])
+        for layer in self.layers:
+            x = layer(x, padding_mask)
+        return self.norm(x)
+
+
+def test_dropout_left_on_in_eval_mode_is_caught_over_many_seeds():
+    for kwargs in ACROSS_SEEDS:
+        with pytest.raises(CheckFailed, match="two calls in eval mode"):
+            check_encoder(FunctionalDropoutEncoder, **kwargs)
+        with pytest.raises(CheckFailed, match="two calls in eval mode"):
+            check_encoder_layer(FunctionalDropoutLayer, **kwargs)
+        with pytest.raises(CheckFailed, match="same seed"):
+            check_encoder(DropoutBeforePositions, **kwargs)
+    for kwargs in ACROSS_SEEDS[:5]:
+        assert check_encoder(PositionsWithItsDropout, **kwargs)
+
+
 def test_encoder_checker_accepts_a_different_loop():
     assert check_encoder(ReduceEncoder)
 

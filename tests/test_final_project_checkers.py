@@ -106,3 +106,76 @@ def test_estimate_written_differently_passes():
 def test_estimate_mistakes_are_named(wrong, hint):
     with pytest.raises(CheckFailed, match=hint):
         check_estimate_epoch_minutes(wrong)
+
+
+# ------------------------------------------------------------------ held against many seeds
+
+SEEDS = list(range(100, 120))  # with each checker's default seed: 21 seeds
+
+
+def nested(n, gpu, fits):
+    """Correct, written differently: nested conditions, the threshold as a float."""
+    if fits:
+        if not gpu or n < 1e5:
+            return "LoRA"
+        return "full fine-tuning"
+    return "from scratch"
+
+
+def table(n, gpu, fits):
+    return {(False, False): "from scratch", (False, True): "from scratch",
+            (True, False): "LoRA"}.get((fits, gpu and n >= 100_000), "full fine-tuning")
+
+
+def rule(threshold=100_000, inclusive=True, use_gpu=True, use_fits=True):
+    def choose(n, gpu, fits):
+        if use_fits and not fits:
+            return "from scratch"
+        enough = n >= threshold if inclusive else n > threshold
+        return "full fine-tuning" if (gpu or not use_gpu) and enough else "LoRA"
+
+    return choose
+
+
+def test_choose_approach_checker_holds_over_many_seeds():
+    for right in (choose_approach, nested, table):
+        for seed in [0, *SEEDS]:
+            assert check_choose_approach(right, seed=seed)
+    for wrong, hint in [
+        (rule(inclusive=False), "inclusive"),
+        (rule(threshold=10_000), "below 100,000"),
+        (rule(threshold=1_000_000), "at least 100,000"),
+        (rule(use_gpu=False), "without a GPU"),
+        (rule(use_fits=False), "nothing to fine-tune"),
+        (lambda n, gpu, fits: "LoRA" if fits or n < 100_000 else "from scratch", "nothing to"),
+        (lambda n, gpu, fits: "from scratch" if not (fits and gpu) else rule()(n, gpu, fits),
+         "without a GPU"),
+        # from scratch only for small data or with a GPU: the old checker's cases missed it
+        (lambda n, gpu, fits: "from scratch" if not fits and (gpu or n < 10_000)
+         else rule()(n, gpu, True), "nothing to fine-tune"),
+    ]:
+        for seed in [0, *SEEDS]:
+            with pytest.raises(CheckFailed, match=hint):
+                check_choose_approach(wrong, seed=seed)
+
+
+def test_estimate_checker_holds_over_many_seeds():
+    rights = (
+        estimate_epoch_minutes,
+        lambda s, t, v: sum(a + b for a, b in zip(s, t)) / (v * 60),
+        lambda s, t, v: (sum(s) / len(s) + sum(t) / len(t)) * len(s) / v / 60,
+    )
+    for right in rights:
+        for seed in [6, *SEEDS]:
+            assert check_estimate_epoch_minutes(right, seed=seed)
+    for wrong, hint in [
+        (lambda s, t, v: (max(s) + max(t)) * len(s) / v / 60, "counts padding"),
+        (lambda s, t, v: ((sum(s) + sum(t)) // v) / 60, "floor division"),
+        (lambda s, t, v: (sum(s) + sum(t)) / v, "seconds, not minutes"),
+        (lambda s, t, v: sum(s) / v / 60, "target tokens too"),
+        (lambda s, t, v: (sum(s) + sum(t)) / v / 60 / len(s), "expected"),  # per example
+        (lambda s, t, v: (sum(s) + sum(t)) / (v / 60), "expected"),
+    ]:
+        for seed in [6, *SEEDS]:
+            with pytest.raises(CheckFailed, match=hint):
+                check_estimate_epoch_minutes(wrong, seed=seed)

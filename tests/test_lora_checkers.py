@@ -67,7 +67,7 @@ def test_reference_and_learner_variant_pass_stub_not_attempted(capsys):
 @pytest.mark.parametrize(
     "mistake, hint",
     [
-        ({"b_init_zero": False}, "initialise lora_B with zeros"),
+        ({"b_init_zero": False}, "lora_B is not zero at initialisation"),
         ({"scale": "alpha"}, "not by alpha"),
         ({"scale": "none"}, "needs the scaling alpha / r"),
         ({"freeze": False}, "freeze it"),
@@ -88,3 +88,108 @@ def test_swapped_shapes_are_reported():
 
     with pytest.raises(CheckFailed, match=r"lora_A \(r="):
         check_lora_linear(Swapped)
+
+
+# ------------------------------------------------------------------ held against many seeds
+
+SEEDS = [0, *range(100, 120)]  # the default seed and 20 others
+
+
+class MergedOnTheFly(nn.Module):
+    """Correct, written differently: forward builds W + s B A with autograd, merged() copies
+    the base."""
+
+    def __init__(self, base, r, alpha):
+        super().__init__()
+        self.base, self.s = base, alpha / r
+        for p in base.parameters():
+            p.requires_grad = False
+        self.lora_A = nn.Parameter(nn.init.uniform_(torch.empty(r, base.in_features), -0.3, 0.3))
+        self.lora_B = nn.Parameter(torch.zeros(base.out_features, r))
+
+    def forward(self, x):
+        weight = self.base.weight + self.s * self.lora_B @ self.lora_A
+        return nn.functional.linear(x, weight, self.base.bias)
+
+    def merged(self):
+        import copy
+
+        out = copy.deepcopy(self.base)
+        with torch.no_grad():
+            out.weight += self.s * self.lora_B @ self.lora_A
+        return out
+
+
+class BothZero(Learner):
+    def __init__(self, base, r, alpha):
+        super().__init__(base, r, alpha)
+        self.lora_A = nn.Parameter(torch.zeros(r, base.in_features))
+
+
+class Opposite(Learner):
+    """A zero, B random: the opposite of the paper and peft."""
+
+    def __init__(self, base, r, alpha):
+        super().__init__(base, r, alpha)
+        self.lora_A = nn.Parameter(torch.zeros(r, base.in_features))
+        self.lora_B = nn.Parameter(torch.randn(base.out_features, r))
+
+
+class ConstantA(Learner):
+    def __init__(self, base, r, alpha):
+        super().__init__(base, r, alpha)
+        self.lora_A = nn.Parameter(torch.full((r, base.in_features), 0.1))
+
+
+class BranchUnderNoGrad(Learner):
+    def forward(self, x):
+        with torch.no_grad():
+            update = x @ self.lora_A.T @ self.lora_B.T
+        return self.base(x) + self.s * update
+
+
+class DetachedA(Learner):
+    def forward(self, x):
+        return self.base(x) + self.s * (x @ self.lora_A.detach().T @ self.lora_B.T)
+
+
+class ForwardCallsMerged(Learner):
+    @torch.no_grad()
+    def merged(self):
+        return super().merged()
+
+    def forward(self, x):
+        return self.merged()(x)
+
+
+class NoBase(Learner):
+    def forward(self, x):
+        return self.s * (x @ self.lora_A.T @ self.lora_B.T)
+
+
+class IntegerScale(Learner):
+    def __init__(self, base, r, alpha):
+        super().__init__(base, r, alpha)
+        self.s = alpha // r
+
+
+def test_lora_checker_holds_over_many_seeds():
+    for right in (LoRALinear, Learner, MergedOnTheFly):
+        for seed in SEEDS:
+            assert check_lora_linear(right, seed=seed), f"{right.__name__} rejected at {seed}"
+    for wrong, hint in [
+        (BothZero, "both start at zero"),
+        (Opposite, "the other way round"),
+        (ConstantA, "the same number"),
+        (with_mistake(b_init_zero=False), "lora_B is not zero"),
+        (BranchUnderNoGrad, "does not require grad"),
+        (DetachedA, "no gradient reached lora_A"),
+        (ForwardCallsMerged, "forward calls merged"),
+        (NoBase, "base layer's output is missing"),
+        (IntegerScale, "integer division"),
+        (with_mistake(scale="alpha"), "not by alpha"),
+        (with_mistake(freeze=False), "freeze it"),
+    ]:
+        for seed in SEEDS:
+            with pytest.raises(CheckFailed, match=hint):
+                check_lora_linear(wrong, seed=seed)

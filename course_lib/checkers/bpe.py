@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 
 from course_lib.bpe import Pair, learn_bpe_merges, merge_pair
-from course_lib.checkers.core import checker
+from course_lib.checkers.core import case, checker
 
 MergeFn = Callable[[Mapping[str, int], int], list[Pair]]
 
@@ -37,6 +37,8 @@ def _variant(word_counts: Mapping[str, int], num_merges: int, *, weighted=True,
             unknown = 10**9  # symbols a wrong merge invents rank last
             best = max(pairs, key=lambda p: (pairs[p], -ids.get(p[0], unknown),
                                              -ids.get(p[1], unknown)))
+        elif tie == "largest id":
+            best = max(pairs, key=lambda p: (pairs[p], ids.get(p[0], -1), ids.get(p[1], -1)))
         elif tie == "string":
             best = min(pairs, key=lambda p: (-pairs[p], p))
         else:  # "first seen": Counter.most_common keeps insertion order among ties
@@ -50,6 +52,34 @@ def _variant(word_counts: Mapping[str, int], num_merges: int, *, weighted=True,
 def _merge_by_text(symbols: list[str], pair: Pair) -> list[str]:
     """Wrong: string replacement on the space-joined symbols also matches inside symbols."""
     return " ".join(symbols).replace(f"{pair[0]} {pair[1]}", pair[0] + pair[1]).split(" ")
+
+
+def _merge_right_to_left(symbols: list[str], pair: Pair) -> list[str]:
+    """Wrong: scanning from the right merges 'a a a' into 'a aa', not 'aa a'."""
+    return [s[::-1] for s in merge_pair([s[::-1] for s in symbols[::-1]],
+                                        (pair[1][::-1], pair[0][::-1]))][::-1]
+
+
+def _merge_first_only(symbols: list[str], pair: Pair) -> list[str]:
+    """Wrong: merges only the first occurrence of the pair in each word."""
+    for i in range(len(symbols) - 1):
+        if (symbols[i], symbols[i + 1]) == pair:
+            return symbols[:i] + [pair[0] + pair[1]] + symbols[i + 2:]
+    return symbols
+
+
+def _merge_overlapping(symbols: list[str], pair: Pair) -> list[str]:
+    """Wrong: after a merge the scan moves on by one symbol, not two: 'a a a' -> 'aa aa'."""
+    out, i = [], 0
+    while i < len(symbols):
+        if i + 1 < len(symbols) and (symbols[i], symbols[i + 1]) == pair:
+            out.append(pair[0] + pair[1])
+            if i + 2 == len(symbols):
+                break
+        else:
+            out.append(symbols[i])
+        i += 1
+    return out
 
 
 MISTAKES = [
@@ -66,23 +96,48 @@ MISTAKES = [
     ({"merge": _merge_by_text}, "merge whole symbols only: replacing the text 'a b' in the "
      "space-joined word also hits 'ca b' (symbol 'ca' followed by 'b'); walk the list of "
      "symbols and compare (symbols[i], symbols[i+1]) with the pair."),
+    ({"merge": _merge_right_to_left}, "merge from left to right: 'a a a' with the merge (a, a) "
+     "becomes 'aa a', not 'a aa'. Walk the symbols from the start and skip both symbols of a "
+     "merged pair."),
+    ({"merge": _merge_first_only}, "merge *every* occurrence of the pair in each word (left to "
+     "right, without overlaps), not only the first."),
+    ({"merge": _merge_overlapping}, "after merging symbols[i] and symbols[i + 1], continue at "
+     "i + 2: moving on by one merges overlapping pairs and duplicates symbols ('a a a' "
+     "becomes 'aa aa' instead of 'aa a')."),
+    ({"tie": "largest id"}, "ties: the *smallest* (left id, right id) wins, not the largest."),
 ]
+
+
+def _crash_hint(err: BaseException) -> str:
+    """The hint for a crash inside the learner's BPE."""
+    if isinstance(err, KeyError):
+        return (
+            f"a dictionary has no key {err}. Counting pairs: counts[pair] += n fails the first "
+            "time a pair is seen; use counts.get(pair, 0) + n or collections.Counter. Looking "
+            "up ids: give every merged symbol the next id when it is created "
+            "(ids[left + right] = len(ids)), or merged symbols have no id when they tie."
+        )
+    return ""
 
 
 def _corpus(seed: int) -> dict[str, int]:
     rng = random.Random(seed)
-    words = ["".join(rng.choice("abcde") for _ in range(rng.randint(1, 7))) for _ in range(14)]
-    words += ["aaaa", "abab"]  # overlaps and repeats
+    letters = rng.choice(["abcde", "edcba", "xbyaz", "aab"])  # code-point order != first seen
+    words = ["".join(rng.choice(letters) for _ in range(rng.randint(1, 7))) for _ in range(14)]
+    words += ["aaaa", "abab", "aaa", "ba" * rng.randint(2, 4)]  # overlaps and repeats
     return {w: rng.randint(1, 6) for w in words}
 
 
 @checker
-def check_bpe_merges(learn_merges: MergeFn) -> None:
-    """``learn_merges(word_counts, num_merges)``: the BPE merges, most frequent pair first."""
-    for seed in range(6):
-        counts, n = _corpus(seed), 10
+def check_bpe_merges(learn_merges: MergeFn, seed: int = 0) -> None:
+    """``learn_merges(word_counts, num_merges)``: the BPE merges, most frequent pair first.
+
+    Runs on 8 random corpora (``seed`` picks them), with overlapping pairs and ties."""
+    for offset in range(8):
+        counts, n = _corpus(seed + offset), 10
         expected = learn_bpe_merges(counts, n)
-        got = learn_merges(dict(counts), n)
+        with case(f"learn_merges on the corpus {counts}, num_merges={n}", _crash_hint):
+            got = learn_merges(dict(counts), n)
         if not isinstance(got, list) or not all(
             isinstance(m, tuple) and len(m) == 2 for m in got
         ):
@@ -103,6 +158,8 @@ def check_bpe_merges(learn_merges: MergeFn) -> None:
             f"{got[first:first + 2]}, expected {expected[first:first + 2]} "
             f"({len(got)} vs {len(expected)} merges)."
         )
-    assert learn_merges({"ab": 1}, 5) == [("a", "b")], (
+    with case("learn_merges({'ab': 1}, 5)", _crash_hint):
+        got = learn_merges({"ab": 1}, 5)
+    assert got == [("a", "b")], (
         "stop when no pair is left: {'ab': 1} has one merge, however many are asked for."
     )

@@ -60,8 +60,49 @@ def crash_hint(err: BaseException) -> str:
     if isinstance(err, AttributeError) and "NoneType" in text:
         return (
             "something you use is None: a layer built without the parameters the exercise "
-            "asks for (e.g. bias=False, elementwise_affine=False), or a function that returns "
-            "nothing (a missing `return`)."
+            "asks for (e.g. bias=False, elementwise_affine=False), an optional argument "
+            "(a mask) that was not given, or a function that returns nothing (a missing "
+            "`return`)."
+        )
+    if isinstance(err, TypeError) and "NoneType" in text:
+        return (
+            "an operation received None: an optional argument (e.g. a mask) may be None, so "
+            "test `if mask is not None` before using it, and check every function returns."
+        )
+    if isinstance(err, KeyError):
+        return (
+            f"a dictionary has no key {text}: look it up only after adding it, or use "
+            "dict.get(key, default), collections.Counter or defaultdict, which start missing "
+            "keys at a default."
+        )
+    if isinstance(err, IndexError):
+        return (
+            f"an index is out of range ({text}): check the length of what you index (a list, "
+            "or a tensor's dimension) and the largest index your code can reach, e.g. i + 1 "
+            "at the last position, or a position past the end of a sorted tensor."
+        )
+    if isinstance(err, AttributeError):
+        return (
+            f"an attribute is missing ({text}): check its spelling, that __init__ builds it "
+            "(self.name = ...) before forward uses it, and that you call it on the right "
+            "object (a module, a tensor)."
+        )
+    if isinstance(err, NameError):
+        return (
+            f"a name is not defined ({text}): a missing import, a typo, or a variable used "
+            "before it is assigned (inside the function, not only in another cell)."
+        )
+    if isinstance(err, ValueError):
+        return (
+            "a function rejected its input: the message above says which argument; compare "
+            "the shapes and values you pass with the docstring."
+        )
+    if isinstance(err, ZeroDivisionError):
+        return "a division by zero: a count or a length can be 0 here; guard it."
+    if isinstance(err, TypeError):
+        return (
+            f"a call received the wrong kind or number of arguments ({text}): compare your "
+            "call with the function's signature in the docstring."
         )
     return (
         "print the shapes of your intermediate tensors and compare them with the shapes in "
@@ -69,12 +110,24 @@ def crash_hint(err: BaseException) -> str:
     )
 
 
+Hint = str | Callable[[BaseException], str]
+
+
+def _hint_for(err: BaseException, hint: Hint) -> str:
+    """``hint`` (a string, or a function of the exception returning "" when it has none),
+    falling back on :func:`crash_hint`."""
+    specific = hint(err) if callable(hint) else hint
+    return specific or crash_hint(err)
+
+
 @contextmanager
-def case(what: str, hint: str = "") -> Iterator[None]:
+def case(what: str, hint: Hint = "") -> Iterator[None]:
     """Name the case (``what``: inputs' shapes, mask used) in a crash of the code inside.
 
     ``hint`` replaces the generic advice for a crash (e.g. what usually breaks when query and
-    key lengths differ). Assertions and the exercise's stub pass through unchanged.
+    key lengths differ); as a function of the exception it may return "" to keep the generic
+    advice for exceptions it does not know. Assertions and the exercise's stub pass through
+    unchanged.
     """
     try:
         yield
@@ -85,7 +138,7 @@ def case(what: str, hint: str = "") -> Iterator[None]:
             raise
         raise AssertionError(
             f"{what}: your code raised {type(err).__name__}: {err}\n"
-            f"Hint: {hint or crash_hint(err)}"
+            f"Hint: {_hint_for(err, hint)}"
         ) from err
 
 

@@ -18,6 +18,7 @@ from course_lib.checkers.core import case, checker, expect_close, expect_shape
 from course_lib.checkers.mistakes import (
     close,
     expect_close_or_explain,
+    expect_deterministic,
     expect_gradients,
     own_rng,
     seed_cpu,
@@ -355,6 +356,18 @@ def _train_mode_matches(ours_fn, reference_fn, seed: int, what: str, hint: str) 
     expect_close(ours, expected, what, hint=hint)
 
 
+def _eval_mode_matches(module: nn.Module, ours_fn, reference_fn, what: str) -> None:
+    """Put ``module`` in eval mode: then ``ours_fn()`` is deterministic and equals
+    ``reference_fn()`` (no dropout left on)."""
+    module.eval()
+    with torch.no_grad(), case(what):
+        first = ours_fn()
+        expect_deterministic(ours_fn, first, what)
+        expect_close(first, reference_fn(), what, hint="dropout must be off in eval mode: use "
+                     "the modules' own dropout (nn.Dropout knows the mode); F.dropout(x, p) "
+                     "drops in eval mode too unless given training=self.training.")
+
+
 @checker
 @own_rng
 def check_encoder_layer(EncoderLayerClass, seed: int = 34) -> None:
@@ -421,6 +434,9 @@ def check_encoder_layer(EncoderLayerClass, seed: int = 34) -> None:
             "call add_norm1(x, self-attention) then add_norm2(x, feed_forward), once each; "
             "the blocks apply dropout to each sub-layer's output and keep the residual.",
         )
+    _eval_mode_matches(drop, lambda: drop(x, key_padding_mask=mask)[real],
+                       lambda: CourseEncoderLayer.forward(drop, x, key_padding_mask=mask)[real],
+                       "EncoderLayer (pre-norm) in eval mode, built with dropout=0.3")
     # Padding never changes the outputs at real positions.
     layer.eval()
     longer = torch.cat([x, torch.randn(batch, 3, d, generator=gen)], dim=1)
@@ -521,6 +537,9 @@ def check_encoder(EncoderClass, seed: int = 35) -> None:
             "add the positions with self.positional_encoding(x) (it applies the embedding "
             "dropout; adding the table yourself skips it), then run every layer once.",
         )
+    _eval_mode_matches(drop, lambda: drop(ids, mask)[real],
+                       lambda: Encoder.forward(drop, ids, mask)[real],
+                       "Encoder (pre-norm) in eval mode, built with dropout=0.3")
 
 
 # ----------------------------------------------------------------------------- pooling

@@ -63,6 +63,30 @@ def expect_gradients(module: torch.nn.Module, output: torch.Tensor, what: str,
             )
 
 
+def randomise_norms(module: torch.nn.Module, gen: torch.Generator) -> None:
+    """Give every ``nn.LayerNorm`` in ``module`` a random weight (around 1) and bias (around 0).
+
+    Compared at their initial values (weight 1, bias 0), a norm used twice, two norms swapped,
+    or ``F.layer_norm`` called without the module's weight and bias all look right.
+    """
+    with torch.no_grad():
+        for sub in module.modules():
+            if isinstance(sub, torch.nn.LayerNorm) and sub.weight is not None:
+                sub.weight.copy_(1 + 0.5 * torch.randn(sub.weight.shape, generator=gen))
+                if sub.bias is not None:
+                    sub.bias.copy_(0.5 * torch.randn(sub.bias.shape, generator=gen))
+
+
+def expect_deterministic(run: Callable[[], torch.Tensor], first: torch.Tensor, what: str) -> None:
+    """A second call ``run()`` in eval mode must give ``first`` again."""
+    if isinstance(first, torch.Tensor) and not close(run(), first):
+        raise AssertionError(
+            f"{what}: two calls in eval mode gave different outputs, so something is random in "
+            "eval mode.\nHint: use nn.Dropout modules (they know the mode); F.dropout(x, p) "
+            "drops in eval mode too unless given training=self.training."
+        )
+
+
 def close(a: torch.Tensor, b: torch.Tensor, atol: float = 1e-5, rtol: float = 1e-4) -> bool:
     """True when ``a`` has ``b``'s shape and values (within tolerance)."""
     if not isinstance(a, torch.Tensor) or a.shape != b.shape:
@@ -83,7 +107,8 @@ def expect_close_or_explain(
     """Like :func:`expect_close`; on a mismatch, name the first known mistake ``actual`` equals.
 
     ``mistakes`` pairs each typical wrong result with the hint that explains it, as
-    ``(wrong_result, hint)`` pairs or as a mapping ``{hint: wrong_result}``.
+    ``(wrong_result, hint)`` pairs or as a mapping ``{hint: wrong_result}``; a wrong result
+    may be a function returning it, computed only when ``actual`` is wrong.
     """
     if not isinstance(actual, torch.Tensor):
         raise AssertionError(f"{what} should be a torch.Tensor, got {type(actual).__name__}.")
@@ -92,6 +117,6 @@ def expect_close_or_explain(
     if isinstance(mistakes, Mapping):
         mistakes = [(wrong, why) for why, wrong in mistakes.items()]
     for wrong, why in mistakes:
-        if close(actual, wrong, atol, rtol):
+        if close(actual, wrong() if callable(wrong) else wrong, atol, rtol):
             raise AssertionError(f"{what} differs from the reference.\nHint: {why}")
     expect_close(actual, expected, what, hint=hint, atol=atol, rtol=rtol)
