@@ -13,7 +13,7 @@ import torch
 
 from course_lib.final_project import Seq2SeqBatches, stand_in_tokenizer
 from course_lib.lora import count_trainable, inject_lora, query_value_names
-from course_lib.machinery.profiles import CI_HUB, sizes_for
+from course_lib.machinery.profiles import CI_HUB, UNMEASURED_GPU, sizes_for, unmeasured_note
 from course_lib.pretrained import mixed_precision_for, trainer_precision
 
 ROOT = Path(__file__).parent.parent
@@ -102,3 +102,32 @@ def test_ci_hub_names_apply_to_the_ci_profile_only_when_asked(monkeypatch):
         4, "ci"
     )
     assert sizes_for(6, "gpu")["min_margin"] is not None
+
+
+def test_module_6_times_its_steps_in_the_precision_it_trains_with():
+    """The epoch estimate timed fp32 steps while training ran in mixed precision."""
+    source = (ROOT / "solutions" / "06_final_project.py").read_text(encoding="utf-8")
+    timing = source[source.index('max_steps=sizes["speed_steps"]') :][:200]
+    assert "mixed_precision=PRECISION" in timing
+    assert '"mixed_precision": PRECISION' in source  # the training itself
+    assert "collate.token_lengths(sample)" in source  # tokens after truncation
+
+
+def test_module_5_passes_the_profiles_precision_to_each_trainer():
+    source = (ROOT / "solutions" / "05_pretrained_transformers.py").read_text(encoding="utf-8")
+    assert source.count("TrainingArguments(") == source.count("**precision(") == 3
+
+
+def test_no_unmeasured_gpu_threshold_is_stricter_than_the_measured_cpu_one():
+    """gpu thresholds nobody measured: at most as strict as cpu's, which runs measured."""
+    for module, keys in UNMEASURED_GPU.items():
+        gpu, cpu = sizes_for(module, "gpu"), sizes_for(module, "cpu")
+        for key in keys:
+            if cpu[key] is None:
+                continue
+            if "min_" in key:
+                assert gpu[key] <= cpu[key], (module, key)
+            else:
+                assert "max_" in key and gpu[key] >= cpu[key], (module, key)
+    assert unmeasured_note(4, "gpu").count("max_lm_ppl 6.3") == 1
+    assert unmeasured_note(4, "cpu") is None and unmeasured_note(0, "gpu") is None

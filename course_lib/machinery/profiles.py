@@ -537,7 +537,7 @@ CI_HUB = {
 }
 
 # The gpu thresholds nobody has measured (no GPU run yet): set where any run that learned
-# passes. Each notebook prints unmeasured_note(); a measured run replaces them as in cpu.
+# passes. Notebooks 04-06 print unmeasured_note(); a measured run replaces them as in cpu.
 UNMEASURED_GPU = {
     2: ("min_time_slope",),
     4: ("min_long_speedup", "min_toy_exact", "max_lm_ppl", "max_ppl_ratio", "mt_min_bleu",
