@@ -48,6 +48,13 @@ OFFLINE_VARIABLES = (
     "HF_DATASETS_OFFLINE",
     "TRANSFORMERS_OFFLINE",
 )
+CACHE_VARIABLES = (  # each would send a process to another cache than its HF_HOME
+    "HF_HUB_CACHE",
+    "HUGGINGFACE_HUB_CACHE",
+    "HF_DATASETS_CACHE",
+    "TRANSFORMERS_CACHE",
+    "HF_XET_CACHE",
+)
 
 
 # ------------------------------------------------------------------------------- building
@@ -462,7 +469,7 @@ def hub_environment(url: str, hf_home: str | Path, base: dict | None = None) -> 
     """``base`` (default ``os.environ``) pointed at the hub at ``url``, with an empty cache in
     ``hf_home`` and the offline variables removed: the environment of a process online."""
     env = {k: v for k, v in (os.environ if base is None else base).items()}
-    for name in OFFLINE_VARIABLES:
+    for name in OFFLINE_VARIABLES + CACHE_VARIABLES:
         env.pop(name, None)
     env.update(
         HF_ENDPOINT=url,
