@@ -34,20 +34,22 @@ def online_load_models():
     )
 
     from course_lib.final_project import pretrained_seq2seq
+    from course_lib.pretrained import MINILM, choose_model
 
     loaded = {}
-    for name, auto in (
-        ("bert-base-uncased", AutoModelForSequenceClassification),
-        ("sentence-transformers/all-MiniLM-L6-v2", AutoModelForSequenceClassification),
-        ("gpt2", AutoModelForCausalLM),
-        ("Helsinki-NLP/opus-mt-de-en", AutoModelForSeq2SeqLM),
+    for name, auto, stand_in in (
+        ("bert-base-uncased", AutoModelForSequenceClassification, MINILM),
+        ("sentence-transformers/all-MiniLM-L6-v2", AutoModelForSequenceClassification, MINILM),
+        ("gpt2", AutoModelForCausalLM, "tiny-gpt2"),
+        ("Helsinki-NLP/opus-mt-de-en", AutoModelForSeq2SeqLM, "tiny-t5"),
     ):
-        tokenizer = AutoTokenizer.from_pretrained(name)
+        source = choose_model("task", name, stand_in, "unused").source  # as the notebooks do
+        tokenizer = AutoTokenizer.from_pretrained(source)
         model = auto.from_pretrained(
-            name, **({"num_labels": 2} if "Sequence" in auto.__name__ else {})
+            source, **({"num_labels": 2} if "Sequence" in auto.__name__ else {})
         )
-        loaded[name] = [type(model).__name__, type(tokenizer).__name__]
-    model, tokenizer = pretrained_seq2seq("t5-small", lora_r=8)
+        loaded[source] = [type(model).__name__, type(tokenizer).__name__]
+    model, tokenizer = pretrained_seq2seq(choose_model("task", "t5-small", "", "").source, 8)
     loaded["t5-small"] = [type(model.base_model.model).__name__, type(tokenizer).__name__]
     return loaded
 
