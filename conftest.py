@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -47,3 +48,20 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.write_line(f"{seconds:8.1f} s  {path}")
     total = sum(_notebook_seconds.values())
     terminalreporter.write_line(f"{total:8.1f} s  all notebooks")
+
+
+@pytest.fixture(scope="session")
+def local_hub(tmp_path_factory):
+    """The tests' Hugging Face Hub (tests/local_hub.py): built once, served on 127.0.0.1 until
+    the session ends. ``.url``, ``.requests``; ``.environment(hf_home)`` is the environment of
+    a process that uses it (offline variables removed), for a subprocess or a kernel only."""
+    path = Path(__file__).parent / "tests" / "local_hub.py"
+    spec = importlib.util.spec_from_file_location("local_hub", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["local_hub"] = module  # its dataclass looks itself up there
+    spec.loader.exec_module(module)
+    hub = module.LocalHub(module.build_repos(tmp_path_factory.mktemp("local_hub")))
+    hub.start()
+    hub.environment = lambda hf_home: module.hub_environment(hub.url, hf_home)
+    yield hub
+    hub.stop()

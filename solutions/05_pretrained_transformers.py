@@ -33,9 +33,12 @@ from IPython.display import Markdown, display
 
 from course_lib import setup
 from course_lib.checkers import assert_metric
+from course_lib.machinery.profiles import unmeasured_note
 
 cfg = setup(module=5)
 sizes = cfg.sizes
+if unmeasured_note(5, cfg.profile):  # gpu: thresholds no GPU run has measured yet
+    print(unmeasured_note(5, cfg.profile))
 
 # %% [markdown]
 # ## 5.0 Three architectures
@@ -351,6 +354,8 @@ from transformers import (
 )
 from transformers.utils import logging as transformers_logging
 
+from course_lib.machinery.profiles import training_settings
+from course_lib.pretrained import trainer_precision
 from course_lib.training import classification_metrics
 
 transformers_logging.set_verbosity_error()
@@ -362,6 +367,11 @@ def load_classifier():
                                                               num_labels=2)
 
 
+def precision(model) -> dict:
+    """fp16 (or bf16) keywords for TrainingArguments on a GPU when the profile asks for it."""
+    return trainer_precision(model, cfg.device, training_settings(cfg.profile)["mixed_precision"])
+
+
 def fine_tune(model, lr: float, run_name: str) -> dict:
     """Train ``model`` on ``train_data``; test accuracy, F1 and seconds per epoch."""
     args = TrainingArguments(
@@ -369,7 +379,7 @@ def fine_tune(model, lr: float, run_name: str) -> dict:
         per_device_train_batch_size=sizes["cls_batch"], per_device_eval_batch_size=128,
         num_train_epochs=sizes["cls_epochs"], warmup_steps=sizes["warmup"],
         lr_scheduler_type="linear", weight_decay=0.01, save_strategy="no", logging_strategy="no",
-        seed=cfg.seed, use_cpu=cfg.device.type == "cpu", disable_tqdm=False,
+        seed=cfg.seed, use_cpu=cfg.device.type == "cpu", disable_tqdm=False, **precision(model),
     )
     trainer = Trainer(model=model, args=args, train_dataset=train_data,
                       data_collator=DataCollatorWithPadding(tokenizer))
@@ -389,7 +399,9 @@ full_model = load_classifier()
 full = fine_tune(full_model, sizes["cls_lr"], "full")
 assert_metric("fine-tuned encoder: test accuracy", full["accuracy"],
               at_least=sizes["min_cls_accuracy"])
-assert_metric("fine-tuned encoder: test macro F1", full["f1"], at_least=sizes["min_cls_accuracy"] - 0.05)
+if sizes["min_cls_accuracy"] is not None:  # None: the tests' random stand-in of bert-base-uncased
+    assert_metric("fine-tuned encoder: test macro F1", full["f1"],
+                  at_least=sizes["min_cls_accuracy"] - 0.05)
 
 # %% [markdown]
 # Pre-trained against from scratch, on the same test sentences (Module 3's number is the one
@@ -397,7 +409,7 @@ assert_metric("fine-tuned encoder: test macro F1", full["f1"], at_least=sizes["m
 
 # %%
 module3 = sizes["module3_accuracy"]
-pretrained_name = "all-MiniLM-L6-v2" if classifier_choice.stand_in else classifier_choice.source
+pretrained_name = "all-MiniLM-L6-v2" if classifier_choice.stand_in else sizes["classifier_hub"]
 display(Markdown(
     f"| model | training sentences | test accuracy |\n|---|---|---|\n"
     f"| Module 3: Transformer encoder from scratch | 8,530 | {module3:.3f} |\n"
@@ -485,7 +497,7 @@ lm_trainer = Trainer(
         output_dir=str(cfg.output_dir / "05" / "gpt2"), max_steps=sizes["gen_steps"],
         per_device_train_batch_size=sizes["gen_batch"], learning_rate=sizes["gen_lr"],
         warmup_steps=0.1, save_strategy="no", logging_strategy="no", seed=cfg.seed,
-        use_cpu=cfg.device.type == "cpu", disable_tqdm=False),
+        use_cpu=cfg.device.type == "cpu", disable_tqdm=False, **precision(gen_model)),
 )
 
 def held_out_perplexity() -> float:
@@ -687,7 +699,8 @@ mt_trainer = Seq2SeqTrainer(
         output_dir=str(cfg.output_dir / "05" / "t5"), max_steps=sizes["mt_steps"],
         per_device_train_batch_size=sizes["mt_batch"], per_device_eval_batch_size=64,
         learning_rate=sizes["mt_lr"], warmup_steps=0.1, save_strategy="no",
-        logging_strategy="no", seed=cfg.seed, use_cpu=cfg.device.type == "cpu", disable_tqdm=False),
+        logging_strategy="no", seed=cfg.seed, use_cpu=cfg.device.type == "cpu", disable_tqdm=False,
+        **precision(mt_model)),  # T5: bf16 or float32, never fp16 (it overflows)
 )
 if not translator_choice.from_hub:
     loss_before = mt_trainer.evaluate()["eval_loss"]
@@ -698,9 +711,11 @@ if not translator_choice.from_hub:
                   at_most=sizes["max_mt_loss_ratio"])
 
 # %% [markdown]
-# `generate` decodes greedily by default; `num_beams` turns on beam search, which keeps the
-# `num_beams` best partial translations at every step (Module 4 wrote it from scratch) and
-# usually gains a little BLEU:
+# `generate` fills every option we leave out from the model's own generation config, and
+# opus-mt's asks for 4 beams: greedy decoding must be asked for (`num_beams=1`,
+# `do_sample=False`). `num_beams` above 1 turns on beam search, which keeps the `num_beams`
+# best partial translations at every step (Module 4 wrote it from scratch) and usually gains
+# a little BLEU. Each row's name is what `generate` ran, read back from the settings:
 
 # %%
 import sacrebleu
@@ -717,10 +732,12 @@ def translate(sentences: list[str], **options) -> list[str]:
     return out
 
 
+from course_lib.pretrained import GREEDY, decoding_name
+
 sources, references = [de for de, _ in mt_test], [en for _, en in mt_test]
 bleu = {}
-for name, options in (("greedy", {}), (f"beam search ({sizes['mt_beams']} beams)",
-                                       {"num_beams": sizes["mt_beams"]})):
+for options in (GREEDY, {**GREEDY, "num_beams": sizes["mt_beams"]}):
+    name = decoding_name(mt_model, options)
     start = time.perf_counter()
     hypotheses = translate(sources, **options)
     bleu[name] = sacrebleu.corpus_bleu(hypotheses, [references]).score
@@ -760,7 +777,7 @@ def course_decode(sentences: list[str], beams: int) -> list[str]:
 
 subset = sources[: sizes["mt_compare"]]
 for name, beams in (("greedy", 1), ("beam search", sizes["mt_beams"])):
-    ours, theirs = course_decode(subset, beams), translate(subset, num_beams=beams)
+    ours, theirs = course_decode(subset, beams), translate(subset, **{**GREEDY, "num_beams": beams})
     same = sum(a == b for a, b in zip(ours, theirs)) / len(subset)
     score = sacrebleu.corpus_bleu(ours, [references[: len(subset)]]).score
     print(f"{name:12s} Module 4's loop: BLEU {score:5.2f}; same translation as generate for "

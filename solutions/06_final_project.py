@@ -28,10 +28,12 @@ from IPython.display import Markdown, display
 
 from course_lib import setup
 from course_lib.checkers import assert_metric
-from course_lib.machinery.profiles import sizes_for, training_settings
+from course_lib.machinery.profiles import sizes_for, training_settings, unmeasured_note
 
 cfg = setup(module=6)
 sizes = cfg.sizes
+if unmeasured_note(6, cfg.profile):  # gpu: thresholds no GPU run has measured yet
+    print(unmeasured_note(6, cfg.profile))
 
 # %% [markdown]
 # ## The worked example of this run
@@ -200,17 +202,22 @@ print(f"{APPROACH}: {trainable:,} trainable of {total:,} parameters ({trainable 
 from torch.utils.data import DataLoader
 
 from course_lib.final_project import Seq2SeqBatches, count_tokens, seq2seq_loss
+from course_lib.pretrained import mixed_precision_for
 from course_lib.training import TrainConfig, train
+
+# fp16 on a GPU when the profile asks for it, but T5 overflows in fp16: bf16 or float32
+PRECISION = mixed_precision_for(model, cfg.device, training_settings(cfg.profile)["mixed_precision"])
 
 collate = Seq2SeqBatches(tokenizer, PREFIX, sizes["max_source_tokens"], sizes["max_target_tokens"])
 train_loader = DataLoader(data.train, batch_size=sizes["batch_size"], shuffle=True,
                           collate_fn=collate, generator=torch.Generator().manual_seed(cfg.seed))
 probe = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=0.0)
 timing = train(model, train_loader, seq2seq_loss, probe, device=cfg.device,
-               config=TrainConfig(max_steps=sizes["speed_steps"], progress=False),
+               config=TrainConfig(max_steps=sizes["speed_steps"], progress=False,
+                                  mixed_precision=PRECISION),  # timed as it will train
                count_tokens=count_tokens)
 print(f"measured: {timing.tokens_per_second:,.0f} tokens/s over {timing.steps} steps "
-      f"(learning rate 0: the weights did not move)")
+      f"(learning rate 0: the weights did not move; mixed precision: {PRECISION})")
 
 # %% [markdown]
 # **Exercise 6.2.** Estimate the minutes of one epoch from the token lengths of the sources
@@ -232,8 +239,8 @@ from course_lib.final_project import estimate_epoch_minutes  # the course's refe
 
 sample = data.train[:2000]
 scale = len(data.train) / len(sample)  # token counts of a sample, scaled to the whole split
-source_tokens = [len(ids) * scale for ids in tokenizer([PREFIX + s for s, _ in sample]).input_ids]
-target_tokens = [len(ids) * scale for ids in tokenizer(text_target=[t for _, t in sample]).input_ids]
+# the tokens the model reads: with the prefix, after the cut to max_source/target_tokens
+source_tokens, target_tokens = ([n * scale for n in side] for side in collate.token_lengths(sample))
 minutes = estimate_epoch_minutes(source_tokens, target_tokens, timing.tokens_per_second)
 display(Markdown(f"One epoch of {len(data.train):,} pairs: about **{minutes:.1f} minutes** "
                  f"on this {cfg.device.type}; the budget of this run is "
@@ -260,8 +267,8 @@ optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad]
                               lr=sizes["lr"], weight_decay=0.01)
 steps = sizes["epochs"] * len(train_loader)
 scheduler = linear_warmup_schedule(optimizer, sizes["warmup_steps"], steps)
-config = TrainConfig(epochs=sizes["epochs"], max_minutes=sizes["max_minutes"],
-                     clip_grad_norm=1.0, seed=cfg.seed, **training_settings(cfg.profile))
+config = TrainConfig(epochs=sizes["epochs"], max_minutes=sizes["max_minutes"], clip_grad_norm=1.0,
+                     seed=cfg.seed, **{**training_settings(cfg.profile), "mixed_precision": PRECISION})
 
 # %%
 result = train(

@@ -142,7 +142,8 @@ MODULE_02 = {  # self-attention, multi-head attention, positional encoding
         "min_time_slope": 0.5,  # asserted loosely (shared machines are noisy): log-log time slope
     },
     "cpu": _MODULE_02_CPU,
-    "gpu": {**_MODULE_02_CPU, "cost_lengths": [256, 512, 1024, 2048, 4096], "min_time_slope": 1.0},
+    # gpu: unmeasured; attention at these lengths may be launch-bound on a GPU: a loose slope
+    "gpu": {**_MODULE_02_CPU, "cost_lengths": [256, 512, 1024, 2048, 4096], "min_time_slope": 0.5},
 }
 
 MODULE_03 = {  # the Transformer encoder, and a sentiment classifier built on it
@@ -292,16 +293,20 @@ MODULE_04 = {  # the decoder, the full Transformer, decoding, toy task, decoder-
     },
     "gpu": {
         "mask_demo_len": 8, "leak_window": 64, "leak_steps": 500,
-        "speed_lengths": [16, 32, 64, 128], "min_long_speedup": 2.0,
+        # gpu thresholds: unmeasured (no GPU yet), set where any run that learned passes; see
+        # UNMEASURED_GPU below. Small-model decoding on a GPU is bound by kernel launches, so
+        # the cache may gain little there: asserted only that it costs at most 25% more.
+        "speed_lengths": [16, 32, 64, 128], "min_long_speedup": 0.8,
         "toy_min_len": 5, "toy_max_len": 30, "toy_alphabet": 26,
         "toy_train": 50000, "toy_test": 2000,
         "toy_d_model": 128, "toy_heads": 8, "toy_d_ff": 512, "toy_layers": 3, "toy_batch": 128,
         "toy_dropout": 0.0, "toy_lr": 7e-4, "toy_warmup": 500, "toy_epochs": 6,
-        "min_toy_exact": 0.99,
+        "min_toy_exact": 0.9,  # cpu measured 1.000 (lengths to 16); gpu lengths to 30
         "beam_test": 500, "lm_window": 256, "lm_val_chars": 100000, "lm_d_model": 384,
         "lm_heads": 6, "lm_layers": 6, "lm_batch": 64, "lm_steps": 5000, "lm_lr": 1e-3,
         "lm_dropout": 0.2,
-        "lstm_hidden": 512, "lm_bpe_vocab": 2048, "max_lm_ppl": 4.5, "max_ppl_ratio": 0.95,
+        # the cpu thresholds (measured 5.86 by a smaller model in fewer steps; uniform is 69)
+        "lstm_hidden": 512, "lm_bpe_vocab": 2048, "max_lm_ppl": 6.3, "max_ppl_ratio": 1.1,
         "sample_chars": 500,
         "ablation_train": 50000, "ablation_epochs": 1, "min_pe_gap": 0.3,
     },
@@ -364,11 +369,16 @@ MODULE_04_TRANSLATION = {
         "mt_train_pairs": 29000, "mt_test_pairs": 1000, "mt_vocab_size": 8000, "mt_max_len": 100,
         "mt_batch_tokens": 8192, "mt_d_model": 512, "mt_heads": 8, "mt_d_ff": 2048,
         "mt_layers": 6, "mt_dropout": 0.1, "mt_lr": 1e-3, "mt_warmup": 1000,
-        "mt_label_smoothing": 0.1, "mt_mixed_precision": "fp16", "mt_minutes": 20,
+        # 15 minutes (was 20): the notebook stays under 30 minutes on a T4 by
+        # benchmarks/gpu_estimate.py (about 4,000 steps of this model in fp16)
+        "mt_label_smoothing": 0.1, "mt_mixed_precision": "fp16", "mt_minutes": 15,
         "mt_beam_size": 5, "mt_max_extra_tokens": 50,
         "mt_cache_sentences": 1000, "mt_retrain": False, "mt_min_bleu": 30.0,
-        "mt_min_beam_bleu": 38.0,  # gpu: the course's target, never measured here
-        "mt_max_loss_ratio": 0.4, "mt_min_cache_speedup": 3.0,
+        # unmeasured: the cpu thresholds (cpu measured 31-34 BLEU, loss ratio 0.31-0.32 with
+        # a smaller model); the course's target of 38 beam BLEU stays a printed goal. The
+        # cache: batched GPU decoding is launch-bound, asserted only not slower.
+        "mt_min_beam_bleu": 30.0,
+        "mt_max_loss_ratio": 0.45, "mt_min_cache_speedup": 1.0,
         "mt_lstm_emb": 256, "mt_lstm_hidden": 512, "mt_lstm_lr": 1e-3, "mt_speed_steps": 50,
     },
 }
@@ -447,6 +457,9 @@ MODULE_05 = {  # pre-trained Transformers with Hugging Face: tokenizers, Trainer
 MODULE_05["gpu"] = {  # gpu: the real models where the Hub answers, and longer runs
     **MODULE_05["cpu"], "classifier_hub": "bert-base-uncased", "cls_epochs": 2,
     "cls_lr": 5e-5, "lora_lr": 1e-3, "gen_steps": 2000, "mt_steps": 3000,
+    # unmeasured for bert-base-uncased (MiniLM measured 0.825 / 0.821 in cpu): well above
+    # chance (0.5), below what BERT-base usually reaches (about 0.85)
+    "min_cls_accuracy": 0.75, "min_lora_accuracy": 0.7,
 }
 
 MODULE_06 = {  # final project: your data, train or fine-tune, evaluate, optimise, ship
@@ -489,14 +502,56 @@ MODULE_06 = {  # final project: your data, train or fine-tune, evaluate, optimis
         "optimise_examples": 48, "min_val_loss_drop": 5.0, "min_margin": 8.0,
     },
     "gpu": {  # not run here (no GPU, no network): thresholds unmeasured, to set on Colab
+        # 10,000 examples (was 20,000) and 20 minutes (was 30): t5-small trains in fp32 on a
+        # T4 (no fp16 for T5, no native bf16 on a T4), one epoch about 13 minutes by
+        # benchmarks/gpu_estimate.py; the notebook stays under 30 minutes
         "task": "summarisation", "hub_model": "t5-small", "prefix": "summarize: ",
-        "examples": 20000, "vocab_size": None, "d_model": None, "num_layers": None,
+        "examples": 10000, "vocab_size": None, "d_model": None, "num_layers": None,
         "num_heads": None, "d_ff": None, "dropout": None, "lora_r": 8,
         "max_source_tokens": 512, "max_target_tokens": 128, "batch_size": 16, "epochs": 1,
-        "max_minutes": 30, "lr": 1e-3, "warmup_steps": 100, "speed_steps": 10,
+        "max_minutes": 20, "lr": 1e-3, "warmup_steps": 100, "speed_steps": 10,
         "eval_examples": 500, "max_new_tokens": 96, "num_beams": 4, "optimise_examples": 50,
-        "min_val_loss_drop": 0.0, "min_margin": 0.0,
+        # unmeasured: t5-small was pre-trained on CNN/DailyMail among other tasks, so its loss
+        # may fall little, and lead-3 is a strong baseline: asserted that the loss does not
+        # rise and that ROUGE-L stays within 5 points of lead-3
+        "min_val_loss_drop": 0.0, "min_margin": -5.0,
     },
+}
+
+# The ci profile against the tests' local Hugging Face Hub (tests/local_hub.py), when
+# COURSE_CI_HUB=1: the Hub names of the cpu and gpu profiles at ci sizes, so CI runs every
+# online branch of notebooks 05 and 06 (tests/test_online_notebooks.py). The local Hub's
+# models are tiny and random, so the thresholds only a pre-trained model meets are not
+# asserted there (None); the offline pass asserts learning.
+CI_HUB = {
+    5: {
+        "classifier_hub": MODULE_05["gpu"]["classifier_hub"],  # bert-base-uncased
+        "min_cls_accuracy": None, "min_lora_accuracy": None,  # a random BERT learns little
+        "lora_r": 1, "lora_alpha": 2,  # LoRA under 1% of a 64-wide BERT, as of bert-base
+        "generator_hub": MODULE_05["cpu"]["generator_hub"],
+        "translator_hub": MODULE_05["cpu"]["translator_hub"],
+        "min_bleu": None,  # a random Marian translates nothing
+        # A random Marian never ends a sentence: at the length cap generate puts opus-mt's
+        # forced </s> where Module 4's loop puts a word (tests/test_local_hub.py compares
+        # the two greedy decodings within the cap instead).
+        "min_greedy_agreement": None,
+    },
+    6: {
+        "task": "summarisation", "hub_model": MODULE_06["gpu"]["hub_model"],
+        "prefix": MODULE_06["gpu"]["prefix"], "examples": 300, "max_source_tokens": 128,
+        "max_target_tokens": 48, "max_new_tokens": 24, "num_beams": 2, "eval_examples": 30,
+        "optimise_examples": 8, "min_val_loss_drop": None, "min_margin": None,
+    },
+}
+
+# The gpu thresholds nobody has measured (no GPU run yet): set where any run that learned
+# passes. Notebooks 04-06 print unmeasured_note(); a measured run replaces them as in cpu.
+UNMEASURED_GPU = {
+    2: ("min_time_slope",),
+    4: ("min_long_speedup", "min_toy_exact", "max_lm_ppl", "max_ppl_ratio", "mt_min_bleu",
+        "mt_min_beam_bleu", "mt_max_loss_ratio", "mt_min_cache_speedup", "min_pe_gap"),
+    5: ("min_cls_accuracy", "min_lora_accuracy"),
+    6: ("min_val_loss_drop", "min_margin"),
 }
 
 SIZES: dict[int, dict[str, dict]] = {
@@ -528,13 +583,28 @@ def detect_profile(cuda_available: bool | None = None) -> str:
 
 
 def sizes_for(module: int, profile: str) -> dict:
-    """The size table of one module in one profile (a fresh copy, safe to edit)."""
+    """The size table of one module in one profile (a fresh copy, safe to edit); in ``ci``
+    with ``COURSE_CI_HUB=1``, with the Hub names of :data:`CI_HUB`."""
     if profile not in PROFILES:
         raise ValueError(f"Unknown profile {profile!r}; use one of {', '.join(PROFILES)}.")
     if module not in SIZES:
         known = ", ".join(str(m) for m in sorted(SIZES))
         raise KeyError(f"No sizes for module {module}; modules with sizes: {known}.")
-    return dict(SIZES[module][profile])
+    sizes = dict(SIZES[module][profile])
+    if profile == "ci" and os.environ.get("COURSE_CI_HUB", "").strip() == "1":
+        sizes.update(CI_HUB.get(module, {}))
+    return sizes
+
+
+def unmeasured_note(module: int, profile: str) -> str | None:
+    """One line naming ``module``'s thresholds in ``profile`` that were never measured, with
+    their values (``None`` when all were measured)."""
+    if profile != "gpu" or not UNMEASURED_GPU.get(module):
+        return None
+    sizes = sizes_for(module, profile)
+    values = ", ".join(f"{key} {sizes[key]}" for key in UNMEASURED_GPU[module])
+    return (f"Unmeasured gpu thresholds (no GPU run yet; set where any run that learned "
+            f"passes): {values}.")
 
 
 def training_settings(profile: str) -> dict:

@@ -66,7 +66,10 @@ def format_seconds(seconds: float) -> str:
 
 def _time(record: dict, stem: str, profile: str) -> str | None:
     entry = record["runs"].get(stem, {}).get(profile)
-    return format_seconds(entry["seconds"]) if entry else None
+    if not entry:
+        return None
+    seconds = format_seconds(entry["seconds"])
+    return f"~{seconds} (estimate)" if entry.get("estimate") else seconds
 
 
 def first_cell_line(record: dict, stem: str) -> str:
