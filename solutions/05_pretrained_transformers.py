@@ -8,14 +8,15 @@
 # people do that. This module moves to those libraries, and at each step shows that they
 # compute what you built:
 #
-# - **5.0** the three families, encoder-only (BERT), decoder-only (GPT), encoder-decoder (T5),
-#   and your GPT from Module 4 computing exactly GPT-2's logits;
+# - **5.1** the three families, encoder-only (BERT), decoder-only (GPT), encoder-decoder (T5),
+#   and the course's `DecoderOnlyLM` of Module 4 computing exactly GPT-2's logits;
 # - **5.2** tokenizers: BPE, WordPiece and Unigram, and BPE merges from scratch;
-# - **5.1.1** fine-tuning a pre-trained encoder for sentiment with `Trainer`, against your
-#   from-scratch encoder of Module 3 on the same test sentences;
-# - **5.1.2** generation: greedy decoding, temperature, top-k and top-p from scratch;
-# - **5.1.3** translation with `Seq2SeqTrainer`, `generate` and beam search, scored by BLEU;
-# - **5.3** LoRA from scratch, then with `peft`: the same numbers, a fraction of the weights.
+# - **5.3** pre-trained models at work:
+#   - **5.3.1** fine-tuning a pre-trained encoder for sentiment with `Trainer`, against the
+#     from-scratch encoder of Module 3 on the same test sentences;
+#   - **5.3.2** generation: greedy decoding, temperature, top-k and top-p from scratch;
+#   - **5.3.3** translation with `Seq2SeqTrainer`, `generate` and beam search, scored by BLEU;
+# - **5.4** LoRA from scratch, then with `peft`: the same numbers, a fraction of the weights.
 #
 # **Online and offline.** With a network the notebook loads the real models the lesson names
 # from the Hugging Face Hub. Without one (and always in the fast `ci` profile) it uses
@@ -38,7 +39,7 @@ cfg = setup(module=5)
 sizes = cfg.sizes
 
 # %% [markdown]
-# ## 5.0 Three architectures
+# ## 5.1 Three architectures
 #
 # | family | example | attention mask | pre-training objective | typical use |
 # |---|---|---|---|---|
@@ -87,9 +88,10 @@ for name, block in blocks.items():
     print(f"{name}: " + ", ".join(parts))
 
 # %% [markdown]
-# ### Your GPT equals GPT-2
+# ### The course's GPT equals GPT-2
 #
-# Module 4's `DecoderOnlyLM` is GPT-2 up to the *layout* of the weights. GPT-2 stores its
+# Module 4's `DecoderOnlyLM` (course code, built from the layers you wrote in Modules 3-4)
+# is GPT-2 up to the *layout* of the weights. GPT-2 stores its
 # linear layers as `Conv1D` with weights of shape `(in, out)` (transposed with respect to
 # `nn.Linear`), fuses the query, key and value projections into one `c_attn` of width
 # $3d$, is pre-norm with a final LayerNorm, uses the tanh form of GELU, learned positions and
@@ -262,7 +264,7 @@ print("'lowest' ->", bpe_split("lowest", library_merges), "  'newer' ->",
 # ### A pre-trained tokenizer at work
 #
 # Every pre-trained model comes with the tokenizer it was trained with. Here is the WordPiece
-# tokenizer of the encoder we fine-tune in 5.1.1, on a **sentence pair** (the input format of
+# tokenizer of the encoder we fine-tune in 5.3.1, on a **sentence pair** (the input format of
 # BERT's next-sentence and entailment tasks). It returns the three tensors a BERT-family model
 # takes: `input_ids`, `attention_mask` (1 for real tokens, 0 for padding: the padding mask of
 # Module 3, the other way round) and `token_type_ids` (0 for the first sentence, 1 for the
@@ -303,7 +305,12 @@ print("decoded:", decoded)
 assert decoded.replace(" ", "") == text.lower().replace(" ", "")
 
 # %% [markdown]
-# ## 5.1.1 Fine-tuning a pre-trained encoder with `Trainer`
+# ## 5.3 Pre-trained models at work
+#
+# Three tasks, one per family of 5.1: classification with an encoder (5.3.1), generation with
+# a decoder (5.3.2), translation with an encoder-decoder (5.3.3).
+#
+# ### 5.3.1 Fine-tuning a pre-trained encoder with `Trainer`
 #
 # Module 3's encoder learned everything, word meanings included, from 8,530 short reviews.
 # A pre-trained encoder arrives knowing English from hundreds of millions of sentences; we
@@ -404,12 +411,20 @@ display(Markdown(
     f"| {pretrained_name}, fine-tuned {sizes['cls_epochs']} epoch(s) | {len(train_data):,} | "
     f"{full['accuracy']:.3f} |"
 ))
+from course_lib.report import compare_sentence, say
+
+outcome = compare_sentence(f"Fine-tuned on {len(train_data):,} sentences, {pretrained_name}",
+                           full["accuracy"], "Module 3's encoder trained from scratch on 8,530",
+                           module3, digits=3, verb="reaches test accuracy", expected="better")
+say(outcome if len(train_data) == 8530 else
+    f"{outcome} Only the full training split (8,530 sentences, the `cpu` and `gpu` profiles) "
+    "makes this comparison like for like.")
 if len(train_data) == 8530:  # the full training split: the comparison is like for like
     assert_metric("pre-trained minus from scratch (accuracy)", full["accuracy"] - module3,
                   at_least=0.0)
 
 # %% [markdown]
-# ## 5.1.2 Generation with a decoder-only model
+# ### 5.3.2 Generation with a decoder-only model
 #
 # A GPT-style model gives, at every step, logits over the vocabulary for the next token.
 # *Decoding* turns them into text. **Greedy** decoding takes the most likely token every
@@ -521,7 +536,7 @@ print("greedy  :", repr(continue_prompt(do_sample=False)))
 print("sampling:", repr(continue_prompt(do_sample=True, temperature=1.0, top_k=0, top_p=1.0)))
 
 # %% [markdown]
-# ### Exercise 5.1.2: temperature, top-k and top-p from scratch
+# #### Exercise 5.3.2: temperature, top-k and top-p from scratch
 #
 # Each function takes next-token logits `(batch, vocab)` and returns logits of the same shape;
 # a removed token gets `-inf` (so softmax gives it probability 0), a kept one keeps its
@@ -590,7 +605,7 @@ for name, kept in (("top_k=50", top_k_filter(next_logits, 50)),
     print(f"{name:27s} keeps {torch.isfinite(kept).sum().item():5d} of {next_logits.shape[1]:,} tokens")
 
 # %% [markdown]
-# ### Explore
+# #### Explore
 #
 # Move the sliders and press *Generate* (in Jupyter or Colab). Watch what low temperature
 # does (repetition), what high temperature does (nonsense), and how top-p keeps high
@@ -613,7 +628,7 @@ def generate_text(prompt: str, temperature: float, top_k: int, top_p: float, new
 generation_explorer(generate_text, prompt, max_new_tokens=30)
 
 # %% [markdown]
-# ## 5.1.3 Translation with an encoder-decoder
+# ### 5.3.3 Translation with an encoder-decoder
 #
 # Module 4 trained a Transformer from scratch to translate Multi30k from German to English.
 # Here the same test set (test 2016) goes through an encoder-decoder of the library: online,
@@ -730,7 +745,7 @@ assert_metric("BLEU with beam search", bleu[f"beam search ({sizes['mt_beams']} b
               at_least=sizes["min_bleu"])
 
 # %% [markdown]
-# ### Your decoding loops on the library's model
+# #### Module 4's decoding loops on the library's model
 #
 # Module 4's `greedy_decode` and `beam_search` drive any model that offers `encode` and
 # `decode`; `HuggingFaceSeq2Seq` gives the translator that interface (without a key/value
@@ -770,7 +785,7 @@ for name, beams in (("greedy", 1), ("beam search", sizes["mt_beams"])):
                       at_least=sizes["min_greedy_agreement"])
 
 # %% [markdown]
-# ## 5.3 LoRA: fine-tune a fraction of the weights
+# ## 5.4 LoRA: fine-tune a fraction of the weights
 #
 # Full fine-tuning updates (and stores) every weight of the model for every task. **LoRA**
 # (Hu et al., 2021) freezes the pre-trained weight $W \in \mathbb{R}^{d_\text{out} \times
@@ -784,7 +799,7 @@ for name, beams in (("greedy", 1), ("beam search", sizes["mt_beams"])):
 # change $r$. After training, $W + \frac{\alpha}{r} B A$ can be **merged** into one matrix: no
 # extra cost at inference.
 #
-# **Exercise 5.3.** Write `LoRALinear(base, r, alpha)`: keep the `nn.Linear` as `base` and
+# **Exercise 5.4.** Write `LoRALinear(base, r, alpha)`: keep the `nn.Linear` as `base` and
 # freeze it; add `lora_A` `(r, in_features)` (random, e.g. `nn.init.kaiming_uniform_` with
 # `a=math.sqrt(5)` as `peft` does) and `lora_B` `(out_features, r)` (zeros) as parameters;
 # `forward` returns the formula above; `merged()` returns a new `nn.Linear` with the merged
@@ -948,7 +963,7 @@ print(f"adapter reloaded from {adapter_dir.name}/: same logits as the trained Lo
 # text-to-text; tasks that map an input text to an output text (translation, summarisation).
 # <!-- END SOLUTION -->
 #
-# 2. What had to change to load GPT-2's weights into your decoder-only model, and why do the
+# 2. What had to change to load GPT-2's weights into the course's decoder-only model, and why do the
 #    logits then match exactly?
 #
 # <!-- BEGIN SOLUTION -->

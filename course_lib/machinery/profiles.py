@@ -367,9 +367,9 @@ MODULE_04_TRANSLATION = {
 
 MODULE_05 = {  # pre-trained Transformers with Hugging Face: tokenizers, Trainer, generation, LoRA
     "ci": {
-        "classifier_hub": None,  # Hub model for 5.1.1 (None: the packaged MiniLM, no probe)
-        "generator_hub": None,  # Hub model for 5.1.2 (None: a small GPT-2 trained here)
-        "translator_hub": None,  # Hub model for 5.1.3 (None: a small T5 trained here)
+        "classifier_hub": None,  # Hub model for 5.3.1 (None: the packaged MiniLM, no probe)
+        "generator_hub": None,  # Hub model for 5.3.2 (None: a small GPT-2 trained here)
+        "translator_hub": None,  # Hub model for 5.3.3 (None: a small T5 trained here)
         "tok_chars": 100_000,  # characters of tinyshakespeare the three tokenizers train on
         "tok_vocab_sizes": [150, 300, 600],  # vocabulary sizes compared in 5.2
         "max_length": 32,  # classification: sentences cut to this many WordPiece tokens
