@@ -608,7 +608,7 @@ for name, kept in (("top_k=50", top_k_filter(next_logits, 50)),
 # %% [markdown]
 # What the three knobs do to the distribution the next token is drawn from, on the same
 # logits: the model's ten likeliest tokens in every panel, in the same order, and one grey bar
-# for all the others (`Ġ` marks a space). A low temperature piles the probability onto the
+# for all the others (`Ġ` marks a space, `Ċ` a line break). A low temperature piles the probability onto the
 # first tokens, a high one spreads it; top-k and top-p remove the tail and renormalise what
 # they keep.
 
@@ -619,7 +619,7 @@ row = next_logits[0]
 settings = {"T = 1 (the model)": row, "T = 0.5": apply_temperature(row[None], 0.5)[0],
             "T = 1.5": apply_temperature(row[None], 1.5)[0],
             "top-k = 10": top_k_filter(row[None], 10)[0], "top-p = 0.9": top_p_filter(row[None], 0.9)[0],
-            "T = 0.8, top-k = 50, top-p = 0.9": ours[0]}
+            "T 0.8 + top-k 50 + top-p 0.9": ours[0]}
 plot_next_token_distributions(settings, gen_tokenizer.convert_ids_to_tokens(list(range(len(row)))))
 plt.show()
 

@@ -74,6 +74,8 @@ def test_duplicated_outputs_and_evaluate_tables_are_found():
     problems = output_problems(notebook([table("No log", "5.13"), table("No log", "5.13")]))
     assert sum("No log" in p for p in problems) == 2 and any("twice" in p for p in problems)
     assert output_problems(notebook([widget("a", "1"), widget("a", "2")])) == []
+    cleared = {"output_type": "display_data", "data": {"text/html": [], "text/plain": "<HTML>"}}
+    assert output_problems(notebook([cleared, dict(cleared)])) == []
 
 
 def test_bad_input_gets_a_clear_error():

@@ -216,6 +216,7 @@ MODULE_04 = {  # the decoder, the full Transformer, decoding, toy task, decoder-
         "leak_window": 16,  # 4.1: characters per training window, with/without causal mask
         "leak_steps": 40,  # 4.1: optimisation steps of each of the two tiny models
         "speed_lengths": [4, 8, 16],  # 4.5: output lengths timed, cached vs uncached
+        "kv_tokens": 24,  # 4.5a stretch: positions decoded one at a time, cost per step timed
         "min_long_speedup": 0.5,  # asserted: cache speed-up at the longest length (timing noise)
         "toy_min_len": 3,  # 4.6: shortest string to reverse
         "toy_max_len": 6,  # 4.6: longest string to reverse (train and test)
@@ -266,7 +267,7 @@ MODULE_04 = {  # the decoder, the full Transformer, decoding, toy task, decoder-
     # 5.79. The LM thresholds are 5.86 plus 0.45 and a ratio of 1.1. gpu: planned, never run.
     "cpu": {
         "mask_demo_len": 8, "leak_window": 32, "leak_steps": 300,
-        "speed_lengths": [8, 16, 32, 64], "min_long_speedup": 1.5,
+        "speed_lengths": [8, 16, 32, 64], "min_long_speedup": 1.5, "kv_tokens": 128,
         "toy_min_len": 5, "toy_max_len": 16, "toy_alphabet": 26,
         "toy_train": 20000, "toy_test": 1000,
         "toy_d_model": 128, "toy_heads": 4, "toy_d_ff": 256, "toy_layers": 2, "toy_batch": 64,
@@ -284,7 +285,7 @@ MODULE_04 = {  # the decoder, the full Transformer, decoding, toy task, decoder-
     },
     "gpu": {
         "mask_demo_len": 8, "leak_window": 64, "leak_steps": 500,
-        "speed_lengths": [16, 32, 64, 128], "min_long_speedup": 2.0,
+        "speed_lengths": [16, 32, 64, 128], "min_long_speedup": 2.0, "kv_tokens": 256,
         "toy_min_len": 5, "toy_max_len": 30, "toy_alphabet": 26,
         "toy_train": 50000, "toy_test": 2000,
         "toy_d_model": 128, "toy_heads": 8, "toy_d_ff": 512, "toy_layers": 3, "toy_batch": 128,

@@ -108,6 +108,8 @@ def output_problems(notebook: dict) -> list[str]:
                         f"cell {number}: a Trainer table with no training loss "
                         "('No log'): evaluate()'s table"
                     )
+                if "text/html" in data and not html.strip():
+                    continue  # a cleared display (a finished Trainer bar) shows nothing
                 if data in seen:  # a widget returned and displayed: the same model_id twice
                     problems.append(f"cell {number}: the same output shown twice")
                 seen.append(data)
