@@ -269,6 +269,11 @@ print("'lowest' ->", bpe_split("lowest", library_merges), "  'newer' ->",
 # takes: `input_ids`, `attention_mask` (1 for real tokens, 0 for padding: the padding mask of
 # Module 3, the other way round) and `token_type_ids` (0 for the first sentence, 1 for the
 # second).
+#
+# Which encoder? `course_lib.pretrained.choose_model(task, hub_name, stand_in, note)` (course
+# code, used for each model of this module) returns the Hub model `hub_name` when the profile
+# names one and the Hub answers, else the stand-in, and prints which in one line. Its
+# `.source` is what `from_pretrained` loads, `.stand_in` says whether it is a stand-in.
 
 # %%
 from transformers import AutoTokenizer
@@ -368,12 +373,13 @@ def load_classifier():
 
 
 def fine_tune(model, lr: float, run_name: str) -> dict:
-    """Train ``model`` on ``train_data``; test accuracy, F1 and seconds per epoch."""
+    """Train ``model`` on ``train_data``; test accuracy, F1, seconds per epoch and the
+    training loss logged every 5% of the steps."""
     args = TrainingArguments(
         output_dir=str(cfg.output_dir / "05" / run_name), learning_rate=lr,
         per_device_train_batch_size=sizes["cls_batch"], per_device_eval_batch_size=128,
         num_train_epochs=sizes["cls_epochs"], warmup_steps=sizes["warmup"],
-        lr_scheduler_type="linear", weight_decay=0.01, save_strategy="no", logging_strategy="no",
+        lr_scheduler_type="linear", weight_decay=0.01, save_strategy="no", logging_steps=0.05,
         seed=cfg.seed, use_cpu=cfg.device.type == "cpu", disable_tqdm=False,
     )
     trainer = Trainer(model=model, args=args, train_dataset=train_data,
@@ -386,7 +392,8 @@ def fine_tune(model, lr: float, run_name: str) -> dict:
     out = trainer.predict(test_data)
     predicted, labels = torch.as_tensor(out.predictions).argmax(-1), torch.as_tensor(out.label_ids)
     metrics = classification_metrics(predicted, labels, 2)
-    return {**metrics, "seconds_per_epoch": seconds}
+    losses = [(log["step"], log["loss"]) for log in trainer.state.log_history if "loss" in log]
+    return {**metrics, "seconds_per_epoch": seconds, "losses": losses}
 
 
 # %%
@@ -958,6 +965,19 @@ assert ours_trainable / total < 0.01
 if len(train_data) == 8530:  # the full training split: LoRA within 3 points of full fine-tuning
     assert_metric("full fine-tuning minus LoRA (peft), accuracy",
                   full["accuracy"] - peft_run["accuracy"], at_most=0.03)
+
+# %% [markdown]
+# The training losses of the three runs, logged by `Trainer` every 5% of the steps (its
+# `log_history`; the same batches in the same order for all three):
+
+# %%
+import math
+
+plot_history({f"{name} loss": [loss for _, loss in run["losses"]] for name, _, run, _ in rows},
+             x=[step for step, _ in full["losses"]], xlabel="optimizer step",
+             loss_label="training loss (nats)", loss_baselines={"guessing (ln 2)": math.log(2)},
+             title=f"Fine-tuning on {len(train_data):,} sentences: all weights or LoRA")
+plt.show()
 
 # %% [markdown]
 # Reload the adapter onto a fresh copy of the pre-trained model: the adapter file (its size is
