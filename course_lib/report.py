@@ -101,8 +101,10 @@ def compare_sentence(
     outcome = compare(value, reference, noise or 0.0, higher_is_better, digits)
     unit = f" {unit}" if unit else ""
     phrase = {"better": "better than", "level": "level with", "worse": "worse than"}[outcome]
-    text = (f"{subject} {verb} **{value:.{digits}f}{unit}**, {phrase} {other} "
-            f"({reference:.{digits}f}{unit})")
+    text = (
+        f"{subject} {verb} **{value:.{digits}f}{unit}**, {phrase} {other} "
+        f"({reference:.{digits}f}{unit})"
+    )
     if noise is not None and noise > 0:
         within = "within" if outcome == "level" else "beyond"
         text += f", {within} the noise of one run (±{noise:.{digits}f})"

@@ -403,6 +403,11 @@ for name, values in (("model", scores), (baseline_name, baseline_scores)):
     print(f"{name:16s}" + "  ".join(f"{k} {v:6.2f}" for k, v in values.items()))
 
 # %%
+from course_lib.report import compare_sentence, say
+
+say(compare_sentence("On the test split the model", scores[metric], f"the baseline "
+                     f"({baseline_name})", baseline_scores[metric], digits=1,
+                     verb=f"reaches {metric}", expected="better"))
 assert_metric(f"{metric}: model minus {baseline_name}", scores[metric] - baseline_scores[metric],
               at_least=sizes["min_margin"])
 

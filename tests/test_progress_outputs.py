@@ -2,6 +2,7 @@
 quiet_library_bars switches the Hugging Face bars off (issue 27)."""
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -67,6 +68,12 @@ def test_a_text_bar_counts_by_its_last_state():
     assert "cell 2" in problem and "0%" in problem
 
 
+def test_a_text_bar_split_into_stream_chunks_is_read_whole():
+    chunks = [stream("epochs:   0%|  | 0/3"), stream("\repochs: 100%|###| 3/3\n")]
+    assert output_problems(notebook(chunks)) == []
+    assert len(output_problems(notebook([chunks[0], widget("x"), chunks[1]]))) == 1
+
+
 def test_duplicated_outputs_and_evaluate_tables_are_found():
     explorer = widget("explorer", "same-id")
     problems = output_problems(notebook([explorer, dict(explorer)]))
@@ -76,6 +83,8 @@ def test_duplicated_outputs_and_evaluate_tables_are_found():
     assert output_problems(notebook([widget("a", "1"), widget("a", "2")])) == []
     cleared = {"output_type": "display_data", "data": {"text/html": [], "text/plain": "<HTML>"}}
     assert output_problems(notebook([cleared, dict(cleared)])) == []
+    bar = {"output_type": "display_data", "data": {"text/html": "<progress value='0' max='8'>"}}
+    assert output_problems(notebook([bar, dict(bar)])) == []
 
 
 def test_bad_input_gets_a_clear_error():
@@ -99,3 +108,27 @@ def test_a_learner_can_keep_the_bars(monkeypatch):
     monkeypatch.setenv("HF_DATASETS_DISABLE_PROGRESS_BARS", "0")
     quiet_library_bars()
     assert os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] == "0"
+
+
+pytest_plugins = ["pytester"]
+
+
+def test_the_conftest_hook_fails_a_notebook_cell_whose_output_reads_wrong(pytester):
+    """conftest.py applies output_problems to every cell nbval runs (one kernel, ~2 s)."""
+    import nbformat
+
+    root = Path(__file__).resolve().parents[1]
+    pytester.makeconftest((root / "conftest.py").read_text())
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell('print("a finished bar: 100%|##| 3/3")'),
+        nbformat.v4.new_code_cell('print("Map:   0%|          | 0/256")'),
+        nbformat.v4.new_code_cell(
+            'from IPython.display import HTML, display\nh = HTML("<b>x</b>")\ndisplay(h)\n'
+            "display(h)"
+        ),
+    ]
+    nbformat.write(nb, pytester.path / "probe.ipynb")
+    result = pytester.runpytest_subprocess("--nbval-lax", "-p", "no:cacheprovider", "probe.ipynb")
+    result.assert_outcomes(passed=1, failed=2)
+    result.stdout.fnmatch_lines(["*progress bar stopped at 0%*", "*the same output shown twice*"])
