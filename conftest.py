@@ -65,3 +65,22 @@ def local_hub(tmp_path_factory):
     hub.environment = lambda hf_home: module.hub_environment(hub.url, hf_home)
     yield hub
     hub.stop()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A notebook cell whose output reads wrong (a bar stopped below 100%, an output shown
+    twice, evaluate()'s 'No log' table) fails, although nbval compares no outputs."""
+    outcome = yield
+    report = outcome.get_result()
+    outputs = getattr(item, "test_outputs", None)  # nbval's outputs of the cell just run
+    if call.when != "call" or not report.passed or not outputs:
+        return
+    from course_lib.machinery.progress import output_problems
+
+    problems = output_problems({"cells": [{"cell_type": "code", "outputs": outputs}]})
+    if problems:
+        report.outcome = "failed"
+        report.longrepr = "The cell's output reads wrong in an executed copy:\n" + "\n".join(
+            p.replace("cell 0", "this cell", 1) for p in problems
+        )

@@ -348,8 +348,11 @@ def _kind(key: str) -> str:
 
 
 def _in_unit_range(panel: Mapping[str, Sequence[float]]) -> bool:
+    """Scores in [0, 1] (accuracy, F1) share the 0-1 axis; a quantity on a small scale (all
+    values under 0.05 but not all 0: a learning rate) keeps its own, or it would draw flat."""
     values = np.concatenate([_numpy(v) for v in panel.values()])
-    return bool(np.all((values >= 0) & (values <= 1)))
+    small_scale = 0 < values.max() < 0.05
+    return bool(np.all((values >= 0) & (values <= 1))) and not small_scale
 
 
 def plot_history(
@@ -537,6 +540,52 @@ def plot_distributions(
     if title:
         ax.set_title(title, fontsize=11)
     return ax
+
+
+def plot_next_token_distributions(
+    logits: Mapping[str, torch.Tensor],
+    token_labels: Sequence[str],
+    top: int = 10,
+    ncols: int = 3,
+) -> Figure:
+    """The next-token distribution under several decoding settings, one bar panel each.
+
+    ``logits`` maps a setting's name (e.g. "T = 0.5", "top-k = 5") to its processed logits
+    ``(vocab,)`` (removed tokens at ``-inf``); the first entry is the reference, whose
+    ``top`` likeliest tokens are drawn in every panel, in the same order, with one more bar
+    for the probability left to all other tokens. ``token_labels[i]`` names token id ``i``.
+    Each panel's title says how many tokens the setting keeps. Returns the Figure.
+    """
+    if not logits:
+        raise ValueError("give at least one setting: {'T = 1': logits}.")
+    probs = {
+        name: torch.as_tensor(v).detach().float().cpu().softmax(-1) for name, v in logits.items()
+    }
+    sizes = {p.shape for p in probs.values()}
+    if len(sizes) != 1 or len(next(iter(sizes))) != 1:
+        raise ValueError(f"every setting needs logits of one shape (vocab,), got {sizes}.")
+    vocab = next(iter(sizes))[0]
+    if len(token_labels) != vocab:
+        raise ValueError(f"{len(token_labels)} token labels for a vocabulary of {vocab}.")
+    top = min(top, vocab)
+    shown = next(iter(probs.values())).topk(top).indices
+    labels = [repr(str(token_labels[i]))[1:-1] or "(empty)" for i in shown.tolist()] + ["other"]
+    nrows = -(-len(probs) // ncols)
+    fig, axes = notebook_figure(min(ncols, len(probs)), nrows, height=2.8)
+    highest = max(float(p[shown].max()) for p in probs.values())
+    highest = max(highest, max(float(1 - p[shown].sum()) for p in probs.values()))
+    for ax, (name, p) in zip(axes.flat, probs.items()):
+        heights = p[shown].tolist() + [max(0.0, float(1 - p[shown].sum()))]
+        colours = ["C0"] * top + ["0.6"]
+        ax.bar(range(top + 1), heights, color=colours)
+        ax.set_xticks(range(top + 1), labels, rotation=90, fontsize=MIN_FONT)
+        ax.set_ylim(0, 1.05 * highest)
+        ax.set_title(f"{name}: keeps {int((p > 0).sum()):,} of {vocab:,}", fontsize=10)
+        ax.set_ylabel("probability")
+        ax.set_xlabel("next token")
+    for ax in list(axes.flat)[len(probs) :]:
+        ax.set_visible(False)
+    return fig
 
 
 def unlabelled_parts(fig: Figure) -> list[str]:

@@ -47,3 +47,67 @@ def show_benchmark(name: str, root: Path | None = None) -> None:
         print(f"{path} is missing: run `python {script} --help` in the repository to produce it.")
         return
     say(path.read_text())
+
+
+OUTCOMES = ("better", "level", "worse")
+TOO_SMALL = "this profile is too small to show the effect"
+
+
+def compare(
+    value: float,
+    reference: float,
+    noise: float = 0.0,
+    higher_is_better: bool = True,
+    digits: int = 2,
+) -> str:
+    """``"better"``, ``"level"`` or ``"worse"``: ``value`` against ``reference``.
+
+    Level when the two are equal as shown (rounded to ``digits`` decimals) or differ by no
+    more than ``noise`` (e.g. the distance another seed moved the result).
+    """
+    for name, number in (("value", value), ("reference", reference), ("noise", noise)):
+        if not isinstance(number, (int, float)) or number != number:
+            raise ValueError(f"compare() needs real numbers, got {name}={number!r}")
+    if noise < 0:
+        raise ValueError(f"noise is a distance and must be >= 0, got {noise}")
+    diff = round(value, digits) - round(reference, digits)
+    if round(diff, digits) == 0 or round(abs(value - reference), 12) <= noise:
+        return "level"
+    return "better" if (diff > 0) == higher_is_better else "worse"
+
+
+def compare_sentence(
+    subject: str,
+    value: float,
+    other: str,
+    reference: float,
+    *,
+    unit: str = "",
+    digits: int = 2,
+    higher_is_better: bool = True,
+    noise: float | None = None,
+    expected: str | None = None,
+    verb: str = "scores",
+) -> str:
+    """A Markdown sentence comparing two shown values, its words chosen from them.
+
+    "{subject} {verb} **{value}**, better than / level with / worse than {other}
+    ({reference})"; with ``noise`` it adds whether the gap is beyond it, and with
+    ``expected`` (one of :data:`OUTCOMES`) a result that differs from it ends with
+    :data:`TOO_SMALL` instead of reading as a finding.
+    """
+    if expected is not None and expected not in OUTCOMES:
+        raise ValueError(f"expected must be one of {OUTCOMES}, got {expected!r}")
+    outcome = compare(value, reference, noise or 0.0, higher_is_better, digits)
+    unit = f" {unit}" if unit else ""
+    phrase = {"better": "better than", "level": "level with", "worse": "worse than"}[outcome]
+    text = (
+        f"{subject} {verb} **{value:.{digits}f}{unit}**, {phrase} {other} "
+        f"({reference:.{digits}f}{unit})"
+    )
+    if noise is not None and noise > 0:
+        within = "within" if outcome == "level" else "beyond"
+        text += f", {within} the noise of one run (±{noise:.{digits}f})"
+    if expected is not None and outcome != expected:
+        text += f": {TOO_SMALL} (expected: {expected})"
+    return text + "."

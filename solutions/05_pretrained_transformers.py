@@ -8,14 +8,15 @@
 # people do that. This module moves to those libraries, and at each step shows that they
 # compute what you built:
 #
-# - **5.0** the three families, encoder-only (BERT), decoder-only (GPT), encoder-decoder (T5),
-#   and your GPT from Module 4 computing exactly GPT-2's logits;
+# - **5.1** the three families, encoder-only (BERT), decoder-only (GPT), encoder-decoder (T5),
+#   and the course's `DecoderOnlyLM` of Module 4 computing exactly GPT-2's logits;
 # - **5.2** tokenizers: BPE, WordPiece and Unigram, and BPE merges from scratch;
-# - **5.1.1** fine-tuning a pre-trained encoder for sentiment with `Trainer`, against your
-#   from-scratch encoder of Module 3 on the same test sentences;
-# - **5.1.2** generation: greedy decoding, temperature, top-k and top-p from scratch;
-# - **5.1.3** translation with `Seq2SeqTrainer`, `generate` and beam search, scored by BLEU;
-# - **5.3** LoRA from scratch, then with `peft`: the same numbers, a fraction of the weights.
+# - **5.3** pre-trained models at work:
+#   - **5.3.1** fine-tuning a pre-trained encoder for sentiment with `Trainer`, against the
+#     from-scratch encoder of Module 3 on the same test sentences;
+#   - **5.3.2** generation: greedy decoding, temperature, top-k and top-p from scratch;
+#   - **5.3.3** translation with `Seq2SeqTrainer`, `generate` and beam search, scored by BLEU;
+# - **5.4** LoRA from scratch, then with `peft`: the same numbers, a fraction of the weights.
 #
 # **Online and offline.** With a network the notebook loads the real models the lesson names
 # from the Hugging Face Hub. Without one (and always in the fast `ci` profile) it uses
@@ -41,7 +42,7 @@ if unmeasured_note(5, cfg.profile):  # gpu: thresholds no GPU run has measured y
     print(unmeasured_note(5, cfg.profile))
 
 # %% [markdown]
-# ## 5.0 Three architectures
+# ## 5.1 Three architectures
 #
 # | family | example | attention mask | pre-training objective | typical use |
 # |---|---|---|---|---|
@@ -90,9 +91,10 @@ for name, block in blocks.items():
     print(f"{name}: " + ", ".join(parts))
 
 # %% [markdown]
-# ### Your GPT equals GPT-2
+# ### The course's GPT equals GPT-2
 #
-# Module 4's `DecoderOnlyLM` is GPT-2 up to the *layout* of the weights. GPT-2 stores its
+# Module 4's `DecoderOnlyLM` (course code, built from the layers you wrote in Modules 3-4)
+# is GPT-2 up to the *layout* of the weights. GPT-2 stores its
 # linear layers as `Conv1D` with weights of shape `(in, out)` (transposed with respect to
 # `nn.Linear`), fuses the query, key and value projections into one `c_attn` of width
 # $3d$, is pre-norm with a final LayerNorm, uses the tanh form of GELU, learned positions and
@@ -265,11 +267,16 @@ print("'lowest' ->", bpe_split("lowest", library_merges), "  'newer' ->",
 # ### A pre-trained tokenizer at work
 #
 # Every pre-trained model comes with the tokenizer it was trained with. Here is the WordPiece
-# tokenizer of the encoder we fine-tune in 5.1.1, on a **sentence pair** (the input format of
+# tokenizer of the encoder we fine-tune in 5.3.1, on a **sentence pair** (the input format of
 # BERT's next-sentence and entailment tasks). It returns the three tensors a BERT-family model
 # takes: `input_ids`, `attention_mask` (1 for real tokens, 0 for padding: the padding mask of
 # Module 3, the other way round) and `token_type_ids` (0 for the first sentence, 1 for the
 # second).
+#
+# Which encoder? `course_lib.pretrained.choose_model(task, hub_name, stand_in, note)` (course
+# code, used for each model of this module) returns the Hub model `hub_name` when the profile
+# names one and the Hub answers, else the stand-in, and prints which in one line. Its
+# `.source` is what `from_pretrained` loads, `.stand_in` says whether it is a stand-in.
 
 # %%
 from transformers import AutoTokenizer
@@ -306,7 +313,12 @@ print("decoded:", decoded)
 assert decoded.replace(" ", "") == text.lower().replace(" ", "")
 
 # %% [markdown]
-# ## 5.1.1 Fine-tuning a pre-trained encoder with `Trainer`
+# ## 5.3 Pre-trained models at work
+#
+# Three tasks, one per family of 5.1: classification with an encoder (5.3.1), generation with
+# a decoder (5.3.2), translation with an encoder-decoder (5.3.3).
+#
+# ### 5.3.1 Fine-tuning a pre-trained encoder with `Trainer`
 #
 # Module 3's encoder learned everything, word meanings included, from 8,530 short reviews.
 # A pre-trained encoder arrives knowing English from hundreds of millions of sentences; we
@@ -317,7 +329,6 @@ assert decoded.replace(" ", "") == text.lower().replace(" ", "")
 # wrote in Module 3 (AdamW, linear warm-up and decay, batching with dynamic padding).
 
 # %%
-import datasets
 from datasets import Dataset
 
 from course_lib.data import load_rotten_tomatoes, split_items
@@ -359,7 +370,6 @@ from course_lib.pretrained import trainer_precision
 from course_lib.training import classification_metrics
 
 transformers_logging.set_verbosity_error()
-datasets.disable_progress_bars()  # tokenizing a few thousand sentences takes a second
 
 def load_classifier():
     torch.manual_seed(cfg.seed)  # the new head's initialisation
@@ -373,12 +383,13 @@ def precision(model) -> dict:
 
 
 def fine_tune(model, lr: float, run_name: str) -> dict:
-    """Train ``model`` on ``train_data``; test accuracy, F1 and seconds per epoch."""
+    """Train ``model`` on ``train_data``; test accuracy, F1, seconds per epoch and the
+    training loss logged every 5% of the steps."""
     args = TrainingArguments(
         output_dir=str(cfg.output_dir / "05" / run_name), learning_rate=lr,
         per_device_train_batch_size=sizes["cls_batch"], per_device_eval_batch_size=128,
         num_train_epochs=sizes["cls_epochs"], warmup_steps=sizes["warmup"],
-        lr_scheduler_type="linear", weight_decay=0.01, save_strategy="no", logging_strategy="no",
+        lr_scheduler_type="linear", weight_decay=0.01, save_strategy="no", logging_steps=0.05,
         seed=cfg.seed, use_cpu=cfg.device.type == "cpu", disable_tqdm=False, **precision(model),
     )
     trainer = Trainer(model=model, args=args, train_dataset=train_data,
@@ -391,7 +402,8 @@ def fine_tune(model, lr: float, run_name: str) -> dict:
     out = trainer.predict(test_data)
     predicted, labels = torch.as_tensor(out.predictions).argmax(-1), torch.as_tensor(out.label_ids)
     metrics = classification_metrics(predicted, labels, 2)
-    return {**metrics, "seconds_per_epoch": seconds}
+    losses = [(log["step"], log["loss"]) for log in trainer.state.log_history if "loss" in log]
+    return {**metrics, "seconds_per_epoch": seconds, "losses": losses}
 
 
 # %%
@@ -416,12 +428,20 @@ display(Markdown(
     f"| {pretrained_name}, fine-tuned {sizes['cls_epochs']} epoch(s) | {len(train_data):,} | "
     f"{full['accuracy']:.3f} |"
 ))
+from course_lib.report import compare_sentence, say
+
+outcome = compare_sentence(f"Fine-tuned on {len(train_data):,} sentences, {pretrained_name}",
+                           full["accuracy"], "Module 3's encoder trained from scratch on 8,530",
+                           module3, digits=3, verb="reaches test accuracy", expected="better")
+say(outcome if len(train_data) == 8530 else
+    f"{outcome} Only the full training split (8,530 sentences, the `cpu` and `gpu` profiles) "
+    "makes this comparison like for like.")
 if len(train_data) == 8530:  # the full training split: the comparison is like for like
     assert_metric("pre-trained minus from scratch (accuracy)", full["accuracy"] - module3,
                   at_least=0.0)
 
 # %% [markdown]
-# ## 5.1.2 Generation with a decoder-only model
+# ### 5.3.2 Generation with a decoder-only model
 #
 # A GPT-style model gives, at every step, logits over the vocabulary for the next token.
 # *Decoding* turns them into text. **Greedy** decoding takes the most likely token every
@@ -497,7 +517,8 @@ lm_trainer = Trainer(
         output_dir=str(cfg.output_dir / "05" / "gpt2"), max_steps=sizes["gen_steps"],
         per_device_train_batch_size=sizes["gen_batch"], learning_rate=sizes["gen_lr"],
         warmup_steps=0.1, save_strategy="no", logging_strategy="no", seed=cfg.seed,
-        use_cpu=cfg.device.type == "cpu", disable_tqdm=False, **precision(gen_model)),
+        use_cpu=cfg.device.type == "cpu", disable_tqdm=True,  # the lines below say it all
+        **precision(gen_model)),
 )
 
 def held_out_perplexity() -> float:
@@ -506,12 +527,15 @@ def held_out_perplexity() -> float:
 
 if not generator_choice.from_hub:
     perplexity_before = held_out_perplexity()
+    tic = time.perf_counter()
     lm_trainer.train()
-    print(f"held-out perplexity before training {perplexity_before:,.0f}")
+    print(f"held-out perplexity before training {perplexity_before:,.0f}; trained "
+          f"{sizes['gen_steps']} steps in {time.perf_counter() - tic:.0f} s")
+held_perplexity = held_out_perplexity()
+print(f"held-out perplexity {held_perplexity:,.1f}")
+if not generator_choice.from_hub:
     assert_metric("held-out perplexity after / before training",
-                  held_out_perplexity() / perplexity_before,
-                  at_most=sizes["max_gen_perplexity_ratio"])
-print(f"held-out perplexity {held_out_perplexity():,.1f}")
+                  held_perplexity / perplexity_before, at_most=sizes["max_gen_perplexity_ratio"])
 
 # %% [markdown]
 # Greedy decoding against plain sampling ($T = 1$), from the same prompt:
@@ -533,7 +557,7 @@ print("greedy  :", repr(continue_prompt(do_sample=False)))
 print("sampling:", repr(continue_prompt(do_sample=True, temperature=1.0, top_k=0, top_p=1.0)))
 
 # %% [markdown]
-# ### Exercise 5.1.2: temperature, top-k and top-p from scratch
+# #### Exercise 5.3.2: temperature, top-k and top-p from scratch
 #
 # Each function takes next-token logits `(batch, vocab)` and returns logits of the same shape;
 # a removed token gets `-inf` (so softmax gives it probability 0), a kept one keeps its
@@ -602,7 +626,25 @@ for name, kept in (("top_k=50", top_k_filter(next_logits, 50)),
     print(f"{name:27s} keeps {torch.isfinite(kept).sum().item():5d} of {next_logits.shape[1]:,} tokens")
 
 # %% [markdown]
-# ### Explore
+# What the three knobs do to the distribution the next token is drawn from, on the same
+# logits: the model's ten likeliest tokens in every panel, in the same order, and one grey bar
+# for all the others (`Ġ` marks a space, `Ċ` a line break). A low temperature piles the probability onto the
+# first tokens, a high one spreads it; top-k and top-p remove the tail and renormalise what
+# they keep.
+
+# %%
+from course_lib.plots import plot_next_token_distributions
+
+row = next_logits[0]
+settings = {"T = 1 (the model)": row, "T = 0.5": apply_temperature(row[None], 0.5)[0],
+            "T = 1.5": apply_temperature(row[None], 1.5)[0],
+            "top-k = 10": top_k_filter(row[None], 10)[0], "top-p = 0.9": top_p_filter(row[None], 0.9)[0],
+            "T 0.8 + top-k 50 + top-p 0.9": ours[0]}
+plot_next_token_distributions(settings, gen_tokenizer.convert_ids_to_tokens(list(range(len(row)))))
+plt.show()
+
+# %% [markdown]
+# #### Explore
 #
 # Move the sliders and press *Generate* (in Jupyter or Colab). Watch what low temperature
 # does (repetition), what high temperature does (nonsense), and how top-p keeps high
@@ -622,10 +664,10 @@ def generate_text(prompt: str, temperature: float, top_k: int, top_p: float, new
     return gen_tokenizer.decode(out[0, batch["input_ids"].shape[1]:], skip_special_tokens=True)
 
 
-generation_explorer(generate_text, prompt, max_new_tokens=30)
+explorer = generation_explorer(generate_text, prompt, max_new_tokens=30)  # it displays itself
 
 # %% [markdown]
-# ## 5.1.3 Translation with an encoder-decoder
+# ### 5.3.3 Translation with an encoder-decoder
 #
 # Module 4 trained a Transformer from scratch to translate Multi30k from German to English.
 # Here the same test set (test 2016) goes through an encoder-decoder of the library: online,
@@ -699,14 +741,17 @@ mt_trainer = Seq2SeqTrainer(
         output_dir=str(cfg.output_dir / "05" / "t5"), max_steps=sizes["mt_steps"],
         per_device_train_batch_size=sizes["mt_batch"], per_device_eval_batch_size=64,
         learning_rate=sizes["mt_lr"], warmup_steps=0.1, save_strategy="no",
-        logging_strategy="no", seed=cfg.seed, use_cpu=cfg.device.type == "cpu", disable_tqdm=False,
+        logging_strategy="no", seed=cfg.seed, use_cpu=cfg.device.type == "cpu",
+        disable_tqdm=True,  # the course prints its own lines
         **precision(mt_model)),  # T5: bf16 or float32, never fp16 (it overflows)
 )
 if not translator_choice.from_hub:
     loss_before = mt_trainer.evaluate()["eval_loss"]
+    tic = time.perf_counter()
     mt_trainer.train()
     loss_after = mt_trainer.evaluate()["eval_loss"]
-    print(f"test loss before training {loss_before:.2f} nats per token")
+    print(f"test loss {loss_before:.2f} nats per token before training, {loss_after:.2f} "
+          f"after {sizes['mt_steps']} steps ({time.perf_counter() - tic:.0f} s)")
     assert_metric("test loss after / before training", loss_after / loss_before,
                   at_most=sizes["max_mt_loss_ratio"])
 
@@ -747,7 +792,7 @@ assert_metric("BLEU with beam search", bleu[f"beam search ({sizes['mt_beams']} b
               at_least=sizes["min_bleu"])
 
 # %% [markdown]
-# ### Your decoding loops on the library's model
+# #### Module 4's decoding loops on the library's model
 #
 # Module 4's `greedy_decode` and `beam_search` drive any model that offers `encode` and
 # `decode`; `HuggingFaceSeq2Seq` gives the translator that interface (without a key/value
@@ -787,7 +832,7 @@ for name, beams in (("greedy", 1), ("beam search", sizes["mt_beams"])):
                       at_least=sizes["min_greedy_agreement"])
 
 # %% [markdown]
-# ## 5.3 LoRA: fine-tune a fraction of the weights
+# ## 5.4 LoRA: fine-tune a fraction of the weights
 #
 # Full fine-tuning updates (and stores) every weight of the model for every task. **LoRA**
 # (Hu et al., 2021) freezes the pre-trained weight $W \in \mathbb{R}^{d_\text{out} \times
@@ -801,7 +846,7 @@ for name, beams in (("greedy", 1), ("beam search", sizes["mt_beams"])):
 # change $r$. After training, $W + \frac{\alpha}{r} B A$ can be **merged** into one matrix: no
 # extra cost at inference.
 #
-# **Exercise 5.3.** Write `LoRALinear(base, r, alpha)`: keep the `nn.Linear` as `base` and
+# **Exercise 5.4.** Write `LoRALinear(base, r, alpha)`: keep the `nn.Linear` as `base` and
 # freeze it; add `lora_A` `(r, in_features)` (random, e.g. `nn.init.kaiming_uniform_` with
 # `a=math.sqrt(5)` as `peft` does) and `lora_B` `(out_features, r)` (zeros) as parameters;
 # `forward` returns the formula above; `merged()` returns a new `nn.Linear` with the merged
@@ -940,6 +985,19 @@ if len(train_data) == 8530:  # the full training split: LoRA within 3 points of 
                   full["accuracy"] - peft_run["accuracy"], at_most=0.03)
 
 # %% [markdown]
+# The training losses of the three runs, logged by `Trainer` every 5% of the steps (its
+# `log_history`; the same batches in the same order for all three):
+
+# %%
+import math
+
+plot_history({f"{name} loss": [loss for _, loss in run["losses"]] for name, _, run, _ in rows},
+             x=[step for step, _ in full["losses"]], xlabel="optimizer step",
+             loss_label="training loss (nats)", loss_baselines={"guessing (ln 2)": math.log(2)},
+             title=f"Fine-tuning on {len(train_data):,} sentences: all weights or LoRA")
+plt.show()
+
+# %% [markdown]
 # Reload the adapter onto a fresh copy of the pre-trained model: the adapter file (its size is
 # in the table) is all a task needs, next to the one shared base model. It gives back the
 # trained model's logits.
@@ -965,7 +1023,7 @@ print(f"adapter reloaded from {adapter_dir.name}/: same logits as the trained Lo
 # text-to-text; tasks that map an input text to an output text (translation, summarisation).
 # <!-- END SOLUTION -->
 #
-# 2. What had to change to load GPT-2's weights into your decoder-only model, and why do the
+# 2. What had to change to load GPT-2's weights into the course's decoder-only model, and why do the
 #    logits then match exactly?
 #
 # <!-- BEGIN SOLUTION -->

@@ -17,9 +17,11 @@
 # The notebook runs a **worked example** end to end. With a GPU and a network (`gpu`
 # profile) it summarises CNN/DailyMail news with `t5-small` and a LoRA adapter. Offline
 # (`cpu` and `ci` profiles) the same cells translate German to English from a JSONL file the
-# course writes from its Multi30k copy, with a stand-in for the pre-trained model. The two
-# exercises are the decisions a project makes (6.1, 6.2); everything else is a cell you
-# adapt: the names in `CAPITALS` are the ones to change for your own project.
+# course writes from its Multi30k copy, with a stand-in for the pre-trained model. The five
+# exercises are the decisions and small functions a project adapts: which pairs to train on
+# (6.1), which approach (6.2), how long an epoch takes (6.3), which metric (6.4) and which
+# baseline to beat (6.5). Everything else is a cell you adapt: the names in `CAPITALS` are
+# the ones to change for your own project.
 
 # %%
 import matplotlib.pyplot as plt
@@ -111,6 +113,49 @@ for name in ("empty.csv", "renamed.jsonl", "latin1.csv", "test.jsonl"):
         raise AssertionError(f"{name} should have been refused")
 
 # %% [markdown]
+# The loader refuses files it cannot read. Pairs it can read may still be useless for
+# training, and which ones is the project's decision. Three rules cover most files:
+#
+# - **empty**: the source or the target is blank (only spaces): nothing to learn;
+# - **copy**: the target repeats the source (ignoring case and outer spaces): an untranslated
+#   line, or a summary that is the text; it teaches the model to copy;
+# - **too long**: the source has more than `max_source_words` words (split on whitespace):
+#   cut off at the model's input size, its target no longer matches what the model reads.
+#
+# **Exercise 6.1.** Write `drop_reason(source, target, max_source_words)`: the first rule (in
+# the order above) that a pair breaks, as the string `"empty"`, `"copy"` or `"too long"`, or
+# `None` for a pair to keep. A source of exactly `max_source_words` words is kept.
+
+# %%
+def drop_reason(source: str, target: str, max_source_words: int) -> str | None:
+    """"empty", "copy", "too long" (checked in that order) or None to keep the pair."""
+    # BEGIN SOLUTION
+    if not source.strip() or not target.strip():
+        return "empty"
+    if source.strip().lower() == target.strip().lower():
+        return "copy"
+    if len(source.split()) > max_source_words:
+        return "too long"
+    return None
+    # END SOLUTION
+
+
+# %%
+import dataclasses
+from collections import Counter
+
+from course_lib.checkers.project_steps import check_drop_reason, reference_drop_reason
+
+if not check_drop_reason(drop_reason):  # not attempted: the course's version
+    drop_reason = reference_drop_reason
+MAX_SOURCE_WORDS = 2000  # <- your limit (the worked example's sources are far shorter)
+reasons = Counter(drop_reason(s, t, MAX_SOURCE_WORDS) for s, t in data.train)
+kept = [(s, t) for s, t in data.train if drop_reason(s, t, MAX_SOURCE_WORDS) is None]
+print(f"training pairs: {len(kept):,} kept; dropped: "
+      + (", ".join(f"{n} {r}" for r, n in reasons.items() if r) or "none"))
+data = dataclasses.replace(data, train=kept)
+
+# %% [markdown]
 # ### How long are the examples?
 #
 # Lengths decide the model's maximum input size, the batch size that fits in memory, and
@@ -143,7 +188,7 @@ plt.show()
 #   (Module 5): a few hundred thousand trained weights instead of millions, less memory, and a
 #   small adapter to ship; it needs a higher learning rate than full fine-tuning.
 #
-# **Exercise 6.1.** Write the rule as a function. It returns exactly one of
+# **Exercise 6.2.** Write the rule as a function. It returns exactly one of
 # `"from scratch"`, `"full fine-tuning"` or `"LoRA"`; the 100,000 is inclusive.
 
 # %%
@@ -220,7 +265,7 @@ print(f"measured: {timing.tokens_per_second:,.0f} tokens/s over {timing.steps} s
       f"(learning rate 0: the weights did not move; mixed precision: {PRECISION})")
 
 # %% [markdown]
-# **Exercise 6.2.** Estimate the minutes of one epoch from the token lengths of the sources
+# **Exercise 6.3.** Estimate the minutes of one epoch from the token lengths of the sources
 # and targets (lists of ints) and the measured tokens per second.
 
 # %%
@@ -305,24 +350,72 @@ assert_metric("validation loss drop (nats)", val_loss_before - val_loss_after,
 #
 # A model that does not beat its baseline has learnt nothing useful, whatever its score.
 # The test split is used here, once.
+#
+# **Exercise 6.4.** Write `choose_metric(task, balanced=True)`: the name of the score to
+# report, as `course_lib.evaluation.score` names it: `"bleu"` for `"translation"`,
+# `"rougeL"` (ROUGE-L) for `"summarisation"`, and for `"classification"` `"accuracy"` when the
+# classes are balanced, else `"f1"` (macro F1: a model that always answers the dominant class
+# gets a high accuracy but a low macro F1).
+#
+# **Exercise 6.5.** Write `baseline_predictions(task, sources, train_targets)`, one prediction
+# per source: for translation the source itself; for summarisation lead-3, the first three
+# sentences of the source (split it with `re.split(r"(?<=[.!?])\s+", source.strip())` and join
+# the first three pieces with one space); for classification the most frequent label of
+# `train_targets` (a tie goes to the label seen first, as `Counter.most_common` does).
 
 # %%
+import re
+from collections import Counter
+
+
+def choose_metric(task: str, balanced: bool = True) -> str:
+    """The key of evaluation.score to report for task."""
+    # BEGIN SOLUTION
+    if task == "classification":
+        return "accuracy" if balanced else "f1"
+    return {"translation": "bleu", "summarisation": "rougeL"}[task]
+    # END SOLUTION
+
+
+def baseline_predictions(task: str, sources: list[str], train_targets: list[str]) -> list[str]:
+    """The task's baseline: one prediction per source."""
+    # BEGIN SOLUTION
+    if task == "translation":
+        return list(sources)
+    if task == "summarisation":
+        return [" ".join(re.split(r"(?<=[.!?])\s+", s.strip())[:3]) for s in sources]
+    return [Counter(train_targets).most_common(1)[0][0]] * len(sources)
+    # END SOLUTION
+
+
+# %%
+from course_lib.checkers.project_steps import check_baseline_predictions, check_choose_metric
 from course_lib.evaluation import MAIN_METRIC, baseline, score
 from course_lib.shipping import predict
+
+metric_checked = check_choose_metric(choose_metric)
+baseline_checked = check_baseline_predictions(baseline_predictions)
 
 GENERATION = {"max_new_tokens": sizes["max_new_tokens"], "num_beams": sizes["num_beams"]}
 test = data.test[: sizes["eval_examples"]]
 sources, references = [s for s, _ in test], [t for _, t in test]
 predictions = predict(sources, model, tokenizer, TASK, PREFIX, sizes["max_source_tokens"],
                       **GENERATION)
-baseline_name, baseline_predictions = baseline(TASK, sources, [t for _, t in data.train])
+baseline_name, course_baseline = baseline(TASK, sources, [t for _, t in data.train])
+if baseline_checked:  # yours, equal to the course's on the checker's cases
+    course_baseline = baseline_predictions(TASK, sources, [t for _, t in data.train])
 scores, baseline_scores = score(TASK, predictions, references), score(
-    TASK, baseline_predictions, references)
-metric = MAIN_METRIC[TASK]
+    TASK, course_baseline, references)
+metric = choose_metric(TASK) if metric_checked else MAIN_METRIC[TASK]
 for name, values in (("model", scores), (baseline_name, baseline_scores)):
     print(f"{name:16s}" + "  ".join(f"{k} {v:6.2f}" for k, v in values.items()))
 
 # %%
+from course_lib.report import compare_sentence, say
+
+say(compare_sentence("On the test split the model", scores[metric], f"the baseline "
+                     f"({baseline_name})", baseline_scores[metric], digits=1,
+                     verb=f"reaches {metric}", expected="better"))
 assert_metric(f"{metric}: model minus {baseline_name}", scores[metric] - baseline_scores[metric],
               at_least=sizes["min_margin"])
 

@@ -225,6 +225,7 @@ MODULE_04 = {  # the decoder, the full Transformer, decoding, toy task, decoder-
         "leak_window": 16,  # 4.1: characters per training window, with/without causal mask
         "leak_steps": 40,  # 4.1: optimisation steps of each of the two tiny models
         "speed_lengths": [4, 8, 16],  # 4.5: output lengths timed, cached vs uncached
+        "kv_tokens": 24,  # 4.5a stretch: positions decoded one at a time, cost per step timed
         "min_long_speedup": 0.5,  # asserted: cache speed-up at the longest length (timing noise)
         "toy_min_len": 3,  # 4.6: shortest string to reverse
         "toy_max_len": 6,  # 4.6: longest string to reverse (train and test)
@@ -275,7 +276,7 @@ MODULE_04 = {  # the decoder, the full Transformer, decoding, toy task, decoder-
     # 5.79. The LM thresholds are 5.86 plus 0.45 and a ratio of 1.1. gpu: planned, never run.
     "cpu": {
         "mask_demo_len": 8, "leak_window": 32, "leak_steps": 300,
-        "speed_lengths": [8, 16, 32, 64], "min_long_speedup": 1.5,
+        "speed_lengths": [8, 16, 32, 64], "min_long_speedup": 1.5, "kv_tokens": 128,
         "toy_min_len": 5, "toy_max_len": 16, "toy_alphabet": 26,
         "toy_train": 20000, "toy_test": 1000,
         "toy_d_model": 128, "toy_heads": 4, "toy_d_ff": 256, "toy_layers": 2, "toy_batch": 64,
@@ -296,7 +297,7 @@ MODULE_04 = {  # the decoder, the full Transformer, decoding, toy task, decoder-
         # gpu thresholds: unmeasured (no GPU yet), set where any run that learned passes; see
         # UNMEASURED_GPU below. Small-model decoding on a GPU is bound by kernel launches, so
         # the cache may gain little there: asserted only that it costs at most 25% more.
-        "speed_lengths": [16, 32, 64, 128], "min_long_speedup": 0.8,
+        "speed_lengths": [16, 32, 64, 128], "min_long_speedup": 0.8, "kv_tokens": 256,
         "toy_min_len": 5, "toy_max_len": 30, "toy_alphabet": 26,
         "toy_train": 50000, "toy_test": 2000,
         "toy_d_model": 128, "toy_heads": 8, "toy_d_ff": 512, "toy_layers": 3, "toy_batch": 128,
@@ -385,9 +386,9 @@ MODULE_04_TRANSLATION = {
 
 MODULE_05 = {  # pre-trained Transformers with Hugging Face: tokenizers, Trainer, generation, LoRA
     "ci": {
-        "classifier_hub": None,  # Hub model for 5.1.1 (None: the packaged MiniLM, no probe)
-        "generator_hub": None,  # Hub model for 5.1.2 (None: a small GPT-2 trained here)
-        "translator_hub": None,  # Hub model for 5.1.3 (None: a small T5 trained here)
+        "classifier_hub": None,  # Hub model for 5.3.1 (None: the packaged MiniLM, no probe)
+        "generator_hub": None,  # Hub model for 5.3.2 (None: a small GPT-2 trained here)
+        "translator_hub": None,  # Hub model for 5.3.3 (None: a small T5 trained here)
         "tok_chars": 100_000,  # characters of tinyshakespeare the three tokenizers train on
         "tok_vocab_sizes": [150, 300, 600],  # vocabulary sizes compared in 5.2
         "max_length": 32,  # classification: sentences cut to this many WordPiece tokens

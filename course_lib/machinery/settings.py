@@ -16,6 +16,7 @@ import torch
 
 from course_lib.machinery import paths
 from course_lib.machinery.profiles import detect_profile, sizes_for
+from course_lib.machinery.progress import quiet_library_bars
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,7 @@ def setup(module: int, seed: int = 0, verbose: bool = True) -> Settings:
     A bad ``COURSE_*`` setting raises ValueError saying which and how to fix it.
     """
     profile = detect_profile()
+    quiet_library_bars()  # before any Hugging Face import: the course prints its own lines
     seed_everything(seed)
     threads = pick_threads(profile)
     torch.set_num_threads(threads)
