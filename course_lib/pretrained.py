@@ -147,17 +147,19 @@ def decoding_name(model, options: dict) -> str:
 def mixed_precision_for(model, device, wanted: str) -> str:
     """The mixed precision (``"no"``, ``"fp16"``, ``"bf16"``) to train ``model`` with on
     ``device``: ``wanted`` on CUDA, ``"no"`` elsewhere; for T5-family models never fp16
-    (their feed-forward activations overflow it): bf16 where the GPU has it, else fp32."""
+    (their feed-forward activations overflow it): bf16 where the GPU has it natively, else fp32
+    (:func:`course_lib.training.safe_mixed_precision`)."""
     import torch
+
+    from course_lib.training import safe_mixed_precision
 
     if wanted not in ("no", "fp16", "bf16"):
         raise ValueError(f"mixed precision {wanted!r}: use 'no', 'fp16' or 'bf16'.")
     if torch.device(device).type != "cuda" or wanted == "no":
         return "no"
     model_type = getattr(getattr(model, "config", None), "model_type", "")
-    if model_type in OVERFLOWS_IN_FP16:
-        # native bf16 only (Ampere and newer): a T4 emulates it, slower than float32
-        return "bf16" if torch.cuda.is_bf16_supported(including_emulation=False) else "no"
+    if model_type in OVERFLOWS_IN_FP16:  # a T4 only emulates bf16, slower than float32
+        return safe_mixed_precision("fp16", device, overflows_in_fp16=True)
     return wanted
 
 

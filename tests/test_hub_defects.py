@@ -47,6 +47,7 @@ def test_trainer_precision_is_fp16_on_cuda_only():
 
 @pytest.mark.parametrize("bf16", [True, False])
 def test_t5_trains_in_bf16_where_supported_else_fp32_never_fp16(monkeypatch, bf16):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: bf16)
     for wanted in ("fp16", "bf16"):
         assert mixed_precision_for(model_of_type("t5"), CUDA, wanted) == ("bf16" if bf16 else "no")
