@@ -109,11 +109,16 @@ plt.show()
 # and `train_language_model(model, data, steps, window, batch_size, lr)` trains `model` on
 # `steps` such batches with AdamW and a warm-up, and returns the loss on its last 20 batches
 # (held out: the model never trained on them, but they come from the training text). The
-# characters are numbered by Module 1's `Vocab`.
+# characters are numbered by Module 1's `Vocab`. Every training of this notebook runs in the
+# profile's mixed precision: float32 on a CPU, fp16 under autocast with a gradient scaler on
+# a GPU (`training_settings(cfg.profile)`).
 
 # %%
 from course_lib.data import Vocab, load_tinyshakespeare
 from course_lib.language_model import DecoderOnlyLM, random_windows, train_language_model
+from course_lib.machinery.profiles import training_settings
+
+precision = training_settings(cfg.profile)["mixed_precision"]  # "no", "bf16" or "fp16"
 
 text = load_tinyshakespeare()
 chars = Vocab.build([text])
@@ -132,7 +137,7 @@ for causal in (True, False):
     model = DecoderOnlyLM(len(chars), 64, 4, 128, 2, max_len=w, dropout=0.0,
                           causal=causal).to(cfg.device)
     train_loss = train_language_model(model, train_data, sizes["leak_steps"], w, 32, 3e-3,
-                                      device=cfg.device, seed=cfg.seed)
+                                      device=cfg.device, seed=cfg.seed, mixed_precision=precision)
     leak[causal] = (model, train_loss)
 print(f"trained both in {time.perf_counter() - leak_start:.0f} s")
 
@@ -752,7 +757,7 @@ def train_toy(model, epochs, loader=toy_loader, warmup=True, label_smoothing=0.1
         return loss
 
     history = fit(model, loader, loss_fn, opt, epochs, cfg.device, scheduler=sched,
-                  clip_grad_norm=1.0, progress=progress)
+                  clip_grad_norm=1.0, progress=progress, mixed_precision=precision)
     return {**history, "batch_loss": batch_losses}
 
 
@@ -852,7 +857,7 @@ torch.manual_seed(cfg.seed)
 lm = DecoderOnlyLM(len(chars), sizes["lm_d_model"], sizes["lm_heads"], 4 * sizes["lm_d_model"],
                    sizes["lm_layers"], max_len=window, dropout=sizes["lm_dropout"]).to(cfg.device)
 train_language_model(lm, train_data, sizes["lm_steps"], window, sizes["lm_batch"], sizes["lm_lr"],
-                     device=cfg.device, seed=cfg.seed)
+                     device=cfg.device, seed=cfg.seed, mixed_precision=precision)
 lm_ppl = perplexity(lm, val_slice, window, device=cfg.device)
 lm_time = time.perf_counter() - lm_start
 print(f"Transformer LM: {count_parameters(lm):,} parameters, trained in {lm_time:.0f} s")
@@ -862,7 +867,7 @@ lstm_start = time.perf_counter()
 torch.manual_seed(cfg.seed)
 lstm = LSTMLanguageModel(len(chars), 64, sizes["lstm_hidden"]).to(cfg.device)
 train_language_model(lstm, train_data, sizes["lm_steps"], window, sizes["lm_batch"], sizes["lm_lr"],
-                     device=cfg.device, seed=cfg.seed)
+                     device=cfg.device, seed=cfg.seed, mixed_precision=precision)
 lstm_ppl = perplexity(lstm, val_slice, window, device=cfg.device)
 lstm_time = time.perf_counter() - lstm_start
 print(f"LSTM: {count_parameters(lstm):,} parameters, trained in {lstm_time:.0f} s")
@@ -1076,7 +1081,6 @@ import json
 import shutil
 
 from course_lib.checkpoints import latest_checkpoint, read_checkpoint, save_checkpoint
-from course_lib.machinery.profiles import training_settings
 from course_lib.schedules import TimeBudgetSchedule
 from course_lib.training import TrainConfig, train
 from course_lib.translation import translation_loss

@@ -119,6 +119,17 @@ def test_module_5_passes_the_profiles_precision_to_each_trainer():
     assert source.count("TrainingArguments(") == source.count("**precision(") == 3
 
 
+def test_module_4_trains_every_model_in_the_profiles_precision():
+    """4.1, 4.6, 4.7 and 4.9 trained through fit / train_language_model without autocast."""
+    source = (ROOT / "solutions" / "04_transformer.py").read_text(encoding="utf-8")
+    code = "\n".join(line for line in source.splitlines() if not line.startswith("#"))
+    calls = re.findall(r"(?:\bfit|train_language_model)\((.*?)\)\n", code, re.S)
+    assert len(calls) == 4
+    for arguments in calls:
+        assert "mixed_precision=precision" in arguments, arguments
+    assert 'precision = training_settings(cfg.profile)["mixed_precision"]' in source
+
+
 def test_no_unmeasured_gpu_threshold_is_stricter_than_the_measured_cpu_one():
     """gpu thresholds nobody measured: at most as strict as cpu's, which runs measured."""
     for module, keys in UNMEASURED_GPU.items():
