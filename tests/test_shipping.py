@@ -260,3 +260,45 @@ def test_an_edited_card_only_warns_and_a_new_save_leaves_no_stale_file(trained, 
     with pytest.raises(ValueError, match="holds other files"):
         save_for_use(other, model, tokenizer, card(), "zahl 1 plus 1")
     assert (other / "notes.txt").read_text() == "mine"
+
+
+def test_random_damage_anywhere_in_a_shipped_folder_is_never_loaded_silently(shipped, tmp_path):
+    """Fault injection: seeded byte flips and truncations in every file of a shipped folder.
+    Each gives a ShippedModelError naming the file (the model card: a warning), never a
+    crash from deep inside a library and never a silent load."""
+    import random
+    import warnings
+
+    rng = random.Random(3)
+    files = sorted(p.name for p in Path(shipped).iterdir() if p.is_file())
+    counts = {"cases": 0, "clear_errors": 0, "card_warnings": 0, "crashes": 0, "silent": 0}
+    for case in range(5 * len(files)):  # every file damaged five ways
+        folder = Path(shutil.copytree(shipped, tmp_path / f"case{case}"))
+        name = files[case % len(files)]
+        data = bytearray((folder / name).read_bytes())
+        if case % 4 == 3:
+            data = data[: rng.randrange(0, len(data))]
+        else:
+            for position in rng.sample(range(len(data)), rng.choice([1, 2, 8])):
+                data[position] ^= rng.randrange(1, 256)
+        (folder / name).write_bytes(bytes(data))
+        counts["cases"] += 1
+        with warnings.catch_warnings(record=True) as warned:
+            warnings.simplefilter("always")
+            try:
+                load_for_use(folder)
+            except ShippedModelError as error:
+                assert name in str(error), (name, str(error))
+                counts["clear_errors"] += 1
+                continue
+            except Exception as error:  # noqa: BLE001 (what the test counts)
+                counts["crashes"] += 1
+                print(f"{name}: {type(error).__name__}: {error}")
+                continue
+        if name == "README.md" and any(name in str(w.message) for w in warned):
+            counts["card_warnings"] += 1
+        else:
+            counts["silent"] += 1
+    print(f"\nshipped-folder damage ({len(files)} files): {counts}")
+    assert counts["crashes"] == 0 and counts["silent"] == 0
+    assert counts["clear_errors"] + counts["card_warnings"] == counts["cases"]
