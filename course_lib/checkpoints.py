@@ -22,13 +22,14 @@ import os
 import random
 import re
 import shutil
-import socket
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
+
+from course_lib.machinery.locks import LockHeld, ProcessLock
 
 CHECKPOINT_PATTERN = "checkpoint-*.pt"
 BEST_MODEL_NAME = "best_model.pt"
@@ -142,18 +143,9 @@ def remove_temporary_files(directory: str | os.PathLike) -> list[Path]:
     return removed
 
 
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # alive, another user's
-        return True
-    return True
-
-
 class FolderLock:
-    """The lock of a training's output folder: a file ``.train.lock`` holding ``pid host``.
+    """The lock of a training's output folder: ``.train.lock`` holding ``pid host``
+    (:class:`~course_lib.machinery.locks.ProcessLock`).
 
     ``acquire`` creates the folder and the file (so a folder that cannot be written fails
     here, before training), refuses while another live process on this machine holds it, and
@@ -163,51 +155,34 @@ class FolderLock:
 
     def __init__(self, directory: str | os.PathLike):
         self.directory = Path(directory)
-        self.path = self.directory / LOCK_NAME
-        self.owner = f"{os.getpid()} {socket.gethostname()}"
+        self.lock = ProcessLock(self.directory / LOCK_NAME)
+        self.path = self.lock.path
 
     def acquire(self) -> None:
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
-            for _ in range(3):
-                try:
-                    descriptor = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-                except FileExistsError:
-                    self._take_over_if_stale()
-                    continue
-                with os.fdopen(descriptor, "w") as file:
-                    file.write(self.owner + "\n")
-                return
+            stale = self.lock.acquire()
+        except LockHeld as held:
+            if held.pid is None:
+                raise CheckpointError(f"could not take the lock {self.path}: other trainings "
+                                      "keep starting in this folder; give each its own "
+                                      "output_dir.") from None
+            raise CheckpointError(
+                f"another training (process {held.pid}) is using the folder {self.directory}: "
+                f"two runs in one folder overwrite each other's checkpoints. Wait for it to "
+                f"finish, or give this run another output_dir. (If no training runs, delete "
+                f"{self.path}.)") from None
         except OSError as error:
             raise CheckpointError(
                 f"cannot write to the output folder {self.directory} ({error}): choose a "
                 "folder you can write to (output_dir=...), or check that the disk is mounted "
                 "and not read-only.") from error
-        raise CheckpointError(f"could not take the lock {self.path}: other trainings keep "
-                              "starting in this folder; give each its own output_dir.")
-
-    def _take_over_if_stale(self) -> None:
-        try:
-            pid_text, host = self.path.read_text().split()
-            pid = int(pid_text)
-        except (OSError, ValueError):
-            pid, host = None, None  # unreadable: a lock cut short by a crash
-        if pid is not None and host == socket.gethostname() and _process_alive(pid):
-            raise CheckpointError(
-                f"another training (process {pid}) is using the folder {self.directory}: "
-                f"two runs in one folder overwrite each other's checkpoints. Wait for it to "
-                f"finish, or give this run another output_dir. (If no training runs, delete "
-                f"{self.path}.)")
-        print(f"[train] taking over the stale lock of {self.directory} (process {pid} on "
-              f"{host} is gone)")
-        self.path.unlink(missing_ok=True)
+        if stale is not None:
+            print(f"[train] taking over the stale lock of {self.directory} (process "
+                  f"{stale[0]} on {stale[1]} is gone)")
 
     def release(self) -> None:
-        try:
-            if self.path.read_text().strip() == self.owner:
-                self.path.unlink()
-        except OSError:
-            pass  # already gone (the folder deleted meanwhile)
+        self.lock.release()
 
 
 def read_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:

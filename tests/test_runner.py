@@ -135,13 +135,13 @@ def test_a_live_run_holds_its_copy_and_a_dead_ones_lock_is_taken_over(tmp_path):
     executed = tmp_path / "out" / "executed"
     executed.mkdir(parents=True)
     lock = executed / "nb.executed.ipynb.lock"
-    lock.write_text(f"{socket.gethostname()} {os.getpid()}")  # this process: alive
+    lock.write_text(f"{os.getpid()} {socket.gethostname()}")  # this process: alive
     with pytest.raises(NotebookBusy, match=f"process {os.getpid()}.*delete .*lock"):
         run_notebook(tmp_path / "nb.ipynb", output_dir=tmp_path / "out")
     assert not (executed / "nb.executed.ipynb").exists()
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    lock.write_text(f"{socket.gethostname()} {dead.pid}")
+    lock.write_text(f"{dead.pid} {socket.gethostname()}")
     out, _ = run_notebook(tmp_path / "nb.ipynb", output_dir=tmp_path / "out")
     assert out.is_file() and not lock.exists()
     assert sorted(p.name for p in executed.iterdir()) == ["nb.executed.ipynb"]  # no temp files

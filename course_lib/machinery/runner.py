@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import tempfile
 import time
 from contextlib import contextmanager
@@ -26,6 +25,7 @@ from pathlib import Path
 import nbformat
 
 from course_lib.machinery import paths
+from course_lib.machinery.locks import LockHeld, ProcessLock
 from course_lib.machinery.progress import HEADLESS_ENV
 
 ANSI_CODES = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -96,40 +96,21 @@ class NotebookBusy(RuntimeError):
 
 @contextmanager
 def _lock(target: Path):
-    """Hold ``target``.lock while a run writes ``target``; refuse if a live run holds it.
-
-    The lock holds this machine's name and process id: a lock left by a run that died on this
-    machine is taken over; one from another machine (two Colab runtimes on one Drive) or from
-    a live process is an error naming the lock.
-    """
-    lock = target.with_name(target.name + ".lock")
-    me = f"{socket.gethostname()} {os.getpid()}"
-    for _ in range(2):
-        try:
-            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-            break
-        except FileExistsError:
-            host, _, pid = lock.read_text(errors="replace").partition(" ")
-            if host == socket.gethostname() and pid.strip().isdigit():
-                try:
-                    os.kill(int(pid), 0)
-                except ProcessLookupError:  # the run that held it is gone
-                    lock.unlink(missing_ok=True)
-                    continue
-                except PermissionError:
-                    pass
-            raise NotebookBusy(
-                f"another run (process {pid.strip() or '?'} on {host or '?'}) is writing "
-                f"{target}: wait for it to finish. If no run is going, delete {lock}."
-            ) from None
-    else:
-        raise NotebookBusy(f"cannot take the lock {lock}: delete it if no run is going.")
+    """Hold ``target``.lock while a run writes ``target`` (a :class:`ProcessLock`: a lock
+    left by a run that is gone is taken over); NotebookBusy while a live run holds it."""
+    lock = ProcessLock(target.with_name(target.name + ".lock"))
     try:
-        os.write(fd, me.encode())
-        os.close(fd)
+        lock.acquire()
+    except LockHeld as held:
+        who = f"another run (process {held.pid})" if held.pid else "other runs"
+        raise NotebookBusy(
+            f"{who} is writing {target}: wait for it to finish. If no run is going, "
+            f"delete {lock.path}."
+        ) from None
+    try:
         yield
     finally:
-        lock.unlink(missing_ok=True)
+        lock.release()
 
 
 def _write_atomically(nb, target: Path) -> None:
