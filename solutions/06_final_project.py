@@ -40,8 +40,10 @@ if unmeasured_note(6, cfg.profile):  # gpu: thresholds no GPU run has measured y
 # %% [markdown]
 # ## The worked example of this run
 #
-# `choose_model` (Module 5) uses the Hub model the profile names when the Hub answers, and
-# says so in one line; otherwise the offline example runs.
+# `choose_model(task, hub_name, stand_in, stand_in_note)` (Module 5) returns the Hub model
+# `hub_name` the profile names when the Hub (or the local cache) has it, else the stand-in,
+# and says which in one line. Its `.source` is what to load and `.stand_in` says whether the
+# offline example runs (a GPU without a network runs it too, with the `cpu` profile's sizes).
 
 # %%
 from course_lib.pretrained import choose_model
@@ -62,7 +64,10 @@ TASK, PREFIX = sizes["task"], sizes["prefix"]
 # *(text, label)* for classification. Name your file and its two columns here.
 #
 # The worked example first writes its own file, so that the rest of the notebook reads a
-# file exactly as it would read yours.
+# file exactly as it would read yours: `write_multi30k_jsonl(path)` writes the course's
+# Multi30k training pairs as JSONL lines `{"source": German, "target": English}` (online,
+# `write_cnn_dailymail_jsonl(path, count)` writes the first `count` CNN/DailyMail articles
+# with their highlights); both return the path.
 
 # %%
 from course_lib.final_project import write_cnn_dailymail_jsonl, write_multi30k_jsonl
@@ -77,10 +82,12 @@ else:
 print(DATA_FILE.read_text(encoding="utf-8").splitlines()[0][:200])
 
 # %% [markdown]
-# `load_project_data` reads the file, checks it, and holds out a validation and a test split
-# with a seed. Identical sources are kept in one split, so nothing the model trains on
-# reappears in its test. (Have a separate test file? Pass it as `test_file=`: it is checked
-# for overlap with training.)
+# `load_project_data(train_file, columns=..., seed=..., max_examples=None)` reads the file,
+# checks it, and holds out a validation and a test split with the seed (`max_examples` keeps
+# only the first examples, for a quick run). It returns a `ProjectData` whose `.train`,
+# `.val` and `.test` are lists of `(source, target)` pairs. Identical sources are kept in one
+# split, so nothing the model trains on reappears in its test. (Have a separate test file?
+# Pass it as `test_file=`: it is checked for overlap with training.)
 
 # %%
 from course_lib.project_data import load_project_data
@@ -91,7 +98,9 @@ print(f"{len(data.train):,} training, {len(data.val):,} validation, {len(data.te
 
 # %% [markdown]
 # Files go wrong in a few typical ways, and each one gets a message that names the file and
-# the fix. Here are four broken files and what the loader says about each:
+# the fix: the loader raises a `ProjectDataError` with that message. Here are four broken
+# files and what the loader says about each (`write_jsonl(pairs, path)` writes pairs as a
+# JSONL file: the last one is a test file that repeats training pairs):
 
 # %%
 from course_lib.project_data import ProjectDataError, write_jsonl
@@ -161,6 +170,10 @@ data = dataclasses.replace(data, train=kept)
 # Lengths decide the model's maximum input size, the batch size that fits in memory, and
 # how long training takes. Look at the distribution before choosing: a long tail of very
 # long examples is often better cut (the 95th percentile is a good limit) than padded.
+# `lengths(texts)` returns each text's length in whitespace words (a list of ints),
+# `length_stats(values)` their count, mean, median, 95th percentile and maximum, and
+# `plot_distributions({name: values}, xlabel=...)` (Module 3) draws one histogram per
+# sample on one axis, each as shares of its own sample.
 
 # %%
 from course_lib.plots import plot_distributions
@@ -188,8 +201,9 @@ plt.show()
 #   (Module 5): a few hundred thousand trained weights instead of millions, less memory, and a
 #   small adapter to ship; it needs a higher learning rate than full fine-tuning.
 #
-# **Exercise 6.2.** Write the rule as a function. It returns exactly one of
-# `"from scratch"`, `"full fine-tuning"` or `"LoRA"`; the 100,000 is inclusive.
+# **Exercise 6.2.** Write the rule as a function, `choose_approach(num_examples, gpu,
+# pretrained_fits)` (an int and two bools). It returns exactly one of `"from scratch"`,
+# `"full fine-tuning"` or `"LoRA"`; the 100,000 is inclusive.
 
 # %%
 def choose_approach(num_examples: int, gpu: bool, pretrained_fits: bool) -> str:
@@ -217,6 +231,15 @@ print(f"{len(data.train):,} training pairs, device {cfg.device.type}, pre-traine
 # but smaller, with random weights and a BPE vocabulary learnt on our training pairs
 # (Module 5's `tokenizers`), trained from scratch. Online, `t5-small` gets a LoRA adapter
 # (peft) on its attention's query and value projections.
+#
+# - `stand_in_tokenizer(pairs, vocab_size)` learns that BPE vocabulary on both sides of the
+#   pairs and returns a `transformers` tokenizer (`<pad>` id 0, `<eos>` after every text);
+# - `stand_in_t5(tokenizer, d_model, num_layers, num_heads, d_ff, dropout)` returns a T5 with
+#   random weights, built from a config for that tokenizer's vocabulary;
+# - `pretrained_seq2seq(name, lora_r=None)` returns `(model, tokenizer)` of a pre-trained
+#   model; with `lora_r`, a LoRA adapter of that rank and only the adapter trains, without
+#   it every weight trains (full fine-tuning);
+# - `count_trainable(model)` (Module 5) returns `(trainable, total)` parameter counts.
 
 # %%
 from course_lib.final_project import pretrained_seq2seq, stand_in_t5, stand_in_tokenizer
@@ -240,8 +263,21 @@ print(f"{APPROACH}: {trainable:,} trainable of {total:,} parameters ({trainable 
 # Before launching a long run, time a few training steps on your device and extrapolate:
 # an epoch processes every source and target token once (the decoder reads the targets by
 # teacher forcing), so its time is the number of tokens divided by the measured tokens per
-# second. `Seq2SeqBatches` turns pairs into the model's batches (`labels` at -100 where
-# there is padding).
+# second. The parts of the measurement:
+#
+# - `Seq2SeqBatches(tokenizer, prefix, max_source_tokens, max_target_tokens)` is the
+#   `DataLoader`'s `collate_fn`: a list of pairs -> the model's batch, `input_ids` and
+#   `attention_mask` `(batch, src_len)` and `labels` `(batch, tgt_len)` at -100 where there
+#   is padding (ignored by the loss). `prefix` goes before every source (T5's task prefix,
+#   such as `"summarize: "`; empty offline), and each side is cut to its maximum;
+# - `seq2seq_loss(model, batch)` returns the model's own cross-entropy on `batch["labels"]`
+#   (a scalar); `count_tokens(batch)` returns the real (not padding) tokens of a batch;
+# - `mixed_precision_for(model, device, wanted)` returns the precision to train with,
+#   `"no"`, `"fp16"` or `"bf16"`: `wanted` on a GPU, `"no"` elsewhere, and never fp16 for a T5;
+# - Module 4's engine, `train(model, loader, loss_fn, optimizer, config=TrainConfig(...),
+#   count_tokens=..., device=...)`, returns a `TrainResult`; here `TrainConfig(max_steps=...)`
+#   stops it after a few steps, and we read its `.tokens_per_second` and `.steps`. With a
+#   learning rate of 0 the weights do not move.
 
 # %%
 from torch.utils.data import DataLoader
@@ -265,8 +301,13 @@ print(f"measured: {timing.tokens_per_second:,.0f} tokens/s over {timing.steps} s
       f"(learning rate 0: the weights did not move; mixed precision: {PRECISION})")
 
 # %% [markdown]
-# **Exercise 6.3.** Estimate the minutes of one epoch from the token lengths of the sources
-# and targets (lists of ints) and the measured tokens per second.
+# **Exercise 6.3.** Write `estimate_epoch_minutes(source_lengths, target_lengths,
+# tokens_per_second)`: the minutes of one epoch (a float), from the token lengths of the
+# sources and of the targets (two lists of ints) and the measured tokens per second.
+#
+# The cell after the checker gets those lengths from `collate.token_lengths(pairs)`, which
+# returns `(source_lengths, target_lengths)`: the tokens the model reads, after the prefix
+# and the cut to the maximum lengths.
 
 # %%
 def estimate_epoch_minutes(source_lengths, target_lengths, tokens_per_second: float) -> float:
@@ -299,6 +340,19 @@ display(Markdown(f"One epoch of {len(data.train):,} pairs: about **{minutes:.1f}
 # the validation split at each epoch, a **time budget** (`max_minutes`) and **checkpoints**
 # in the output folder (on Colab, on your Drive). If the runtime disconnects, run the cell
 # again with `RESUME = True`: training continues exactly where the last checkpoint left it.
+#
+# - `linear_warmup_schedule(optimizer, warmup_steps, total_steps)` (Module 3): the learning
+#   rate rises linearly for `warmup_steps`, then falls linearly to 0 at `total_steps`;
+# - `TrainConfig(epochs, max_minutes, clip_grad_norm, seed, mixed_precision, ...)` (Module 4)
+#   holds the limits: training stops at whichever comes first;
+# - `evaluate_loss(model, loader, loss_fn, device)` (Module 1) returns the mean loss over
+#   the loader's batches, in evaluation mode;
+# - `train(model, loader, loss_fn, optimizer, scheduler, config, evaluate=, output_dir=,
+#   resume=, overwrite=, ...)` returns a `TrainResult`: the `history` of the evaluations
+#   (one value per evaluation under each name, and the `"step"` of each), `steps`, `epochs`,
+#   `seconds`, `stopped_by` and `tokens_per_second`; `overwrite=True` lets a new run replace
+#   the checkpoints of an old one;
+# - `plot_history(curves)` draws every loss in `curves` against its `"step"` entry.
 
 # %%
 from course_lib.training import evaluate_loss, linear_warmup_schedule
@@ -362,6 +416,20 @@ assert_metric("validation loss drop (nats)", val_loss_before - val_loss_after,
 # sentences of the source (split it with `re.split(r"(?<=[.!?])\s+", source.strip())` and join
 # the first three pieces with one space); for classification the most frequent label of
 # `train_targets` (a tie goes to the label seen first, as `Counter.most_common` does).
+#
+# The cell after the exercises uses the course's evaluation helpers:
+#
+# - `predict(texts, model, tokenizer, task, prefix, max_source_tokens, **generation)`
+#   returns one prediction (a string) per text; `generation` goes to `generate`
+#   (`max_new_tokens`, `num_beams`, `use_cache`) and `batch_size=` sets the batch;
+# - `score(task, predictions, references)` returns a dict of the task's metrics: `"bleu"`,
+#   or `"rouge1"`, `"rouge2"`, `"rougeL"`, or `"accuracy"`, `"f1"`;
+# - `baseline(task, sources, train_targets)` returns `(name, predictions)` of the course's
+#   baseline, and `MAIN_METRIC[task]` the course's choice of metric: yours replace them once
+#   their checkers pass;
+# - `compare_sentence(subject, value, other, reference, ...)` (Module 4) returns the sentence
+#   comparing the model with the baseline, its words (better, level, worse) chosen from the
+#   two values, and `say(markdown)` displays it.
 
 # %%
 import re
@@ -425,6 +493,10 @@ assert_metric(f"{metric}: model minus {baseline_name}", scores[metric] - baselin
 # A corpus score hides *how* a model fails. Rank the test examples by a per-example score
 # (sentence BLEU, ROUGE-L, or right/wrong) and read the worst ones: they show whether
 # errors come from rare words, long inputs, bad references or a systematic habit.
+# `example_scores(task, predictions, references)` returns one score per example (sentence
+# BLEU, ROUGE-L F1 on a 0-100 scale, or 1/0 for right/wrong), and
+# `worst_examples(sources, predictions, references, scores, k)` the `k` lowest, worst first,
+# as dicts with `source`, `prediction`, `reference` and `score`.
 
 # %%
 from course_lib.evaluation import example_scores, worst_examples
@@ -440,6 +512,9 @@ for example in worst_examples(sources, predictions, references, per_example, k=4
 #
 # The same metric on groups of test sources of similar length (each group a quarter of the
 # examples): models trained on short examples typically degrade on the longest ones.
+# `score_by_length(task, lengths, predictions, references)` returns one row per group (a
+# dict: the `lengths`, the number of `examples` and the metric), and `markdown_table(rows)`
+# shows a list of dicts as a table.
 
 # %%
 from course_lib.evaluation import score_by_length
@@ -462,6 +537,13 @@ display(Markdown(markdown_table(by_length, digits=1)))
 #   activations quantised on the fly; about 4x smaller linear weights.
 # - **Merging a LoRA adapter**: $W + BA$ folded into one matrix, so the adapter costs
 #   nothing at inference (only when the model was fine-tuned with LoRA).
+#
+# The helpers: `model_size_mb(model)` returns the megabytes of the model's weights as
+# `torch.save` writes them; `quantize_int8(model)` returns a copy with every `nn.Linear`
+# quantised; `merge_lora(model)` returns a new model with the adapter merged into the
+# weights; `measure_variant(name, predict_fn, texts, score_fn, size_mb)` times
+# `predict_fn(texts)`, scores its predictions with `score_fn` and returns one row, a dict of
+# `variant`, `ms per text`, `texts per s`, `size MB`, `score` and the `predictions`.
 
 # %%
 from course_lib.optimise import measure_variant, model_size_mb, quantize_int8
@@ -519,7 +601,10 @@ display(Markdown(
 # A shipped model is a folder anyone can load without this notebook: the weights as
 # **safetensors** (a format that cannot run code when loaded, unlike pickle), the tokenizer,
 # a **model card** (what it does, on what data, how well, its limits), and the settings that
-# `predict` needs. `save_for_use` also stores one example with the prediction made now.
+# `predict` needs. `ModelCard(title, task, model, data, metrics, baseline, limits, training,
+# baseline_name)` holds the card's text and scores; `save_for_use(folder, model, tokenizer,
+# card, example, prefix, max_source_tokens, generation)` writes the folder and returns its
+# path. It also stores one example with the prediction made now.
 
 # %%
 from course_lib.shipping import ModelCard, save_for_use
@@ -548,7 +633,9 @@ print(sorted(p.name for p in ship_dir.iterdir()))
 # %% [markdown]
 # The test of a shipped folder: a **fresh Python process**, sharing nothing with this
 # notebook, loads it and predicts the stored example. It must give exactly the prediction
-# saved with the model.
+# saved with the model. `reproduce_in_fresh_process(folder)` runs that test and returns a
+# dict: the `input`, the saved prediction (`expected`), the new process's `prediction`,
+# whether they are `identical`, and the `seconds` it took.
 
 # %%
 from course_lib.shipping import reproduce_in_fresh_process
@@ -562,6 +649,8 @@ assert check["identical"]
 # %% [markdown]
 # Anyone with the folder (and `course_lib`, or the three lines of Hugging Face code it wraps)
 # can now call `predict`; from a shell: `python -m course_lib.shipping FOLDER "your text"`.
+# In Python, `load_for_use(folder)` returns the loaded model, and its `.predict(texts)` one
+# prediction per text.
 
 # %%
 from course_lib.shipping import load_for_use
