@@ -103,7 +103,7 @@ def tokenize_pairs(
 
 def real_tokens(batch: dict) -> int:
     """Source + target tokens of a batch from :func:`bucketed_loader`, padding not counted
-    (the ``count_tokens`` of ``course_lib.training.train``, for tokens/s)."""
+    (the ``count_tokens`` of ``course_lib.engine.train``, for tokens/s)."""
     return int((~batch["src_padding_mask"]).sum() + (~batch["tgt_padding_mask"]).sum())
 
 
@@ -142,7 +142,7 @@ def token_budget_batches(
 class TokenBudgetSampler(Sampler[list[int]]):
     """A ``batch_sampler`` for ``DataLoader``: :func:`token_budget_batches`, reshuffled at every
     pass when ``shuffle``, with seed ``seed + epoch`` (``set_epoch`` sets the epoch, as
-    ``course_lib.training.train`` does for an exact resume; else each pass counts one up)."""
+    ``course_lib.engine.train`` does for an exact resume; else each pass counts one up)."""
 
     def __init__(
         self, pairs: Sequence[Pair], max_tokens: int = 4096, shuffle: bool = True, seed: int = 0

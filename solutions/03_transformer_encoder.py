@@ -699,7 +699,8 @@ print(f"{derived:,} parameters: {len(vocab) * d_model:,} in the word embeddings,
 # weights of its best epoch. The test split plays no part in that choice.
 
 # %%
-from course_lib.training import evaluate_classifier, fit, linear_warmup_schedule
+from course_lib.metrics import evaluate_classifier
+from course_lib.training import fit, linear_warmup_schedule
 
 
 def logits_fn(model, batch):
@@ -867,8 +868,8 @@ for i in (right, wrong):
 # Which test sentences does the model get wrong, most confidently?
 
 # %%
+from course_lib.metrics import predict
 from course_lib.plots import plot_confusion_matrix, plot_distributions
-from course_lib.training import predict
 
 probs, labels = predict(model, loaders["test"], logits_fn, cfg.device)
 predicted = probs.argmax(-1)
