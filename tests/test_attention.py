@@ -317,7 +317,7 @@ def test_mha_rejects_bad_input_with_clear_errors(gen):
 
 
 def test_mha_with_a_wrapped_projection_uses_the_wrapper(gen):
-    """The one-matmul self-attention shortcut must not bypass a replaced projection (LoRA...)."""
+    """Each projection runs through its module, so a replaced one (LoRA, a hook) is used."""
     layer = MultiHeadAttention(D_MODEL, HEADS)
     x = randn(gen, 2, 5, D_MODEL)
     expected, _ = layer(x, x, x.clone())  # three separate projections
