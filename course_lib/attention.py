@@ -1,4 +1,4 @@
-"""Attention: the scaled dot-product, masks, and multi-head attention.
+"""Module 2: attention, the scaled dot-product, masks, and multi-head attention.
 
 Mask convention, everywhere in the course (the one ``torch.nn.MultiheadAttention`` and
 ``torch.nn.Transformer`` use for boolean masks): ``True`` marks a position that may **not**

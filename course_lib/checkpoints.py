@@ -1,4 +1,4 @@
-"""Checkpoints that survive a crash and resume a run exactly.
+"""Module 4: checkpoints that survive a crash and resume a run exactly.
 
 A checkpoint is one file written by ``torch.save`` and read back with
 ``torch.load(..., weights_only=True)`` (no pickled code runs on loading). It is written to a

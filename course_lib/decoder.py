@@ -1,4 +1,4 @@
-"""The Transformer decoder: decoder layers and the decoder stack, with a key/value cache.
+"""Module 4: the Transformer decoder: decoder layers and the decoder stack, with a key/value cache.
 
 One decoder layer (post-norm, as in the paper)::
 
@@ -24,7 +24,7 @@ from torch import nn
 
 from course_lib.add_norm import AddNorm
 from course_lib.attention import KeyValueCache, MultiHeadAttention, causal_mask
-from course_lib.encoder import EmbeddedStack, check_padding_mask, check_token_ids
+from course_lib.embedding import EmbeddedStack, check_padding_mask, check_token_ids
 from course_lib.feed_forward import ACTIVATIONS, PositionwiseFeedForward
 
 __all__ = ["Decoder", "DecoderCache", "DecoderLayer", "LayerCache", "to_torch_decoder_layer"]
@@ -107,7 +107,7 @@ class DecoderLayer(nn.Module):
                 "x and memory must be (batch, seq, d_model), got shapes "
                 f"{tuple(x.shape)} and {tuple(memory.shape)}"
             )
-        check_padding_mask(memory_key_padding_mask, memory.shape[0], memory.shape[1])
+        check_padding_mask(memory_key_padding_mask, *memory.shape[:2], "memory_key_padding_mask")
         weights = []
 
         def self_attention(y: torch.Tensor) -> torch.Tensor:
@@ -165,34 +165,37 @@ class Decoder(EmbeddedStack):
         self,
         ids: torch.Tensor,
         memory: torch.Tensor,
-        memory_padding_mask: torch.Tensor | None = None,
-        padding_mask: torch.Tensor | None = None,
+        memory_key_padding_mask: torch.Tensor | None = None,
+        tgt_key_padding_mask: torch.Tensor | None = None,
         cache: DecoderCache | None = None,
         need_weights: bool = False,
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``ids`` ``(batch, tgt_len)``, ``memory`` ``(batch, src_len, d_model)`` ->
         ``(batch, tgt_len, d_model)``; the causal mask is built here.
 
-        ``padding_mask`` ``(batch, tgt_len)`` (True = padding); with a ``cache``, ``ids`` are
-        the new tokens only (positions continue after the cached ones) and ``padding_mask``
-        covers cached + new positions. With ``need_weights`` also returns every layer's
+        ``memory_key_padding_mask`` ``(batch, src_len)`` and ``tgt_key_padding_mask``
+        ``(batch, tgt_len)`` (True = padding); with a ``cache``, ``ids`` are the new tokens
+        only (positions continue after the cached ones) and ``tgt_key_padding_mask`` covers
+        cached + new positions. With ``need_weights`` also returns every layer's
         weights, ``(layers, batch, heads, tgt_len, tgt_len)`` and ``(..., src_len)``.
         """
         check_token_ids(ids)
         past = 0 if cache is None else len(cache)
-        check_padding_mask(padding_mask, ids.shape[0], past + ids.shape[1])
+        check_padding_mask(
+            tgt_key_padding_mask, ids.shape[0], past + ids.shape[1], "tgt_key_padding_mask"
+        )
         new = ids.shape[1]
         if past:  # new positions see every cached one and the new ones up to themselves
             mask = torch.ones(new, past + new, dtype=torch.bool, device=ids.device)
             mask = mask.triu(diagonal=past + 1)
         else:
             mask = causal_mask(new, device=ids.device)
-        x = self.embed(ids, offset=past)
+        x = self.embed(ids, offset=past)  # (batch, new, d_model)
         self_weights, cross_weights = [], []
         for i, layer in enumerate(self.layers):
             out = layer(
-                x, memory, tgt_mask=mask, tgt_key_padding_mask=padding_mask,
-                memory_key_padding_mask=memory_padding_mask, need_weights=need_weights,
+                x, memory, tgt_mask=mask, tgt_key_padding_mask=tgt_key_padding_mask,
+                memory_key_padding_mask=memory_key_padding_mask, need_weights=need_weights,
                 cache=None if cache is None else cache.layers[i],
             )
             if need_weights:

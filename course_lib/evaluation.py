@@ -1,4 +1,4 @@
-"""Evaluate a project's predictions: the task's metric, a baseline to beat, error analysis.
+"""Module 6: evaluate a project's predictions: its metric, a baseline to beat, error analysis.
 
 One metric per task, each from a maintained package:
 

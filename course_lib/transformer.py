@@ -1,4 +1,4 @@
-"""The full encoder-decoder Transformer of "Attention Is All You Need".
+"""Module 4: the full encoder-decoder Transformer of "Attention Is All You Need".
 
 ::
 
@@ -21,14 +21,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from course_lib.data.batching import shift_right
 from course_lib.decoder import Decoder, DecoderCache, to_torch_decoder_layer
-from course_lib.encoder import (
-    Encoder,
-    check_padding_mask,
-    check_token_ids,
-    to_torch_encoder_layer,
-)
-from course_lib.seq2seq import shift_right
+from course_lib.embedding import check_padding_mask, check_token_ids
+from course_lib.encoder import Encoder, to_torch_encoder_layer
 
 __all__ = [
     "Transformer",
@@ -89,24 +85,24 @@ class Transformer(nn.Module):
         nn.init.zeros_(self.output.bias)
 
     def encode(
-        self, src: torch.Tensor, src_padding_mask: torch.Tensor | None = None
+        self, src: torch.Tensor, src_key_padding_mask: torch.Tensor | None = None
     ) -> torch.Tensor:
         """``src`` ``(batch, src_len)`` -> memory ``(batch, src_len, d_model)``."""
-        return self.encoder(src, src_padding_mask)
+        return self.encoder(src, src_key_padding_mask)
 
     def decode(
         self,
         tgt_in: torch.Tensor,
         memory: torch.Tensor,
-        src_padding_mask: torch.Tensor | None = None,
-        tgt_padding_mask: torch.Tensor | None = None,
+        memory_key_padding_mask: torch.Tensor | None = None,
+        tgt_key_padding_mask: torch.Tensor | None = None,
         cache: DecoderCache | None = None,
     ) -> torch.Tensor:
         """``tgt_in`` ``(batch, tgt_len)`` and memory -> logits ``(batch, tgt_len, tgt_vocab)``.
 
         With a ``cache`` (``self.new_cache()``), ``tgt_in`` holds only the new tokens.
         """
-        hidden = self.decoder(tgt_in, memory, src_padding_mask, tgt_padding_mask, cache)
+        hidden = self.decoder(tgt_in, memory, memory_key_padding_mask, tgt_key_padding_mask, cache)
         return self.output(hidden)
 
     def new_cache(self) -> DecoderCache:
@@ -117,8 +113,8 @@ class Transformer(nn.Module):
         self,
         src: torch.Tensor,
         tgt_in: torch.Tensor,
-        src_padding_mask: torch.Tensor | None = None,
-        tgt_padding_mask: torch.Tensor | None = None,
+        src_key_padding_mask: torch.Tensor | None = None,
+        tgt_key_padding_mask: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """``src`` ``(batch, src_len)``, ``tgt_in`` ``(batch, tgt_len)`` -> logits
         ``(batch, tgt_len, tgt_vocab)``; padding masks bool, True at padding."""
@@ -129,10 +125,10 @@ class Transformer(nn.Module):
                 f"src and tgt_in must share the batch size, got {src.shape[0]} and "
                 f"{tgt_in.shape[0]}"
             )
-        check_padding_mask(src_padding_mask, *src.shape)
-        check_padding_mask(tgt_padding_mask, *tgt_in.shape)
-        memory = self.encode(src, src_padding_mask)
-        return self.decode(tgt_in, memory, src_padding_mask, tgt_padding_mask)
+        check_padding_mask(src_key_padding_mask, *src.shape, name="src_key_padding_mask")
+        check_padding_mask(tgt_key_padding_mask, *tgt_in.shape, name="tgt_key_padding_mask")
+        memory = self.encode(src, src_key_padding_mask)  # (batch, src_len, d_model)
+        return self.decode(tgt_in, memory, src_key_padding_mask, tgt_key_padding_mask)
 
 
 def transformer_loss(

@@ -579,9 +579,9 @@ with FlopCounterMode(display=False) as counter, torch.no_grad():
     probe(torch.randn(batch, n, d_))
 assert_metric("counted / derived FLOPs", counter.get_total_flops() / (batch * layer_flops(n, d_, d_ff_)),
               at_least=0.999, at_most=1.001)
-by_part = counter.get_flop_counts()
+by_part = counter.get_flop_counts()  # keyed by class name: "TransformerBlock.self_attn"
 for part in ("self_attn", "feed_forward"):
-    print(f"{part:13s}{sum(by_part[f'EncoderLayer.{part}'].values()):>12,} FLOPs")
+    print(f"{part:13s}{sum(by_part[f'{type(probe).__name__}.{part}'].values()):>12,} FLOPs")
 
 # %% [markdown]
 # Per token, the linear parts cost $8d^2 + 4 d\, d_\text{ff}$ and attention $4 n d$: attention

@@ -132,7 +132,7 @@ def test_bad_inputs_have_clear_errors():
         decoder(torch.zeros(4, dtype=torch.long), torch.randn(1, 3, D))
     with pytest.raises(TypeError, match="bool"):
         decoder(torch.zeros(1, 4, dtype=torch.long), torch.randn(1, 3, D),
-                memory_padding_mask=torch.zeros(1, 3))
+                memory_key_padding_mask=torch.zeros(1, 3))
     with pytest.raises(ValueError, match="batch, seq"):
         DecoderLayer(D, HEADS, D_FF)(torch.randn(4, D), torch.randn(1, 3, D))
     with pytest.raises(ValueError, match="max_len"):

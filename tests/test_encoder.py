@@ -171,7 +171,7 @@ def test_encoder_rejects_bad_inputs():
         enc(torch.ones(2, 3, 4, dtype=torch.long))
     with pytest.raises(TypeError, match="bool"):
         enc(torch.ones(2, 3, dtype=torch.long), torch.zeros(2, 3))
-    with pytest.raises(ValueError, match="padding_mask must have shape"):
+    with pytest.raises(ValueError, match="src_key_padding_mask must have shape"):
         enc(torch.ones(2, 3, dtype=torch.long), torch.zeros(2, 4, dtype=torch.bool))
 
 

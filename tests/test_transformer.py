@@ -106,7 +106,7 @@ def test_bad_inputs_have_clear_errors():
         model(torch.ones(2, 3, dtype=torch.long), torch.ones(3, 3, dtype=torch.long))
     with pytest.raises(TypeError, match="integer token ids"):
         model(torch.ones(2, 3), torch.ones(2, 3, dtype=torch.long))
-    with pytest.raises(ValueError, match="padding_mask must have shape"):
+    with pytest.raises(ValueError, match="src_key_padding_mask must have shape"):
         model(torch.ones(2, 3, dtype=torch.long), torch.ones(2, 3, dtype=torch.long),
               torch.zeros(2, 4, dtype=torch.bool))
 
