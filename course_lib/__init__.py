@@ -5,7 +5,8 @@ after each exercise instead of redefining it. The files, by the module that teac
 
 - Module 1, recurrent models: ``rnn``, ``lstm``, ``char_model``, ``word2vec``, ``seq2seq``;
   ``training`` (``fit``, the small loop every module uses) and ``device``.
-- Module 2, attention: ``attention``, ``positional_encoding``.
+- Module 2, attention: ``attention``, ``positional_encoding``; ``torch_interop`` copies the
+  course's layers to and from PyTorch's (Modules 2-4) to prove they compute the same.
 - Module 3, the encoder: ``add_norm``, ``feed_forward``, ``embedding``, ``encoder``
   (``TransformerBlock``, taught as ``EncoderLayer``), ``classifier``, ``metrics``.
 - Module 4, the Transformer: ``decoder``, ``transformer``, ``decoding``, ``losses``,

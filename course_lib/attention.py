@@ -246,8 +246,8 @@ class MultiHeadAttention(nn.Module):
     concatenated and projected by ``out_proj``. ``fused=True`` runs the attention itself
     through ``F.scaled_dot_product_attention`` (faster, less memory) whenever no weights are
     asked for (``need_weights=False``); with weights it takes the explicit path.
-    ``from_torch``/``load_torch_weights``/``to_torch`` copy weights to and from
-    ``nn.MultiheadAttention``.
+    ``from_torch``/``to_torch`` copy weights from and to ``nn.MultiheadAttention``
+    (:mod:`course_lib.torch_interop`).
     """
 
     def __init__(
@@ -358,81 +358,19 @@ class MultiHeadAttention(nn.Module):
             return out, None
         return out, weights.mean(dim=1) if average_attn_weights else weights
 
-    # -- weights to and from torch.nn.MultiheadAttention ------------------------------------
-
-    @torch.no_grad()
-    def load_torch_weights(self, torch_mha: nn.MultiheadAttention) -> MultiHeadAttention:
-        """Copy the weights of ``torch_mha`` into this layer (in place); returns ``self``."""
-        if not isinstance(torch_mha, nn.MultiheadAttention):
-            raise TypeError(f"expected nn.MultiheadAttention, got {type(torch_mha).__name__}")
-        if (torch_mha.embed_dim, torch_mha.num_heads) != (self.d_model, self.num_heads):
-            raise ValueError(
-                f"nn.MultiheadAttention has embed_dim={torch_mha.embed_dim}, "
-                f"num_heads={torch_mha.num_heads}; this layer has d_model={self.d_model}, "
-                f"num_heads={self.num_heads}"
-            )
-        if (
-            not torch_mha._qkv_same_embed_dim
-            or torch_mha.bias_k is not None
-            or torch_mha.add_zero_attn
-        ):
-            raise ValueError(
-                "only nn.MultiheadAttention without kdim/vdim, add_bias_kv and "
-                "add_zero_attn can be copied"
-            )
-        has_bias = torch_mha.in_proj_bias is not None
-        if has_bias != (self.q_proj.bias is not None):
-            raise ValueError(f"bias mismatch: nn.MultiheadAttention has bias={has_bias}")
-        for proj, weight in zip(
-            (self.q_proj, self.k_proj, self.v_proj), torch_mha.in_proj_weight.chunk(3), strict=True
-        ):
-            proj.weight.copy_(weight)
-        if has_bias:
-            for proj, bias in zip(
-                (self.q_proj, self.k_proj, self.v_proj),
-                torch_mha.in_proj_bias.chunk(3),
-                strict=True,
-            ):
-                proj.bias.copy_(bias)
-            self.out_proj.bias.copy_(torch_mha.out_proj.bias)
-        self.out_proj.weight.copy_(torch_mha.out_proj.weight)
-        return self
+    # -- weights from and to torch.nn.MultiheadAttention (course_lib.torch_interop) ----------
 
     @classmethod
     def from_torch(
         cls, torch_mha: nn.MultiheadAttention, fused: bool = False
     ) -> MultiHeadAttention:
         """A course layer with the weights (and dropout) of ``torch_mha``."""
-        layer = cls(
-            torch_mha.embed_dim,
-            torch_mha.num_heads,
-            dropout=torch_mha.dropout,
-            bias=torch_mha.in_proj_bias is not None,
-            fused=fused,
-        )
-        return layer.to(torch_mha.in_proj_weight).load_torch_weights(torch_mha)
+        from course_lib.torch_interop import mha_from_torch
+
+        return mha_from_torch(torch_mha, fused)
 
     def to_torch(self) -> nn.MultiheadAttention:
         """An ``nn.MultiheadAttention(batch_first=True)`` with this layer's weights."""
-        torch_mha = nn.MultiheadAttention(
-            self.d_model,
-            self.num_heads,
-            dropout=self.dropout.p,
-            bias=self.q_proj.bias is not None,
-            batch_first=True,
-        ).to(self.q_proj.weight)
-        return self.copy_to_torch(torch_mha)
+        from course_lib.torch_interop import mha_to_torch
 
-    @torch.no_grad()
-    def copy_to_torch(self, torch_mha: nn.MultiheadAttention) -> nn.MultiheadAttention:
-        """Copy this layer's q/k/v/out projections into ``torch_mha``'s packed weights."""
-        torch_mha.in_proj_weight.copy_(
-            torch.cat([self.q_proj.weight, self.k_proj.weight, self.v_proj.weight])
-        )
-        torch_mha.out_proj.weight.copy_(self.out_proj.weight)
-        if self.q_proj.bias is not None:
-            torch_mha.in_proj_bias.copy_(
-                torch.cat([self.q_proj.bias, self.k_proj.bias, self.v_proj.bias])
-            )
-            torch_mha.out_proj.bias.copy_(self.out_proj.bias)
-        return torch_mha
+        return mha_to_torch(self)

@@ -25,9 +25,10 @@ from torch import nn
 from course_lib.add_norm import AddNorm
 from course_lib.attention import KeyValueCache, MultiHeadAttention, causal_mask
 from course_lib.embedding import EmbeddedStack, check_padding_mask, check_token_ids
-from course_lib.feed_forward import ACTIVATIONS, PositionwiseFeedForward
+from course_lib.feed_forward import PositionwiseFeedForward
+from course_lib.torch_interop import to_torch_decoder_layer  # noqa: F401 (lesson 04 imports it from here)
 
-__all__ = ["Decoder", "DecoderCache", "DecoderLayer", "LayerCache", "to_torch_decoder_layer"]
+__all__ = ["Decoder", "DecoderCache", "DecoderLayer", "LayerCache"]
 
 
 @dataclass
@@ -208,39 +209,3 @@ class Decoder(EmbeddedStack):
         if need_weights:
             return x, torch.stack(self_weights), torch.stack(cross_weights)
         return x
-
-
-def to_torch_decoder_layer(layer: DecoderLayer) -> nn.TransformerDecoderLayer:
-    """An ``nn.TransformerDecoderLayer`` (batch first) holding a copy of ``layer``'s weights.
-
-    Same sizes, dropout, ``norm_first`` and eps; the two compute the same function.
-    """
-    names = ("self_attn", "cross_attn", "feed_forward", "add_norm1", "add_norm2", "add_norm3")
-    for name in names:
-        if not hasattr(layer, name):
-            raise AttributeError(
-                f"the decoder layer has no attribute {name!r}: keep the attribute names of "
-                f"DecoderLayer.__init__ ({', '.join(names)})."
-            )
-    ffn = layer.feed_forward
-    norms = (layer.add_norm1.norm, layer.add_norm2.norm, layer.add_norm3.norm)
-    theirs = nn.TransformerDecoderLayer(
-        d_model=layer.self_attn.d_model,
-        nhead=layer.self_attn.num_heads,
-        dim_feedforward=ffn.linear1.out_features,
-        dropout=ffn.dropout.p,
-        batch_first=True,
-        norm_first=layer.add_norm1.norm_first,
-        layer_norm_eps=norms[0].eps,
-        activation=ACTIVATIONS[ffn.activation],
-    )
-    layer.self_attn.copy_to_torch(theirs.self_attn)
-    layer.cross_attn.copy_to_torch(theirs.multihead_attn)
-    with torch.no_grad():
-        for mine, torch_module in (
-            (ffn.linear1, theirs.linear1), (ffn.linear2, theirs.linear2),
-            (norms[0], theirs.norm1), (norms[1], theirs.norm2), (norms[2], theirs.norm3),
-        ):
-            torch_module.weight.copy_(mine.weight)
-            torch_module.bias.copy_(mine.bias)
-    return theirs.to(next(layer.parameters()).device)

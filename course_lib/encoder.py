@@ -23,7 +23,7 @@ from torch import nn
 from course_lib.add_norm import AddNorm
 from course_lib.attention import MultiHeadAttention
 from course_lib.embedding import EmbeddedStack, check_padding_mask, check_token_ids
-from course_lib.feed_forward import ACTIVATIONS, PositionwiseFeedForward
+from course_lib.feed_forward import PositionwiseFeedForward
 
 
 class TransformerBlock(nn.Module):
@@ -137,36 +137,3 @@ class Encoder(EmbeddedStack):
                 x = layer(x, key_padding_mask=src_key_padding_mask)
         x = self.norm(x)
         return (x, torch.stack(weights)) if need_weights else x
-
-
-def to_torch_encoder_layer(layer: TransformerBlock) -> nn.TransformerEncoderLayer:
-    """An ``nn.TransformerEncoderLayer`` (batch first) holding a copy of ``layer``'s weights.
-
-    Same sizes, dropout, ``norm_first``, eps and activation; the two compute the same function.
-    """
-    for name in ("self_attn", "feed_forward", "add_norm1", "add_norm2"):
-        if not hasattr(layer, name):
-            raise AttributeError(
-                f"the encoder layer has no attribute {name!r}: keep the attribute names of "
-                "EncoderLayer.__init__ (self_attn, feed_forward, add_norm1, add_norm2)."
-            )
-    ffn, norm1, norm2 = layer.feed_forward, layer.add_norm1.norm, layer.add_norm2.norm
-    theirs = nn.TransformerEncoderLayer(
-        d_model=layer.self_attn.d_model,
-        nhead=layer.self_attn.num_heads,
-        dim_feedforward=ffn.linear1.out_features,
-        dropout=ffn.dropout.p,
-        batch_first=True,
-        norm_first=layer.add_norm1.norm_first,
-        layer_norm_eps=norm1.eps,
-        activation=ACTIVATIONS[ffn.activation],
-    )
-    layer.self_attn.copy_to_torch(theirs.self_attn)
-    with torch.no_grad():
-        for mine, torch_module in (
-            (ffn.linear1, theirs.linear1), (ffn.linear2, theirs.linear2),
-            (norm1, theirs.norm1), (norm2, theirs.norm2),
-        ):
-            torch_module.weight.copy_(mine.weight)
-            torch_module.bias.copy_(mine.bias)
-    return theirs.to(next(layer.parameters()).device)

@@ -15,16 +15,15 @@ the model is trained to predict ``y1 ... y_n <eos>`` (teacher forcing).
 
 from __future__ import annotations
 
-import warnings
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from course_lib.data.batching import shift_right
-from course_lib.decoder import Decoder, DecoderCache, to_torch_decoder_layer
+from course_lib.decoder import Decoder, DecoderCache
 from course_lib.embedding import check_padding_mask, check_token_ids
-from course_lib.encoder import Encoder, to_torch_encoder_layer
+from course_lib.encoder import Encoder
+from course_lib.torch_interop import to_torch_transformer  # noqa: F401 (lesson 04 imports it from here)
 
 __all__ = [
     "Transformer",
@@ -177,35 +176,3 @@ def expected_parameter_count(
         embeddings + num_encoder_layers * encoder_layer + num_decoder_layers * decoder_layer
         + final_norms + output
     )
-
-
-def to_torch_transformer(model: Transformer) -> nn.Transformer:
-    """An ``nn.Transformer`` (batch first) whose encoder and decoder stacks hold copies of
-    ``model``'s layers.
-
-    ``nn.Transformer`` has no embeddings nor output layer: feed it ``model.encoder.embed(src)``
-    and ``model.decoder.embed(tgt_in)`` and apply ``model.output`` to its result. It always
-    ends each stack with a LayerNorm; for a post-norm model (the paper, no final norm) those
-    are removed, for a pre-norm one they receive ``model``'s final norms.
-    """
-    first_enc = model.encoder.layers[0]
-    with warnings.catch_warnings():  # pre-norm: "enable_nested_tensor is True, but ..."
-        warnings.simplefilter("ignore", UserWarning)
-        theirs = nn.Transformer(
-            d_model=model.encoder.d_model,
-            nhead=first_enc.self_attn.num_heads,
-            num_encoder_layers=len(model.encoder.layers),
-            num_decoder_layers=len(model.decoder.layers),
-            dim_feedforward=first_enc.feed_forward.linear1.out_features,
-            dropout=first_enc.feed_forward.dropout.p,
-            batch_first=True,
-            norm_first=first_enc.add_norm1.norm_first,
-        )
-    theirs.encoder.layers = nn.ModuleList(to_torch_encoder_layer(m) for m in model.encoder.layers)
-    theirs.decoder.layers = nn.ModuleList(to_torch_decoder_layer(m) for m in model.decoder.layers)
-    for mine, stack in ((model.encoder.norm, theirs.encoder), (model.decoder.norm, theirs.decoder)):
-        if isinstance(mine, nn.LayerNorm):
-            stack.norm.load_state_dict(mine.state_dict())
-        else:
-            stack.norm = None
-    return theirs.to(model.output.weight.device)

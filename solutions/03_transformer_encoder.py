@@ -358,7 +358,7 @@ print("attention paid to padding:", weights[1, :, :, 6:].sum().item())
 # to float precision, post-norm and pre-norm (`norm_first=True`), with padding:
 
 # %%
-from course_lib.encoder import to_torch_encoder_layer
+from course_lib.torch_interop import to_torch_encoder_layer
 
 for norm_first in (False, True):
     torch.manual_seed(cfg.seed)

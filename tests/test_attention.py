@@ -20,6 +20,7 @@ from course_lib.attention import (
     split_heads,
 )
 from course_lib.data import padding_mask
+from course_lib.torch_interop import load_torch_mha
 
 D_MODEL, HEADS = 32, 4
 
@@ -287,9 +288,9 @@ def test_weight_copies_round_trip_and_refuse_what_they_cannot_copy():
     with pytest.raises(ValueError, match="kdim/vdim"):
         MultiHeadAttention.from_torch(nn.MultiheadAttention(D_MODEL, HEADS, kdim=8, vdim=8))
     with pytest.raises(ValueError, match="num_heads"):
-        MultiHeadAttention(D_MODEL, 2).load_torch_weights(reference)
+        load_torch_mha(MultiHeadAttention(D_MODEL, 2), reference)
     with pytest.raises(TypeError, match="nn.MultiheadAttention"):
-        ours.load_torch_weights(nn.Linear(2, 2))
+        load_torch_mha(ours, nn.Linear(2, 2))
 
 
 def test_mha_parameter_count_matches_torch():

@@ -9,7 +9,8 @@ from torch import nn
 
 from course_lib.attention import KeyValueCache, MultiHeadAttention, causal_mask
 from course_lib.data import padding_mask
-from course_lib.decoder import Decoder, DecoderCache, DecoderLayer, to_torch_decoder_layer
+from course_lib.decoder import Decoder, DecoderCache, DecoderLayer
+from course_lib.torch_interop import to_torch_decoder_layer
 
 D, HEADS, D_FF, VOCAB = 32, 4, 64, 19
 

@@ -9,7 +9,6 @@ from torch import nn
 
 from course_lib.attention import causal_mask
 from course_lib.data import padding_mask
-from course_lib.encoder import to_torch_encoder_layer
 from course_lib.feed_forward import PositionwiseFeedForward
 from course_lib.language_model import (
     DecoderOnlyLM,
@@ -20,6 +19,7 @@ from course_lib.language_model import (
     train_language_model,
 )
 from course_lib.sampling import filter_logits
+from course_lib.torch_interop import to_torch_encoder_layer
 
 VOCAB, D, HEADS, D_FF = 23, 32, 4, 64
 

@@ -9,11 +9,11 @@ import torch.nn.functional as F
 
 from course_lib.attention import causal_mask
 from course_lib.data import padding_mask
+from course_lib.torch_interop import to_torch_transformer
 from course_lib.transformer import (
     Transformer,
     count_parameters,
     expected_parameter_count,
-    to_torch_transformer,
 )
 
 SRC_V, TGT_V, D, HEADS, D_FF = 17, 13, 32, 4, 48
