@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from course_lib.add_norm import AddNorm
-from course_lib.attention import KeyValueCache, MultiHeadAttention, causal_mask
+from course_lib.attention import KeyValueCache, MultiHeadAttention
 from course_lib.embedding import EmbeddedStack, check_padding_mask, check_token_ids
 from course_lib.feed_forward import PositionwiseFeedForward
 from course_lib.torch_interop import to_torch_decoder_layer  # noqa: F401 (lesson 04 imports it from here)
@@ -129,9 +129,9 @@ class DecoderLayer(nn.Module):
             weights.append(w)
             return out
 
-        x = self.add_norm1(x, self_attention)
-        x = self.add_norm2(x, cross_attention)
-        x = self.add_norm3(x, self.feed_forward)
+        x = self.add_norm1(x, self_attention)  # (batch, tgt_len, d_model)
+        x = self.add_norm2(x, cross_attention)  # (batch, tgt_len, d_model)
+        x = self.add_norm3(x, self.feed_forward)  # (batch, tgt_len, d_model)
         return (x, weights[0], weights[1]) if need_weights else x
 
 
@@ -186,11 +186,9 @@ class Decoder(EmbeddedStack):
             tgt_key_padding_mask, ids.shape[0], past + ids.shape[1], "tgt_key_padding_mask"
         )
         new = ids.shape[1]
-        if past:  # new positions see every cached one and the new ones up to themselves
-            mask = torch.ones(new, past + new, dtype=torch.bool, device=ids.device)
-            mask = mask.triu(diagonal=past + 1)
-        else:
-            mask = causal_mask(new, device=ids.device)
+        # (new, past + new), True = blocked: each new position sees the cached ones and the
+        # new ones up to itself (without a cache: causal_mask(new))
+        mask = torch.ones(new, past + new, dtype=torch.bool, device=ids.device).triu(past + 1)
         x = self.embed(ids, offset=past)  # (batch, new, d_model)
         self_weights, cross_weights = [], []
         for i, layer in enumerate(self.layers):

@@ -102,7 +102,7 @@ class Transformer(nn.Module):
         With a ``cache`` (``self.new_cache()``), ``tgt_in`` holds only the new tokens.
         """
         hidden = self.decoder(tgt_in, memory, memory_key_padding_mask, tgt_key_padding_mask, cache)
-        return self.output(hidden)
+        return self.output(hidden)  # (batch, tgt_len, d_model) -> (batch, tgt_len, tgt_vocab)
 
     def new_cache(self) -> DecoderCache:
         """An empty key/value cache for incremental decoding with :meth:`decode`."""
