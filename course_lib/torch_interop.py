@@ -97,77 +97,71 @@ def mha_to_torch(layer: MultiHeadAttention) -> nn.MultiheadAttention:
     return copy_mha_to_torch(layer, torch_mha)
 
 
-def to_torch_encoder_layer(layer: TransformerBlock) -> nn.TransformerEncoderLayer:
-    """An ``nn.TransformerEncoderLayer`` (batch first) holding a copy of ``layer``'s weights.
-
-    Same sizes, dropout, ``norm_first``, eps and activation; the two compute the same function.
-    """
-    for name in ("self_attn", "feed_forward", "add_norm1", "add_norm2"):
+def _require_parts(layer: nn.Module, kind: str, names: tuple[str, ...]) -> None:
+    """A clear error when a learner's ``kind`` layer renamed a part the copy needs."""
+    for name in names:
         if not hasattr(layer, name):
             raise AttributeError(
-                f"the encoder layer has no attribute {name!r}: keep the attribute names of "
-                "EncoderLayer.__init__ (self_attn, feed_forward, add_norm1, add_norm2)."
+                f"the {kind.lower()} layer has no attribute {name!r}: keep the attribute names "
+                f"of {kind}Layer.__init__ ({', '.join(names)})."
             )
-    ffn, norm1, norm2 = layer.feed_forward, layer.add_norm1.norm, layer.add_norm2.norm
-    theirs = nn.TransformerEncoderLayer(
+
+
+def _torch_layer_settings(layer: nn.Module) -> dict:
+    """The arguments that build PyTorch's encoder or decoder layer with ``layer``'s sizes,
+    dropout, ``norm_first``, eps and activation."""
+    ffn = layer.feed_forward
+    return dict(
         d_model=layer.self_attn.d_model,
         nhead=layer.self_attn.num_heads,
         dim_feedforward=ffn.linear1.out_features,
         dropout=ffn.dropout.p,
         batch_first=True,
         norm_first=layer.add_norm1.norm_first,
-        layer_norm_eps=norm1.eps,
+        layer_norm_eps=layer.add_norm1.norm.eps,
         activation=ACTIVATIONS[ffn.activation],
     )
+
+
+@torch.no_grad()
+def _copy_feed_forward_and_norms(layer: nn.Module, theirs: nn.Module, norms: int) -> None:
+    """``linear1``, ``linear2`` and ``norm1..norm{norms}`` of ``theirs`` from ``layer``."""
+    pairs = [
+        (layer.feed_forward.linear1, theirs.linear1),
+        (layer.feed_forward.linear2, theirs.linear2),
+    ]
+    pairs += [
+        (getattr(layer, f"add_norm{i}").norm, getattr(theirs, f"norm{i}"))
+        for i in range(1, norms + 1)
+    ]
+    for mine, torch_module in pairs:
+        torch_module.weight.copy_(mine.weight)
+        torch_module.bias.copy_(mine.bias)
+
+
+def to_torch_encoder_layer(layer: TransformerBlock) -> nn.TransformerEncoderLayer:
+    """An ``nn.TransformerEncoderLayer`` (batch first) holding a copy of ``layer``'s weights.
+
+    Same sizes, dropout, ``norm_first``, eps and activation; the two compute the same function.
+    """
+    _require_parts(layer, "Encoder", ("self_attn", "feed_forward", "add_norm1", "add_norm2"))
+    theirs = nn.TransformerEncoderLayer(**_torch_layer_settings(layer))
     copy_mha_to_torch(layer.self_attn, theirs.self_attn)
-    with torch.no_grad():
-        for mine, torch_module in (
-            (ffn.linear1, theirs.linear1),
-            (ffn.linear2, theirs.linear2),
-            (norm1, theirs.norm1),
-            (norm2, theirs.norm2),
-        ):
-            torch_module.weight.copy_(mine.weight)
-            torch_module.bias.copy_(mine.bias)
+    _copy_feed_forward_and_norms(layer, theirs, norms=2)
     return theirs.to(next(layer.parameters()).device)
 
 
 def to_torch_decoder_layer(layer: DecoderLayer) -> nn.TransformerDecoderLayer:
     """An ``nn.TransformerDecoderLayer`` (batch first) holding a copy of ``layer``'s weights.
 
-    Same sizes, dropout, ``norm_first`` and eps; the two compute the same function.
+    Same sizes, dropout, ``norm_first``, eps and activation; the two compute the same function.
     """
     names = ("self_attn", "cross_attn", "feed_forward", "add_norm1", "add_norm2", "add_norm3")
-    for name in names:
-        if not hasattr(layer, name):
-            raise AttributeError(
-                f"the decoder layer has no attribute {name!r}: keep the attribute names of "
-                f"DecoderLayer.__init__ ({', '.join(names)})."
-            )
-    ffn = layer.feed_forward
-    norms = (layer.add_norm1.norm, layer.add_norm2.norm, layer.add_norm3.norm)
-    theirs = nn.TransformerDecoderLayer(
-        d_model=layer.self_attn.d_model,
-        nhead=layer.self_attn.num_heads,
-        dim_feedforward=ffn.linear1.out_features,
-        dropout=ffn.dropout.p,
-        batch_first=True,
-        norm_first=layer.add_norm1.norm_first,
-        layer_norm_eps=norms[0].eps,
-        activation=ACTIVATIONS[ffn.activation],
-    )
+    _require_parts(layer, "Decoder", names)
+    theirs = nn.TransformerDecoderLayer(**_torch_layer_settings(layer))
     copy_mha_to_torch(layer.self_attn, theirs.self_attn)
     copy_mha_to_torch(layer.cross_attn, theirs.multihead_attn)
-    with torch.no_grad():
-        for mine, torch_module in (
-            (ffn.linear1, theirs.linear1),
-            (ffn.linear2, theirs.linear2),
-            (norms[0], theirs.norm1),
-            (norms[1], theirs.norm2),
-            (norms[2], theirs.norm3),
-        ):
-            torch_module.weight.copy_(mine.weight)
-            torch_module.bias.copy_(mine.bias)
+    _copy_feed_forward_and_norms(layer, theirs, norms=3)
     return theirs.to(next(layer.parameters()).device)
 
 
