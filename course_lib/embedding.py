@@ -25,7 +25,7 @@ def check_token_ids(ids: torch.Tensor) -> None:
 
 
 def check_padding_mask(
-    padding_mask: torch.Tensor | None, batch: int, seq: int, name: str = "key_padding_mask"
+    padding_mask: torch.Tensor | None, batch: int, seq: int, name: str = "padding_mask"
 ) -> None:
     """Raise a clear error unless ``padding_mask`` (called ``name``) is None or bool
     ``(batch, seq)``."""

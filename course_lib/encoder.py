@@ -68,7 +68,7 @@ class TransformerBlock(nn.Module):
         """
         if x.dim() != 3:
             raise ValueError(f"x must be (batch, seq, d_model), got shape {tuple(x.shape)}")
-        check_padding_mask(key_padding_mask, x.shape[0], x.shape[1])
+        check_padding_mask(key_padding_mask, x.shape[0], x.shape[1], "key_padding_mask")
         weights = []
 
         def self_attention(y: torch.Tensor) -> torch.Tensor:

@@ -134,6 +134,12 @@ def test_bad_inputs_have_clear_errors():
     with pytest.raises(TypeError, match="bool"):
         decoder(torch.zeros(1, 4, dtype=torch.long), torch.randn(1, 3, D),
                 memory_key_padding_mask=torch.zeros(1, 3))
+    with pytest.raises(ValueError, match="tgt_key_padding_mask must have shape"):
+        decoder(torch.zeros(1, 4, dtype=torch.long), torch.randn(1, 3, D),
+                tgt_key_padding_mask=torch.zeros(1, 3, dtype=torch.bool))
+    with pytest.raises(ValueError, match="memory_key_padding_mask must have shape"):
+        decoder(torch.zeros(1, 4, dtype=torch.long), torch.randn(1, 3, D),
+                memory_key_padding_mask=torch.zeros(1, 4, dtype=torch.bool))
     with pytest.raises(ValueError, match="batch, seq"):
         DecoderLayer(D, HEADS, D_FF)(torch.randn(4, D), torch.randn(1, 3, D))
     with pytest.raises(ValueError, match="max_len"):
