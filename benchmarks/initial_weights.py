@@ -36,8 +36,8 @@ from translation_table import (  # noqa: E402
 )
 
 from course_lib.machinery.profiles import MODULE_04_TRANSLATION, PROFILES  # noqa: E402
+from course_lib.torch_interop import to_torch_transformer  # noqa: E402
 from course_lib.training import fit  # noqa: E402
-from course_lib.transformer import to_torch_transformer  # noqa: E402
 from course_lib.translation import translation_loss  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"

@@ -31,7 +31,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from course_lib.data.batching import collate_pairs
-from course_lib.training import TrainConfig, train
+from course_lib.engine import TrainConfig, train
 from course_lib.transformer import Transformer, transformer_loss
 from course_lib.translation import BOS_ID, EOS_ID, PAD_ID, TorchTransformer, real_tokens
 
@@ -109,7 +109,7 @@ def main() -> None:
 
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     header = (
-        f"Training throughput with `course_lib.training.train`, measured by "
+        f"Training throughput with `course_lib.engine.train`, measured by "
         f"`benchmarks/training_throughput.py` on {time.strftime('%Y-%m-%d')}: "
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, "
         f"{torch.get_num_threads()} torch threads, torch {torch.__version__}, load average "

@@ -34,9 +34,9 @@ import torch
 from torch import nn
 
 from course_lib.data import load_multi30k
+from course_lib.engine import TrainConfig, train
 from course_lib.machinery.profiles import MODULE_04_TRANSLATION, PROFILES
 from course_lib.schedules import TimeBudgetSchedule
-from course_lib.training import TrainConfig, train
 from course_lib.transformer import Transformer
 from course_lib.translation import (
     TorchTransformer,

@@ -1,7 +1,24 @@
 """course_lib: the small shared library behind the course's notebooks.
 
-Each concept lives in a file named after it (``lstm.py``, ``attention.py``, ...); notebooks
-import the reference implementation after each exercise instead of redefining it.
+Each concept lives in a file named after it; notebooks import the reference implementation
+after each exercise instead of redefining it. The files, by the module that teaches them:
+
+- Module 1, recurrent models: ``rnn``, ``lstm``, ``char_model``, ``word2vec``, ``seq2seq``;
+  ``training`` (``fit``, the small loop every module uses) and ``device``.
+- Module 2, attention: ``attention``, ``positional_encoding``; ``torch_interop`` copies the
+  course's layers to and from PyTorch's (Modules 2-4) to prove they compute the same.
+- Module 3, the encoder: ``add_norm``, ``feed_forward``, ``embedding``, ``encoder``
+  (``TransformerBlock``, taught as ``EncoderLayer``), ``classifier``, ``metrics``.
+- Module 4, the Transformer: ``decoder``, ``transformer``, ``decoding``, ``losses``,
+  ``schedules``, ``translation``, ``language_model``, ``bpe``; the training engine ``engine``
+  (``train``) and its ``checkpoints``.
+- Module 5, pre-trained models: ``pretrained``, ``gpt2``, ``sampling``, ``generation_widget``,
+  ``seq2seq_adapter``, ``lora``.
+- Module 6, the final project: ``final_project``, ``project_data``, ``evaluation``,
+  ``optimise``, ``shipping``.
+- Around them: ``data/`` (data sets, vocabularies, batching), ``checkers/`` (the exercises'
+  checks), ``plots`` and ``report`` (figures, result sentences) and ``machinery/`` (setup,
+  profiles, Colab, the doctor, the notebook build).
 """
 
 from course_lib.machinery.settings import Settings, setup

@@ -1,4 +1,4 @@
-"""Add & Norm: the residual connection and layer normalisation around every sub-layer.
+"""Module 3: Add & Norm: the residual connection and layer normalisation around every sub-layer.
 
 Post-norm (the paper, and ``nn.TransformerEncoderLayer``'s default)::
 

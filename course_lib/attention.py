@@ -1,4 +1,4 @@
-"""Attention: the scaled dot-product, masks, and multi-head attention.
+"""Module 2: attention, the scaled dot-product, masks, and multi-head attention.
 
 Mask convention, everywhere in the course (the one ``torch.nn.MultiheadAttention`` and
 ``torch.nn.Transformer`` use for boolean masks): ``True`` marks a position that may **not**
@@ -48,14 +48,50 @@ def _check_bool_mask(mask: torch.Tensor, name: str) -> None:
         )
 
 
-def _zero_blocked_rows(x: torch.Tensor, blocked_rows: torch.Tensor | None) -> torch.Tensor:
-    """``x`` with the rows of fully masked queries set to 0 (``blocked_rows`` ``(..., q, 1)``)."""
-    if blocked_rows is None:
+def _zero_fully_masked_rows(x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """``x`` ``(..., q_len, any)`` with the rows of queries whose keys are all masked set to 0."""
+    if mask is None:
         return x
+    blocked_rows = mask.all(dim=-1, keepdim=True)  # (..., q_len, 1)
     # On CPU skip the pass when no row is blocked; on a GPU that test would cost a sync.
     if blocked_rows.device.type == "cpu" and not blocked_rows.any():
         return x
     return x.masked_fill(blocked_rows, 0.0)
+
+
+def _check_attention_inputs(query, key, value, mask) -> None:
+    """Clear errors for inputs ``scaled_dot_product_attention`` cannot take."""
+    for name, tensor in (("query", query), ("key", key), ("value", value)):
+        if not isinstance(tensor, torch.Tensor):
+            raise TypeError(f"{name} must be a torch.Tensor, got {type(tensor).__name__}")
+        if tensor.dim() < 2:
+            raise ValueError(f"{name} must be at least (seq, dim), got shape {tuple(tensor.shape)}")
+        if not tensor.is_floating_point():
+            raise TypeError(f"{name} must be a float tensor, got {tensor.dtype}; call .float()")
+    if key.shape[-1] != query.shape[-1]:
+        raise ValueError(f"query and key must share d_k, got {query.shape[-1]} and {key.shape[-1]}")
+    if key.shape[-2] != value.shape[-2]:
+        raise ValueError(
+            f"key and value must have the same length, got {key.shape[-2]} and {value.shape[-2]}"
+        )
+    if mask is None:
+        return
+    _check_bool_mask(mask, "mask")
+    try:
+        leading = torch.broadcast_shapes(query.shape[:-2], key.shape[:-2])
+    except RuntimeError:
+        raise ValueError(
+            f"query {tuple(query.shape)} and key {tuple(key.shape)} must have leading "
+            "(batch, heads) dimensions that broadcast"
+        ) from None
+    scores_shape = (*leading, query.shape[-2], key.shape[-2])
+    try:
+        torch.broadcast_shapes(mask.shape, scores_shape)
+    except RuntimeError:
+        raise ValueError(
+            f"mask of shape {tuple(mask.shape)} does not broadcast to the scores "
+            f"{scores_shape} = (..., q_len, k_len)"
+        ) from None
 
 
 def scaled_dot_product_attention(
@@ -75,40 +111,26 @@ def scaled_dot_product_attention(
     Returns the output ``(..., q_len, d_v)`` and the weights ``(..., q_len, k_len)``, each row
     summing to 1 (a fully masked row is all zeros and its output is zero).
     """
-    for name, tensor in (("query", query), ("key", key), ("value", value)):
-        if not isinstance(tensor, torch.Tensor):
-            raise TypeError(f"{name} must be a torch.Tensor, got {type(tensor).__name__}")
-        if tensor.dim() < 2:
-            raise ValueError(f"{name} must be at least (seq, dim), got shape {tuple(tensor.shape)}")
-        if not tensor.is_floating_point():
-            raise TypeError(f"{name} must be a float tensor, got {tensor.dtype}; call .float()")
-    d_k = query.shape[-1]
-    if key.shape[-1] != d_k:
-        raise ValueError(f"query and key must share d_k, got {query.shape[-1]} and {key.shape[-1]}")
-    if key.shape[-2] != value.shape[-2]:
-        raise ValueError(
-            f"key and value must have the same length, got {key.shape[-2]} and {value.shape[-2]}"
-        )
-    scale = 1.0 / math.sqrt(d_k) if scale is None else scale
+    _check_attention_inputs(query, key, value, mask)
+    scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
     scores = query @ key.transpose(-2, -1) * scale  # (..., q_len, k_len)
-    blocked_rows = None
     if mask is not None:
-        _check_bool_mask(mask, "mask")
-        try:
-            torch.broadcast_shapes(mask.shape, scores.shape)
-        except RuntimeError:
-            raise ValueError(
-                f"mask of shape {tuple(mask.shape)} does not broadcast to the scores "
-                f"{tuple(scores.shape)} = (..., q_len, k_len)"
-            ) from None
         # The most negative float, not -inf: a fully masked row then stays finite (uniform),
         # and is zeroed below instead of turning into 0/0 = NaN.
         scores = scores.masked_fill(mask, torch.finfo(scores.dtype).min)
-        blocked_rows = mask.all(dim=-1, keepdim=True)
-    weights = _zero_blocked_rows(scores.softmax(dim=-1), blocked_rows)
+    weights = _zero_fully_masked_rows(scores.softmax(dim=-1), mask)  # (..., q_len, k_len)
     if dropout_p > 0.0:
         weights = F.dropout(weights, p=dropout_p)
-    return weights @ value, weights
+    return weights @ value, weights  # (..., q_len, d_v)
+
+
+def _torch_attention(q, k, v, mask, dropout_p: float) -> torch.Tensor:
+    """``F.scaled_dot_product_attention`` (fused kernels) with the course's masks: True =
+    blocked, and a fully masked row gives 0 on every backend. Returns ``(..., q_len, d_v)``."""
+    context = F.scaled_dot_product_attention(
+        q, k, v, attn_mask=None if mask is None else ~mask, dropout_p=dropout_p
+    )
+    return _zero_fully_masked_rows(context, mask)
 
 
 def split_heads(x: torch.Tensor, num_heads: int) -> torch.Tensor:
@@ -177,6 +199,14 @@ class KeyValueCache:
         """Number of positions cached."""
         return 0 if self.key is None else self.key.shape[-2]
 
+    def update(self, key: torch.Tensor, value: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Append the new positions' keys and values ``(batch, heads, new, d_head)``; returns
+        all those cached ``(batch, heads, seen, d_head)``."""
+        if self.key is not None:
+            key, value = torch.cat([self.key, key], dim=-2), torch.cat([self.value, value], dim=-2)
+        self.key, self.value = key, value
+        return key, value
+
     def reorder(self, index: torch.Tensor) -> None:
         """Keep batch rows ``index`` ``(new_batch,)`` (beam search picks its survivors)."""
         if self.key is not None:
@@ -216,8 +246,8 @@ class MultiHeadAttention(nn.Module):
     concatenated and projected by ``out_proj``. ``fused=True`` runs the attention itself
     through ``F.scaled_dot_product_attention`` (faster, less memory) whenever no weights are
     asked for (``need_weights=False``); with weights it takes the explicit path.
-    ``from_torch``/``load_torch_weights``/``to_torch`` copy weights to and from
-    ``nn.MultiheadAttention``.
+    ``from_torch``/``to_torch`` copy weights from and to ``nn.MultiheadAttention``
+    (:mod:`course_lib.torch_interop`).
     """
 
     def __init__(
@@ -241,32 +271,6 @@ class MultiHeadAttention(nn.Module):
 
     def extra_repr(self) -> str:
         return f"d_model={self.d_model}, num_heads={self.num_heads}, fused={self.fused}"
-
-    def _project(self, query, key, value):
-        """Q, K, V ``(batch, seq, d_model)``; one matmul for self-attention, like nn does."""
-        plain = all(
-            type(p) is nn.Linear and not p._forward_hooks and not p._forward_pre_hooks
-            for p in (self.q_proj, self.k_proj, self.v_proj)
-        )
-        if plain and query is key and key is value:
-            weight = torch.cat([self.q_proj.weight, self.k_proj.weight, self.v_proj.weight])
-            bias = None
-            if self.q_proj.bias is not None:
-                bias = torch.cat([self.q_proj.bias, self.k_proj.bias, self.v_proj.bias])
-            return F.linear(query, weight, bias).chunk(3, dim=-1)
-        return self.q_proj(query), self.k_proj(key), self.v_proj(value)
-
-    def _project_cached(self, query, key, value, cache: KeyValueCache):
-        """Q of the new positions; K and V from (and into) ``cache``; all split into heads."""
-        q = split_heads(self.q_proj(query), self.num_heads)
-        if cache.static and cache.key is not None:
-            return q, cache.key, cache.value
-        k = split_heads(self.k_proj(key), self.num_heads)
-        v = split_heads(self.v_proj(value), self.num_heads)
-        if cache.key is not None:
-            k, v = torch.cat([cache.key, k], dim=-2), torch.cat([cache.value, v], dim=-2)
-        cache.key, cache.value = k, v
-        return q, k, v
 
     def _check_inputs(self, query, key, value, key_padding_mask, attn_mask, past=0):
         for name, x in (("query", query), ("key", key), ("value", value)):
@@ -333,102 +337,40 @@ class MultiHeadAttention(nn.Module):
         """
         past = 0 if cache is None or cache.static else len(cache)
         self._check_inputs(query, key, value, key_padding_mask, attn_mask, past)
-        if attn_mask is not None and attn_mask.dim() == 3:  # nn's (batch * heads, q, k)
+        if attn_mask is not None and attn_mask.dim() == 3:  # nn's (batch * heads, q_len, k_len)
             attn_mask = attn_mask.view(-1, self.num_heads, *attn_mask.shape[-2:])
-        if cache is None:
-            q, k, v = (split_heads(t, self.num_heads) for t in self._project(query, key, value))
+        q = split_heads(self.q_proj(query), self.num_heads)  # (batch, heads, q_len, d_head)
+        if cache is not None and cache.static and cache.key is not None:
+            k, v = cache.key, cache.value  # the memory, projected at the first step
         else:
-            q, k, v = self._project_cached(query, key, value, cache)
-        mask = combine_masks(key_padding_mask, attn_mask)
+            k = split_heads(self.k_proj(key), self.num_heads)  # (batch, heads, k_len, d_head)
+            v = split_heads(self.v_proj(value), self.num_heads)  # (batch, heads, k_len, d_head)
+            if cache is not None:
+                k, v = cache.update(k, v)  # (batch, heads, past + k_len, d_head)
+        mask = combine_masks(key_padding_mask, attn_mask)  # (batch, 1 or heads, q_len, k_len)
         dropout_p = self.dropout.p if self.training else 0.0
         if self.fused and not need_weights:
-            context = F.scaled_dot_product_attention(
-                q, k, v, attn_mask=None if mask is None else ~mask, dropout_p=dropout_p
-            )
-            if mask is not None:  # fully masked rows: zero on every backend
-                context = _zero_blocked_rows(context, mask.all(dim=-1, keepdim=True))
-            return self.out_proj(merge_heads(context)), None
-        context, weights = scaled_dot_product_attention(q, k, v, mask, dropout_p=dropout_p)
-        out = self.out_proj(merge_heads(context))
+            context, weights = _torch_attention(q, k, v, mask, dropout_p), None
+        else:
+            context, weights = scaled_dot_product_attention(q, k, v, mask, dropout_p=dropout_p)
+        out = self.out_proj(merge_heads(context))  # (batch, q_len, d_model)
         if not need_weights:
             return out, None
         return out, weights.mean(dim=1) if average_attn_weights else weights
 
-    # -- weights to and from torch.nn.MultiheadAttention ------------------------------------
-
-    @torch.no_grad()
-    def load_torch_weights(self, torch_mha: nn.MultiheadAttention) -> MultiHeadAttention:
-        """Copy the weights of ``torch_mha`` into this layer (in place); returns ``self``."""
-        if not isinstance(torch_mha, nn.MultiheadAttention):
-            raise TypeError(f"expected nn.MultiheadAttention, got {type(torch_mha).__name__}")
-        if (torch_mha.embed_dim, torch_mha.num_heads) != (self.d_model, self.num_heads):
-            raise ValueError(
-                f"nn.MultiheadAttention has embed_dim={torch_mha.embed_dim}, "
-                f"num_heads={torch_mha.num_heads}; this layer has d_model={self.d_model}, "
-                f"num_heads={self.num_heads}"
-            )
-        if (
-            not torch_mha._qkv_same_embed_dim
-            or torch_mha.bias_k is not None
-            or torch_mha.add_zero_attn
-        ):
-            raise ValueError(
-                "only nn.MultiheadAttention without kdim/vdim, add_bias_kv and "
-                "add_zero_attn can be copied"
-            )
-        has_bias = torch_mha.in_proj_bias is not None
-        if has_bias != (self.q_proj.bias is not None):
-            raise ValueError(f"bias mismatch: nn.MultiheadAttention has bias={has_bias}")
-        for proj, weight in zip(
-            (self.q_proj, self.k_proj, self.v_proj), torch_mha.in_proj_weight.chunk(3), strict=True
-        ):
-            proj.weight.copy_(weight)
-        if has_bias:
-            for proj, bias in zip(
-                (self.q_proj, self.k_proj, self.v_proj),
-                torch_mha.in_proj_bias.chunk(3),
-                strict=True,
-            ):
-                proj.bias.copy_(bias)
-            self.out_proj.bias.copy_(torch_mha.out_proj.bias)
-        self.out_proj.weight.copy_(torch_mha.out_proj.weight)
-        return self
+    # -- weights from and to torch.nn.MultiheadAttention (course_lib.torch_interop) ----------
 
     @classmethod
     def from_torch(
         cls, torch_mha: nn.MultiheadAttention, fused: bool = False
     ) -> MultiHeadAttention:
         """A course layer with the weights (and dropout) of ``torch_mha``."""
-        layer = cls(
-            torch_mha.embed_dim,
-            torch_mha.num_heads,
-            dropout=torch_mha.dropout,
-            bias=torch_mha.in_proj_bias is not None,
-            fused=fused,
-        )
-        return layer.to(torch_mha.in_proj_weight).load_torch_weights(torch_mha)
+        from course_lib.torch_interop import mha_from_torch
+
+        return mha_from_torch(torch_mha, fused)
 
     def to_torch(self) -> nn.MultiheadAttention:
         """An ``nn.MultiheadAttention(batch_first=True)`` with this layer's weights."""
-        torch_mha = nn.MultiheadAttention(
-            self.d_model,
-            self.num_heads,
-            dropout=self.dropout.p,
-            bias=self.q_proj.bias is not None,
-            batch_first=True,
-        ).to(self.q_proj.weight)
-        return self.copy_to_torch(torch_mha)
+        from course_lib.torch_interop import mha_to_torch
 
-    @torch.no_grad()
-    def copy_to_torch(self, torch_mha: nn.MultiheadAttention) -> nn.MultiheadAttention:
-        """Copy this layer's q/k/v/out projections into ``torch_mha``'s packed weights."""
-        torch_mha.in_proj_weight.copy_(
-            torch.cat([self.q_proj.weight, self.k_proj.weight, self.v_proj.weight])
-        )
-        torch_mha.out_proj.weight.copy_(self.out_proj.weight)
-        if self.q_proj.bias is not None:
-            torch_mha.in_proj_bias.copy_(
-                torch.cat([self.q_proj.bias, self.k_proj.bias, self.v_proj.bias])
-            )
-            torch_mha.out_proj.bias.copy_(self.out_proj.bias)
-        return torch_mha
+        return mha_to_torch(self)

@@ -1,4 +1,4 @@
-"""Byte-pair encoding (BPE) from scratch: learn merges from word counts, then split words.
+"""Modules 4-5: byte-pair encoding (BPE) from scratch: learn merges, then split words.
 
 BPE starts from single characters and repeatedly merges the most frequent adjacent pair of
 symbols into a new symbol. Pairs are counted inside words only, each occurrence weighted by

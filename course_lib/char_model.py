@@ -1,4 +1,4 @@
-"""A character-level language model of surnames, optionally conditioned on the language.
+"""Module 1: a character-level language model of surnames, optionally conditioned on the language.
 
 Each name is read as ``<bos> S m i t h`` and must predict ``S m i t h <eos>``, one character
 at a time. Conditioning on the language concatenates a learned language vector to every

@@ -1,4 +1,4 @@
-"""Checkpoints that survive a crash and resume a run exactly.
+"""Module 4: checkpoints that survive a crash and resume a run exactly.
 
 A checkpoint is one file written by ``torch.save`` and read back with
 ``torch.load(..., weights_only=True)`` (no pickled code runs on loading). It is written to a
@@ -7,7 +7,7 @@ disk mid-write never leaves a half-written checkpoint under a real name: the pre
 stays usable. On loading, the file's CRC-32 checksums (``torch.save`` writes a zip archive)
 are verified, so a truncated or damaged file is reported by name instead of loading garbage.
 
-``train`` (in ``course_lib.training``) stores, besides the weights: optimizer, scheduler and
+``train`` (in ``course_lib.engine``) stores, besides the weights: optimizer, scheduler and
 grad-scaler states, every random number generator (Python, NumPy, torch, CUDA), the epoch and
 the position in the data, and the history; see ``rng_state`` / ``set_rng_state``.
 

@@ -1,4 +1,4 @@
-"""A sentence classifier on top of the Transformer encoder.
+"""Module 3: a sentence classifier on top of the Transformer encoder.
 
 ids ``(batch, seq)`` -> Encoder -> ``(batch, seq, d_model)`` -> mean over the real (non-padded)
 tokens -> ``(batch, d_model)`` -> dropout -> linear head -> logits ``(batch, num_classes)``.
@@ -9,7 +9,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from course_lib.encoder import Encoder, check_padding_mask
+from course_lib.embedding import check_padding_mask
+from course_lib.encoder import Encoder
 
 
 def masked_mean_pool(x: torch.Tensor, padding_mask: torch.Tensor | None = None) -> torch.Tensor:

@@ -1,4 +1,4 @@
-"""The Transformer decoder: decoder layers and the decoder stack, with a key/value cache.
+"""Module 4: the Transformer decoder: decoder layers and the decoder stack, with a key/value cache.
 
 One decoder layer (post-norm, as in the paper)::
 
@@ -23,11 +23,12 @@ import torch
 from torch import nn
 
 from course_lib.add_norm import AddNorm
-from course_lib.attention import KeyValueCache, MultiHeadAttention, causal_mask
-from course_lib.encoder import EmbeddedStack, check_padding_mask, check_token_ids
-from course_lib.feed_forward import ACTIVATIONS, PositionwiseFeedForward
+from course_lib.attention import KeyValueCache, MultiHeadAttention
+from course_lib.embedding import EmbeddedStack, check_padding_mask, check_token_ids
+from course_lib.feed_forward import PositionwiseFeedForward
+from course_lib.torch_interop import to_torch_decoder_layer  # noqa: F401 (lesson 04 imports it from here)
 
-__all__ = ["Decoder", "DecoderCache", "DecoderLayer", "LayerCache", "to_torch_decoder_layer"]
+__all__ = ["Decoder", "DecoderCache", "DecoderLayer", "LayerCache"]
 
 
 @dataclass
@@ -107,7 +108,7 @@ class DecoderLayer(nn.Module):
                 "x and memory must be (batch, seq, d_model), got shapes "
                 f"{tuple(x.shape)} and {tuple(memory.shape)}"
             )
-        check_padding_mask(memory_key_padding_mask, memory.shape[0], memory.shape[1])
+        check_padding_mask(memory_key_padding_mask, *memory.shape[:2], "memory_key_padding_mask")
         weights = []
 
         def self_attention(y: torch.Tensor) -> torch.Tensor:
@@ -128,9 +129,9 @@ class DecoderLayer(nn.Module):
             weights.append(w)
             return out
 
-        x = self.add_norm1(x, self_attention)
-        x = self.add_norm2(x, cross_attention)
-        x = self.add_norm3(x, self.feed_forward)
+        x = self.add_norm1(x, self_attention)  # (batch, tgt_len, d_model)
+        x = self.add_norm2(x, cross_attention)  # (batch, tgt_len, d_model)
+        x = self.add_norm3(x, self.feed_forward)  # (batch, tgt_len, d_model)
         return (x, weights[0], weights[1]) if need_weights else x
 
 
@@ -165,34 +166,35 @@ class Decoder(EmbeddedStack):
         self,
         ids: torch.Tensor,
         memory: torch.Tensor,
-        memory_padding_mask: torch.Tensor | None = None,
-        padding_mask: torch.Tensor | None = None,
+        memory_key_padding_mask: torch.Tensor | None = None,
+        tgt_key_padding_mask: torch.Tensor | None = None,
         cache: DecoderCache | None = None,
         need_weights: bool = False,
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``ids`` ``(batch, tgt_len)``, ``memory`` ``(batch, src_len, d_model)`` ->
         ``(batch, tgt_len, d_model)``; the causal mask is built here.
 
-        ``padding_mask`` ``(batch, tgt_len)`` (True = padding); with a ``cache``, ``ids`` are
-        the new tokens only (positions continue after the cached ones) and ``padding_mask``
-        covers cached + new positions. With ``need_weights`` also returns every layer's
+        ``memory_key_padding_mask`` ``(batch, src_len)`` and ``tgt_key_padding_mask``
+        ``(batch, tgt_len)`` (True = padding); with a ``cache``, ``ids`` are the new tokens
+        only (positions continue after the cached ones) and ``tgt_key_padding_mask`` covers
+        cached + new positions. With ``need_weights`` also returns every layer's
         weights, ``(layers, batch, heads, tgt_len, tgt_len)`` and ``(..., src_len)``.
         """
         check_token_ids(ids)
         past = 0 if cache is None else len(cache)
-        check_padding_mask(padding_mask, ids.shape[0], past + ids.shape[1])
+        check_padding_mask(
+            tgt_key_padding_mask, ids.shape[0], past + ids.shape[1], "tgt_key_padding_mask"
+        )
         new = ids.shape[1]
-        if past:  # new positions see every cached one and the new ones up to themselves
-            mask = torch.ones(new, past + new, dtype=torch.bool, device=ids.device)
-            mask = mask.triu(diagonal=past + 1)
-        else:
-            mask = causal_mask(new, device=ids.device)
-        x = self.embed(ids, offset=past)
+        # (new, past + new), True = blocked: each new position sees the cached ones and the
+        # new ones up to itself (without a cache: causal_mask(new))
+        mask = torch.ones(new, past + new, dtype=torch.bool, device=ids.device).triu(past + 1)
+        x = self.embed(ids, offset=past)  # (batch, new, d_model)
         self_weights, cross_weights = [], []
         for i, layer in enumerate(self.layers):
             out = layer(
-                x, memory, tgt_mask=mask, tgt_key_padding_mask=padding_mask,
-                memory_key_padding_mask=memory_padding_mask, need_weights=need_weights,
+                x, memory, tgt_mask=mask, tgt_key_padding_mask=tgt_key_padding_mask,
+                memory_key_padding_mask=memory_key_padding_mask, need_weights=need_weights,
                 cache=None if cache is None else cache.layers[i],
             )
             if need_weights:
@@ -205,39 +207,3 @@ class Decoder(EmbeddedStack):
         if need_weights:
             return x, torch.stack(self_weights), torch.stack(cross_weights)
         return x
-
-
-def to_torch_decoder_layer(layer: DecoderLayer) -> nn.TransformerDecoderLayer:
-    """An ``nn.TransformerDecoderLayer`` (batch first) holding a copy of ``layer``'s weights.
-
-    Same sizes, dropout, ``norm_first`` and eps; the two compute the same function.
-    """
-    names = ("self_attn", "cross_attn", "feed_forward", "add_norm1", "add_norm2", "add_norm3")
-    for name in names:
-        if not hasattr(layer, name):
-            raise AttributeError(
-                f"the decoder layer has no attribute {name!r}: keep the attribute names of "
-                f"DecoderLayer.__init__ ({', '.join(names)})."
-            )
-    ffn = layer.feed_forward
-    norms = (layer.add_norm1.norm, layer.add_norm2.norm, layer.add_norm3.norm)
-    theirs = nn.TransformerDecoderLayer(
-        d_model=layer.self_attn.d_model,
-        nhead=layer.self_attn.num_heads,
-        dim_feedforward=ffn.linear1.out_features,
-        dropout=ffn.dropout.p,
-        batch_first=True,
-        norm_first=layer.add_norm1.norm_first,
-        layer_norm_eps=norms[0].eps,
-        activation=ACTIVATIONS[ffn.activation],
-    )
-    layer.self_attn.copy_to_torch(theirs.self_attn)
-    layer.cross_attn.copy_to_torch(theirs.multihead_attn)
-    with torch.no_grad():
-        for mine, torch_module in (
-            (ffn.linear1, theirs.linear1), (ffn.linear2, theirs.linear2),
-            (norms[0], theirs.norm1), (norms[1], theirs.norm2), (norms[2], theirs.norm3),
-        ):
-            torch_module.weight.copy_(mine.weight)
-            torch_module.bias.copy_(mine.bias)
-    return theirs.to(next(layer.parameters()).device)

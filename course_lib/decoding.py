@@ -1,8 +1,10 @@
-"""Turning a trained encoder-decoder into output sequences: greedy and beam search.
+"""Module 4: a trained encoder-decoder Transformer into output sequences, greedy and beam search.
+
+(The recurrent model of Module 1 decodes with ``course_lib.seq2seq.greedy_decode``.)
 
 Both work on any model with the interface of :class:`course_lib.transformer.Transformer`:
-``encode(src, src_padding_mask) -> memory``, ``decode(tgt_in, memory, src_padding_mask,
-cache=...) -> logits`` and ``new_cache()``, plus its ``pad_id``.
+``encode(src, src_key_padding_mask) -> memory``, ``decode(tgt_in, memory,
+memory_key_padding_mask, cache=...) -> logits`` and ``new_cache()``, plus its ``pad_id``.
 
 With ``use_cache=True`` each step feeds only the newest token and the decoder reuses the
 keys and values cached at earlier steps (incremental decoding); with ``use_cache=False``
@@ -20,32 +22,38 @@ from torch import nn
 from course_lib.data.batching import pad_sequences, padding_mask
 from course_lib.data.vocab import Vocab
 
-__all__ = ["beam_search", "greedy_decode", "length_penalty_factor", "predict_strings"]
+__all__ = [
+    "beam_search",
+    "greedy_decode",
+    "length_penalty_factor",
+    "predict_strings",
+    "transformer_greedy_decode",
+]
 
 
-def _check_src(src: torch.Tensor, src_padding_mask: torch.Tensor | None, max_len: int) -> None:
+def _check_src(src: torch.Tensor, src_key_padding_mask: torch.Tensor | None, max_len: int) -> None:
     if not isinstance(src, torch.Tensor) or src.dim() != 2:
         raise ValueError("src must be a (batch, src_len) tensor of token ids")
-    if src_padding_mask is not None and src_padding_mask.shape != src.shape:
+    if src_key_padding_mask is not None and src_key_padding_mask.shape != src.shape:
         raise ValueError(
-            f"src_padding_mask must have src's shape {tuple(src.shape)}, got "
-            f"{tuple(src_padding_mask.shape)}"
+            f"src_key_padding_mask must have src's shape {tuple(src.shape)}, got "
+            f"{tuple(src_key_padding_mask.shape)}"
         )
     if max_len < 1:
         raise ValueError(f"max_len must be >= 1, got {max_len}")
 
 
-def _step_logits(model, ys, memory, src_padding_mask, cache) -> torch.Tensor:
+def _step_logits(model, ys, memory, src_key_padding_mask, cache) -> torch.Tensor:
     """Next-token logits ``(batch, vocab)`` after the prefix ``ys`` ``(batch, t)``."""
     step_in = ys[:, -1:] if cache is not None else ys
-    return model.decode(step_in, memory, src_padding_mask, cache=cache)[:, -1]
+    return model.decode(step_in, memory, src_key_padding_mask, cache=cache)[:, -1]
 
 
 @torch.no_grad()
-def greedy_decode(
+def transformer_greedy_decode(
     model: nn.Module,
     src: torch.Tensor,
-    src_padding_mask: torch.Tensor | None,
+    src_key_padding_mask: torch.Tensor | None,
     bos_id: int,
     eos_id: int,
     max_len: int,
@@ -56,15 +64,15 @@ def greedy_decode(
     ``src`` ``(batch, src_len)`` -> ids ``(batch, <= max_len)``; a row stops at its own EOS
     and is padded after it; decoding ends when every row has stopped or at ``max_len``.
     """
-    _check_src(src, src_padding_mask, max_len)
+    _check_src(src, src_key_padding_mask, max_len)
     was_training = model.training
     model.eval()
-    memory = model.encode(src, src_padding_mask)
+    memory = model.encode(src, src_key_padding_mask)
     ys = torch.full((src.shape[0], 1), bos_id, dtype=torch.long, device=src.device)
     done = torch.zeros(src.shape[0], dtype=torch.bool, device=src.device)
     cache = model.new_cache() if use_cache else None
     for _ in range(max_len):
-        next_id = _step_logits(model, ys, memory, src_padding_mask, cache).argmax(dim=-1)
+        next_id = _step_logits(model, ys, memory, src_key_padding_mask, cache).argmax(dim=-1)
         next_id = next_id.masked_fill(done, model.pad_id)
         ys = torch.cat([ys, next_id[:, None]], dim=1)
         done |= next_id == eos_id
@@ -72,6 +80,10 @@ def greedy_decode(
             break
     model.train(was_training)
     return ys[:, 1:]
+
+
+# Lessons 04 and 05 import it under this name (their code cells are edited in other branches).
+greedy_decode = transformer_greedy_decode
 
 
 def length_penalty_factor(lengths: torch.Tensor, alpha: float) -> torch.Tensor:
@@ -84,7 +96,7 @@ def length_penalty_factor(lengths: torch.Tensor, alpha: float) -> torch.Tensor:
 def beam_search(
     model: nn.Module,
     src: torch.Tensor,
-    src_padding_mask: torch.Tensor | None,
+    src_key_padding_mask: torch.Tensor | None,
     bos_id: int,
     eos_id: int,
     max_len: int,
@@ -99,15 +111,15 @@ def beam_search(
     score / :func:`length_penalty_factor` wins. ``src`` ``(batch, src_len)`` -> ids
     ``(batch, <= max_len)``. ``beam_size=1`` is greedy decoding.
     """
-    _check_src(src, src_padding_mask, max_len)
+    _check_src(src, src_key_padding_mask, max_len)
     if beam_size < 1:
         raise ValueError(f"beam_size must be >= 1, got {beam_size}")
     was_training = model.training
     model.eval()
     batch, k, device = src.shape[0], beam_size, src.device
-    memory = model.encode(src, src_padding_mask).repeat_interleave(k, dim=0)
-    if src_padding_mask is not None:
-        src_padding_mask = src_padding_mask.repeat_interleave(k, dim=0)
+    memory = model.encode(src, src_key_padding_mask).repeat_interleave(k, dim=0)
+    if src_key_padding_mask is not None:
+        src_key_padding_mask = src_key_padding_mask.repeat_interleave(k, dim=0)
     ys = torch.full((batch * k, 1), bos_id, dtype=torch.long, device=device)
     scores = torch.full((batch, k), float("-inf"), device=device)
     scores[:, 0] = 0.0  # all beams start identical: keep one alive
@@ -115,7 +127,7 @@ def beam_search(
     lengths = torch.zeros(batch * k, dtype=torch.long, device=device)
     cache = model.new_cache() if use_cache else None
     for _ in range(max_len):
-        logp = _step_logits(model, ys, memory, src_padding_mask, cache).float().log_softmax(-1)
+        logp = _step_logits(model, ys, memory, src_key_padding_mask, cache).float().log_softmax(-1)
         vocab = logp.shape[-1]
         logp[finished] = float("-inf")
         logp[finished, model.pad_id] = 0.0  # a finished hypothesis extends by padding, free
@@ -156,6 +168,6 @@ def predict_strings(
         if beam_size > 1:
             ids = beam_search(model, src, mask, vocab.bos_id, vocab.eos_id, max_len, beam_size)
         else:
-            ids = greedy_decode(model, src, mask, vocab.bos_id, vocab.eos_id, max_len)
+            ids = transformer_greedy_decode(model, src, mask, vocab.bos_id, vocab.eos_id, max_len)
         outputs.extend("".join(vocab.decode(row.tolist())) for row in ids)
     return outputs

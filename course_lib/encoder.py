@@ -1,4 +1,4 @@
-"""The Transformer encoder: encoder layers and the encoder stack.
+"""Module 3: the Transformer encoder: encoder layers and the encoder stack.
 
 One encoder layer (post-norm, as in the paper)::
 
@@ -9,42 +9,27 @@ The stack embeds token ids, scales the embeddings by sqrt(d_model), adds the sin
 positional encoding, then runs N layers; with pre-norm it ends with one more LayerNorm (as
 ``nn.TransformerEncoder(..., norm=LayerNorm)`` in pre-norm models does).
 
-Padding: ``padding_mask`` ``(batch, seq)``, bool, True at padding (``nn.MultiheadAttention``'s
-``key_padding_mask``). No real token attends to padding, so padding never changes the
+Padding: ``src_key_padding_mask`` ``(batch, seq)``, bool, True at padding (the name
+``nn.TransformerEncoder`` uses; a layer takes it as ``key_padding_mask``, like
+``nn.MultiheadAttention``). No real token attends to padding, so padding never changes the
 outputs at real positions; the outputs *at* padded positions are meaningless.
 """
 
 from __future__ import annotations
-
-import math
 
 import torch
 from torch import nn
 
 from course_lib.add_norm import AddNorm
 from course_lib.attention import MultiHeadAttention
-from course_lib.feed_forward import ACTIVATIONS, PositionwiseFeedForward
-from course_lib.positional_encoding import SinusoidalPositionalEncoding
+from course_lib.embedding import EmbeddedStack, check_padding_mask, check_token_ids
+from course_lib.feed_forward import PositionwiseFeedForward
 
 
-def check_padding_mask(padding_mask: torch.Tensor | None, batch: int, seq: int) -> None:
-    """Raise a clear error unless ``padding_mask`` is None or bool ``(batch, seq)``."""
-    if padding_mask is None:
-        return
-    if padding_mask.dtype != torch.bool:
-        raise TypeError(
-            f"padding_mask must be a bool tensor (True = padding), got {padding_mask.dtype}; "
-            "build it with course_lib.data.padding_mask(lengths)."
-        )
-    if tuple(padding_mask.shape) != (batch, seq):
-        raise ValueError(
-            f"padding_mask must have shape (batch, seq) = ({batch}, {seq}), "
-            f"got {tuple(padding_mask.shape)}"
-        )
-
-
-class EncoderLayer(nn.Module):
-    """Self-attention and a feed-forward network, each wrapped in :class:`AddNorm`.
+class TransformerBlock(nn.Module):
+    """Self-attention and a feed-forward network, each wrapped in :class:`AddNorm`: the block
+    of the encoder (Module 3 teaches it as ``EncoderLayer``, the same class) and, given the
+    causal mask, of the GPT (:class:`~course_lib.language_model.DecoderOnlyLM`, Module 4).
 
     ``norm_first=False`` is the paper's post-norm layer, ``True`` the pre-norm one; both
     compute what ``nn.TransformerEncoderLayer(..., batch_first=True, norm_first=...)`` does
@@ -83,7 +68,7 @@ class EncoderLayer(nn.Module):
         """
         if x.dim() != 3:
             raise ValueError(f"x must be (batch, seq, d_model), got shape {tuple(x.shape)}")
-        check_padding_mask(key_padding_mask, x.shape[0], x.shape[1])
+        check_padding_mask(key_padding_mask, x.shape[0], x.shape[1], "key_padding_mask")
         weights = []
 
         def self_attention(y: torch.Tensor) -> torch.Tensor:
@@ -94,58 +79,12 @@ class EncoderLayer(nn.Module):
             weights.append(w)
             return out
 
-        x = self.add_norm1(x, self_attention)
-        x = self.add_norm2(x, self.feed_forward)
+        x = self.add_norm1(x, self_attention)  # (batch, seq, d_model)
+        x = self.add_norm2(x, self.feed_forward)  # (batch, seq, d_model)
         return (x, weights[0]) if need_weights else x
 
 
-def check_token_ids(ids: torch.Tensor) -> None:
-    """Raise a clear error unless ``ids`` is an integer ``(batch, seq)`` tensor."""
-    if not isinstance(ids, torch.Tensor) or ids.dim() != 2:
-        shape = tuple(ids.shape) if isinstance(ids, torch.Tensor) else type(ids).__name__
-        raise ValueError(f"ids must be (batch, seq) token ids, got {shape}")
-    if ids.dtype.is_floating_point or ids.dtype == torch.bool:
-        raise TypeError(f"ids must be integer token ids, got {ids.dtype}")
-
-
-class EmbeddedStack(nn.Module):
-    """What the encoder and decoder stacks share: token embeddings scaled by sqrt(d_model)
-    plus the sinusoidal positional encoding (:meth:`embed`), and a final LayerNorm for
-    pre-norm stacks (``norm``). Subclasses add ``layers``.
-
-    Embeddings are initialised with std ``d_model ** -0.5`` so that, once scaled by
-    sqrt(d_model), they have unit scale, like the positional encoding added to them.
-    ``scale_embeddings=False`` and ``positions=False`` (an all-zero table) exist for ablations.
-    """
-
-    def __init__(
-        self,
-        vocab_size: int,
-        d_model: int,
-        dropout: float,
-        max_len: int,
-        pad_id: int,
-        norm_first: bool,
-        scale_embeddings: bool = True,
-        positions: bool = True,
-    ):
-        super().__init__()
-        self.d_model = d_model
-        self.embed_scale = math.sqrt(d_model) if scale_embeddings else 1.0
-        self.embedding = nn.Embedding(vocab_size, d_model, padding_idx=pad_id)
-        nn.init.normal_(self.embedding.weight, std=d_model**-0.5)
-        with torch.no_grad():
-            self.embedding.weight[pad_id].zero_()
-        self.positional_encoding = SinusoidalPositionalEncoding(d_model, max_len, dropout)
-        if not positions:
-            self.positional_encoding.pe.zero_()
-        self.norm = nn.LayerNorm(d_model) if norm_first else nn.Identity()
-
-    def embed(self, ids: torch.Tensor, offset: int = 0) -> torch.Tensor:
-        """``ids`` ``(batch, seq)`` at positions ``offset, offset+1, ...`` -> ``(batch, seq,
-        d_model)``: embedding * sqrt(d_model) + positional encoding, then dropout."""
-        check_token_ids(ids)
-        return self.positional_encoding(self.embedding(ids) * self.embed_scale, offset)
+EncoderLayer = TransformerBlock  # the name Module 3 teaches (and nn.TransformerEncoderLayer's)
 
 
 class Encoder(EmbeddedStack):
@@ -178,7 +117,7 @@ class Encoder(EmbeddedStack):
     def forward(
         self,
         ids: torch.Tensor,
-        padding_mask: torch.Tensor | None = None,
+        src_key_padding_mask: torch.Tensor | None = None,
         need_weights: bool = False,
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """``ids`` ``(batch, seq)`` -> ``(batch, seq, d_model)``.
@@ -187,47 +126,14 @@ class Encoder(EmbeddedStack):
         ``(layers, batch, heads, seq, seq)``.
         """
         check_token_ids(ids)
-        check_padding_mask(padding_mask, *ids.shape)
-        x = self.embed(ids)
+        check_padding_mask(src_key_padding_mask, *ids.shape, name="src_key_padding_mask")
+        x = self.embed(ids)  # (batch, seq, d_model)
         weights = []
         for layer in self.layers:
             if need_weights:
-                x, w = layer(x, key_padding_mask=padding_mask, need_weights=True)
-                weights.append(w)
+                x, w = layer(x, key_padding_mask=src_key_padding_mask, need_weights=True)
+                weights.append(w)  # (batch, heads, seq, seq)
             else:
-                x = layer(x, key_padding_mask=padding_mask)
+                x = layer(x, key_padding_mask=src_key_padding_mask)
         x = self.norm(x)
         return (x, torch.stack(weights)) if need_weights else x
-
-
-def to_torch_encoder_layer(layer: EncoderLayer) -> nn.TransformerEncoderLayer:
-    """An ``nn.TransformerEncoderLayer`` (batch first) holding a copy of ``layer``'s weights.
-
-    Same sizes, dropout, ``norm_first``, eps and activation; the two compute the same function.
-    """
-    for name in ("self_attn", "feed_forward", "add_norm1", "add_norm2"):
-        if not hasattr(layer, name):
-            raise AttributeError(
-                f"the encoder layer has no attribute {name!r}: keep the attribute names of "
-                "EncoderLayer.__init__ (self_attn, feed_forward, add_norm1, add_norm2)."
-            )
-    ffn, norm1, norm2 = layer.feed_forward, layer.add_norm1.norm, layer.add_norm2.norm
-    theirs = nn.TransformerEncoderLayer(
-        d_model=layer.self_attn.d_model,
-        nhead=layer.self_attn.num_heads,
-        dim_feedforward=ffn.linear1.out_features,
-        dropout=ffn.dropout.p,
-        batch_first=True,
-        norm_first=layer.add_norm1.norm_first,
-        layer_norm_eps=norm1.eps,
-        activation=ACTIVATIONS[ffn.activation],
-    )
-    layer.self_attn.copy_to_torch(theirs.self_attn)
-    with torch.no_grad():
-        for mine, torch_module in (
-            (ffn.linear1, theirs.linear1), (ffn.linear2, theirs.linear2),
-            (norm1, theirs.norm1), (norm2, theirs.norm2),
-        ):
-            torch_module.weight.copy_(mine.weight)
-            torch_module.bias.copy_(mine.bias)
-    return theirs.to(next(layer.parameters()).device)

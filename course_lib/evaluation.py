@@ -1,10 +1,10 @@
-"""Evaluate a project's predictions: the task's metric, a baseline to beat, error analysis.
+"""Module 6: evaluate a project's predictions: its metric, a baseline to beat, error analysis.
 
 One metric per task, each from a maintained package:
 
 - ``translation``: corpus BLEU from ``sacrebleu`` (0-100, Module 4's ``corpus_bleu``);
 - ``summarisation``: ROUGE-1/2/L F1 from ``rouge-score`` (0-100, stemmed);
-- ``classification``: accuracy and macro F1 (``course_lib.training.classification_metrics``).
+- ``classification``: accuracy and macro F1 (``course_lib.metrics.classification_metrics``).
 
 A score means little without a baseline: copy the source (translation), its first N
 sentences (summarisation, "lead-3"), or always the most frequent training label
@@ -20,7 +20,7 @@ from collections.abc import Sequence
 
 import torch
 
-from course_lib.training import classification_metrics
+from course_lib.metrics import classification_metrics
 
 TASKS = ("translation", "summarisation", "classification")
 MAIN_METRIC = {"translation": "bleu", "summarisation": "rougeL", "classification": "accuracy"}

@@ -1,4 +1,4 @@
-"""The position-wise feed-forward network of a Transformer layer.
+"""Module 3: the position-wise feed-forward network of a Transformer layer.
 
 FFN(x) = max(0, x W1 + b1) W2 + b2, applied to every position separately and identically:
 the same two linear layers for every token, no mixing across positions (that is attention's

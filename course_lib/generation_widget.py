@@ -1,4 +1,4 @@
-"""An interactive explorer of sampling settings: prompt, temperature, top-k, top-p, generate.
+"""Module 5: an interactive explorer of sampling: prompt, temperature, top-k, top-p.
 
 In Jupyter or Colab it shows ipywidgets sliders and a *Generate* button. Without a widget
 front-end (the tests run notebooks headless, with ``COURSE_HEADLESS=1``) it prints a table

@@ -1,4 +1,4 @@
-"""Your GPT is GPT-2: copy a ``GPT2LMHeadModel``'s weights into the course's ``DecoderOnlyLM``.
+"""Module 5: your GPT is GPT-2: copy a ``GPT2LMHeadModel``'s weights into ``DecoderOnlyLM``.
 
 The two models compute the same function once four differences in *layout* are handled:
 

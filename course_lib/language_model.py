@@ -1,7 +1,7 @@
-"""A decoder-only (GPT-style) language model: the Transformer decoder without cross-attention.
+"""Module 4: a decoder-only (GPT-style) language model: a decoder without cross-attention.
 
 Each layer is masked self-attention and a feed-forward network, each in an :class:`AddNorm`
-(an :class:`~course_lib.encoder.EncoderLayer` given the causal mask)::
+(a :class:`~course_lib.encoder.TransformerBlock`, the encoder's block, given the causal mask)::
 
     h = token_embedding(ids) (* sqrt(d_model) if scale_embeddings) + positions
     h = layer_N(... layer_1(h, causal mask) ...)
@@ -22,37 +22,21 @@ from torch import nn
 
 from course_lib.attention import causal_mask
 from course_lib.char_model import CharRNN
-from course_lib.encoder import EncoderLayer, check_padding_mask, check_token_ids
+from course_lib.embedding import check_padding_mask, check_token_ids
+from course_lib.encoder import TransformerBlock
 from course_lib.positional_encoding import LearnedPositionalEmbedding, SinusoidalPositionalEncoding
-from course_lib.sampling import top_k_filter, top_p_filter
+from course_lib.sampling import sample_next
 from course_lib.schedules import linear_warmup_schedule
 from course_lib.training import fit
 
 __all__ = [
     "DecoderOnlyLM",
     "LSTMLanguageModel",
-    "filter_logits",
     "language_model_loss",
     "perplexity",
     "random_windows",
     "train_language_model",
 ]
-
-
-def filter_logits(
-    logits: torch.Tensor, top_k: int | None = None, top_p: float | None = None
-) -> torch.Tensor:
-    """``logits`` ``(batch, vocab)`` with every token outside the top-k / nucleus set to -inf.
-
-    ``top_k`` keeps the k most likely tokens; ``top_p`` keeps the smallest set of most likely
-    tokens whose probabilities sum to at least ``top_p`` (the most likely one always stays).
-    The filters are :mod:`course_lib.sampling`'s (equal to transformers' logits processors).
-    """
-    if top_k is not None:
-        logits = top_k_filter(logits, top_k)
-    if top_p is not None:
-        logits = top_p_filter(logits, top_p)
-    return logits
 
 
 class DecoderOnlyLM(nn.Module):
@@ -98,7 +82,7 @@ class DecoderOnlyLM(nn.Module):
         else:
             self.positional = SinusoidalPositionalEncoding(d_model, max_len, dropout)
         self.layers = nn.ModuleList(
-            EncoderLayer(d_model, num_heads, d_ff, dropout, norm_first, eps, fused, activation)
+            TransformerBlock(d_model, num_heads, d_ff, dropout, norm_first, eps, fused, activation)
             for _ in range(num_layers)
         )
         self.final_norm = nn.LayerNorm(d_model, eps=eps) if final_norm else nn.Identity()
@@ -143,8 +127,8 @@ class DecoderOnlyLM(nn.Module):
         """Append ``max_new_tokens`` sampled tokens to ``ids`` ``(batch, seq)``.
 
         Each step samples from softmax(logits / temperature), restricted by ``top_k`` /
-        ``top_p`` (see :func:`filter_logits`); ``temperature=0`` takes the most likely token.
-        The context is cropped to the last ``max_len`` tokens. Returns
+        ``top_p`` (:func:`course_lib.sampling.sample_next`); ``temperature=0`` takes the most
+        likely token. The context is cropped to the last ``max_len`` tokens. Returns
         ``(batch, seq + max_new_tokens)``.
         """
         if temperature < 0:
@@ -156,8 +140,7 @@ class DecoderOnlyLM(nn.Module):
             if temperature == 0:
                 next_id = logits.argmax(dim=-1, keepdim=True)
             else:
-                logits = filter_logits(logits / temperature, top_k, top_p)
-                next_id = torch.multinomial(logits.softmax(dim=-1), 1, generator=generator)
+                next_id = sample_next(logits, temperature, top_k, top_p, generator)[:, None]
             ids = torch.cat([ids, next_id], dim=1)
         self.train(was_training)
         return ids

@@ -1,4 +1,4 @@
-"""Label-smoothed cross-entropy that ignores padding, written out (Module 4 teaches it).
+"""Module 4: label-smoothed cross-entropy that ignores padding, written out.
 
 With smoothing ``eps`` over ``V`` classes the target distribution puts ``1 - eps + eps / V``
 on the true token and ``eps / V`` on every other one, so the loss per token is
@@ -19,18 +19,15 @@ def label_smoothed_cross_entropy(
     ignore_index: int = -100,
     smoothing: float = 0.0,
     reduction: str = "mean",
-    *,
-    pad_id: int | None = None,
 ) -> torch.Tensor:
     """Cross-entropy of ``logits`` ``(B, T, V)`` or ``(N, V)`` against ``targets`` ``(B, T)`` or
-    ``(N,)``, skipping positions where the target is ``ignore_index`` (or ``pad_id``).
+    ``(N,)``, skipping positions where the target is ``ignore_index`` (pass the padding id; the name
+    is ``F.cross_entropy``'s).
 
     ``reduction="mean"`` averages over the non-ignored tokens (0 when there are none);
     ``"sum"`` adds them up (pair it with the token count for ``train``'s
     ``(loss_sum, n_tokens)`` form); ``"none"`` returns one value per position (0 at padding).
     """
-    if pad_id is not None:
-        ignore_index = pad_id
     if not 0.0 <= smoothing < 1.0:
         raise ValueError(f"smoothing must be in [0, 1), got {smoothing}")
     if reduction not in ("mean", "sum", "none"):

@@ -1,4 +1,4 @@
-"""The LSTM from scratch: one cell with its gates written out, and a layer that loops over time.
+"""Module 1: the LSTM from scratch: a cell with its gates written out, a layer over time.
 
 Per step, with the gates stacked in PyTorch's order (input, forget, cell candidate, output):
 

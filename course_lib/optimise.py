@@ -1,4 +1,4 @@
-"""Optimise a trained model for use: measure speed, size and quality of each variant.
+"""Module 6: optimise a trained model for use: measure speed, size and quality of each variant.
 
 Every speed-up is a trade-off until measured. :func:`measure_variant` times one way of
 predicting (one text at a time or batched, with or without the key/value cache, int8

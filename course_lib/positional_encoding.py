@@ -1,4 +1,4 @@
-"""Positional encodings: how a Transformer learns where each token is.
+"""Module 2: positional encodings: how a Transformer learns where each token is.
 
 Attention treats its input as a set: permute the tokens and the outputs are permuted the same
 way. Order enters only through a position signal:

@@ -1,4 +1,4 @@
-"""Bring your own data: load (source, target) or (text, label) pairs from a CSV or JSONL file.
+"""Module 6: bring your own data: (source, target) or (text, label) pairs from CSV or JSONL.
 
 Every problem a learner's file can have is caught when it is read, with a message that names
 the file and says what to do: a missing file, an empty file, a file that is not UTF-8, a

@@ -1,4 +1,4 @@
-"""The vanilla (Elman) RNN, and a measurement of how its gradients vanish or explode.
+"""Module 1: the vanilla (Elman) RNN, and a measurement of how its gradients vanish or explode.
 
 A vanilla RNN reads a sequence one step at a time and keeps a hidden state:
 

@@ -1,4 +1,4 @@
-"""Sampling the next token: temperature, top-k and top-p (nucleus) filters on logits.
+"""Module 5: sampling the next token: temperature, top-k and top-p (nucleus) filters on logits.
 
 Each filter takes next-token logits ``(batch, vocab)`` and returns logits of the same shape,
 with removed tokens set to ``-inf`` (so softmax gives them probability 0). They compute what
@@ -54,6 +54,22 @@ def top_p_filter(logits: torch.Tensor, p: float) -> torch.Tensor:
     return logits.masked_fill(remove, float("-inf"))
 
 
+def filter_logits(
+    logits: torch.Tensor, top_k: int | None = None, top_p: float | None = None
+) -> torch.Tensor:
+    """``logits`` ``(batch, vocab)`` with every token outside the top-k / nucleus set to -inf.
+
+    ``top_k`` keeps the k most likely tokens; ``top_p`` keeps the smallest set of most likely
+    tokens whose probabilities sum to at least ``top_p`` (the most likely one always stays).
+    The filters equal transformers' logits processors (tested).
+    """
+    if top_k is not None:
+        logits = top_k_filter(logits, top_k)
+    if top_p is not None:
+        logits = top_p_filter(logits, top_p)
+    return logits
+
+
 def sample_next(
     logits: torch.Tensor,
     temperature: float = 1.0,
@@ -65,9 +81,5 @@ def sample_next(
 
     The order is the one ``generate(do_sample=True, ...)`` applies.
     """
-    logits = apply_temperature(logits, temperature)
-    if top_k is not None:
-        logits = top_k_filter(logits, top_k)
-    if top_p is not None:
-        logits = top_p_filter(logits, top_p)
+    logits = filter_logits(apply_temperature(logits, temperature), top_k, top_p)
     return torch.multinomial(logits.softmax(dim=-1), 1, generator=generator).squeeze(-1)

@@ -1,4 +1,4 @@
-"""Learning-rate schedules, stepped once per optimizer step.
+"""Modules 3-4: learning-rate schedules, stepped once per optimizer step.
 
 The step-based ones return a ``torch.optim.lr_scheduler.LambdaLR``: the learning rate at step
 ``s`` is the optimizer's own ``lr`` times a factor ``f(s)``, where ``s`` counts optimizer steps

@@ -1,4 +1,4 @@
-"""Recurrent encoder-decoder models, without and with attention.
+"""Module 1: recurrent encoder-decoder models, without and with attention.
 
 The encoder reads the source and hands the decoder its final state ``(h, c)``: without
 attention that one vector pair is all the decoder ever learns about the source (the fixed-size
@@ -26,7 +26,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from course_lib.attention import scaled_dot_product_attention
-from course_lib.data.batching import make_loader, padding_mask
+from course_lib.data.batching import make_loader, padding_mask, shift_right
 from course_lib.data.vocab import Vocab
 
 State = tuple[torch.Tensor, torch.Tensor]
@@ -160,16 +160,6 @@ def build_seq2seq(
         decoder_cls(len(vocab), emb_dim, hidden_size, vocab.pad_id),
         bos_id=vocab.bos_id, eos_id=vocab.eos_id, pad_id=vocab.pad_id,
     )
-
-
-def shift_right(tgt: torch.Tensor, bos_id: int) -> torch.Tensor:
-    """The decoder's input under teacher forcing: ``<bos>`` then ``tgt`` without its last token.
-
-    tgt ``(batch, tgt_len)`` -> ``(batch, tgt_len)``: at step t the decoder sees the true
-    tokens before t and must predict ``tgt[:, t]``.
-    """
-    bos = torch.full_like(tgt[:, :1], bos_id)
-    return torch.cat([bos, tgt[:, :-1]], dim=1)
 
 
 def teacher_forcing_loss(model: Seq2Seq, batch: dict) -> torch.Tensor:

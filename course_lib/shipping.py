@@ -1,4 +1,4 @@
-"""Ship a trained model: safetensors weights, a model card, and a ``predict`` anyone can call.
+"""Module 6: ship a trained model: safetensors weights, a model card, a ``predict`` to call.
 
 ``save_for_use(folder, model, tokenizer, card, example=...)`` writes the model with
 ``save_pretrained`` (weights as ``model.safetensors``), its tokenizer, a model card

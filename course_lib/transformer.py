@@ -1,4 +1,4 @@
-"""The full encoder-decoder Transformer of "Attention Is All You Need".
+"""Module 4: the full encoder-decoder Transformer of "Attention Is All You Need".
 
 ::
 
@@ -15,20 +15,15 @@ the model is trained to predict ``y1 ... y_n <eos>`` (teacher forcing).
 
 from __future__ import annotations
 
-import warnings
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from course_lib.decoder import Decoder, DecoderCache, to_torch_decoder_layer
-from course_lib.encoder import (
-    Encoder,
-    check_padding_mask,
-    check_token_ids,
-    to_torch_encoder_layer,
-)
-from course_lib.seq2seq import shift_right
+from course_lib.data.batching import shift_right
+from course_lib.decoder import Decoder, DecoderCache
+from course_lib.embedding import check_padding_mask, check_token_ids
+from course_lib.encoder import Encoder
+from course_lib.torch_interop import to_torch_transformer  # noqa: F401 (lesson 04 imports it from here)
 
 __all__ = [
     "Transformer",
@@ -89,25 +84,25 @@ class Transformer(nn.Module):
         nn.init.zeros_(self.output.bias)
 
     def encode(
-        self, src: torch.Tensor, src_padding_mask: torch.Tensor | None = None
+        self, src: torch.Tensor, src_key_padding_mask: torch.Tensor | None = None
     ) -> torch.Tensor:
         """``src`` ``(batch, src_len)`` -> memory ``(batch, src_len, d_model)``."""
-        return self.encoder(src, src_padding_mask)
+        return self.encoder(src, src_key_padding_mask)
 
     def decode(
         self,
         tgt_in: torch.Tensor,
         memory: torch.Tensor,
-        src_padding_mask: torch.Tensor | None = None,
-        tgt_padding_mask: torch.Tensor | None = None,
+        memory_key_padding_mask: torch.Tensor | None = None,
+        tgt_key_padding_mask: torch.Tensor | None = None,
         cache: DecoderCache | None = None,
     ) -> torch.Tensor:
         """``tgt_in`` ``(batch, tgt_len)`` and memory -> logits ``(batch, tgt_len, tgt_vocab)``.
 
         With a ``cache`` (``self.new_cache()``), ``tgt_in`` holds only the new tokens.
         """
-        hidden = self.decoder(tgt_in, memory, src_padding_mask, tgt_padding_mask, cache)
-        return self.output(hidden)
+        hidden = self.decoder(tgt_in, memory, memory_key_padding_mask, tgt_key_padding_mask, cache)
+        return self.output(hidden)  # (batch, tgt_len, d_model) -> (batch, tgt_len, tgt_vocab)
 
     def new_cache(self) -> DecoderCache:
         """An empty key/value cache for incremental decoding with :meth:`decode`."""
@@ -117,8 +112,8 @@ class Transformer(nn.Module):
         self,
         src: torch.Tensor,
         tgt_in: torch.Tensor,
-        src_padding_mask: torch.Tensor | None = None,
-        tgt_padding_mask: torch.Tensor | None = None,
+        src_key_padding_mask: torch.Tensor | None = None,
+        tgt_key_padding_mask: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """``src`` ``(batch, src_len)``, ``tgt_in`` ``(batch, tgt_len)`` -> logits
         ``(batch, tgt_len, tgt_vocab)``; padding masks bool, True at padding."""
@@ -129,10 +124,10 @@ class Transformer(nn.Module):
                 f"src and tgt_in must share the batch size, got {src.shape[0]} and "
                 f"{tgt_in.shape[0]}"
             )
-        check_padding_mask(src_padding_mask, *src.shape)
-        check_padding_mask(tgt_padding_mask, *tgt_in.shape)
-        memory = self.encode(src, src_padding_mask)
-        return self.decode(tgt_in, memory, src_padding_mask, tgt_padding_mask)
+        check_padding_mask(src_key_padding_mask, *src.shape, name="src_key_padding_mask")
+        check_padding_mask(tgt_key_padding_mask, *tgt_in.shape, name="tgt_key_padding_mask")
+        memory = self.encode(src, src_key_padding_mask)  # (batch, src_len, d_model)
+        return self.decode(tgt_in, memory, src_key_padding_mask, tgt_key_padding_mask)
 
 
 def transformer_loss(
@@ -181,35 +176,3 @@ def expected_parameter_count(
         embeddings + num_encoder_layers * encoder_layer + num_decoder_layers * decoder_layer
         + final_norms + output
     )
-
-
-def to_torch_transformer(model: Transformer) -> nn.Transformer:
-    """An ``nn.Transformer`` (batch first) whose encoder and decoder stacks hold copies of
-    ``model``'s layers.
-
-    ``nn.Transformer`` has no embeddings nor output layer: feed it ``model.encoder.embed(src)``
-    and ``model.decoder.embed(tgt_in)`` and apply ``model.output`` to its result. It always
-    ends each stack with a LayerNorm; for a post-norm model (the paper, no final norm) those
-    are removed, for a pre-norm one they receive ``model``'s final norms.
-    """
-    first_enc = model.encoder.layers[0]
-    with warnings.catch_warnings():  # pre-norm: "enable_nested_tensor is True, but ..."
-        warnings.simplefilter("ignore", UserWarning)
-        theirs = nn.Transformer(
-            d_model=model.encoder.d_model,
-            nhead=first_enc.self_attn.num_heads,
-            num_encoder_layers=len(model.encoder.layers),
-            num_decoder_layers=len(model.decoder.layers),
-            dim_feedforward=first_enc.feed_forward.linear1.out_features,
-            dropout=first_enc.feed_forward.dropout.p,
-            batch_first=True,
-            norm_first=first_enc.add_norm1.norm_first,
-        )
-    theirs.encoder.layers = nn.ModuleList(to_torch_encoder_layer(m) for m in model.encoder.layers)
-    theirs.decoder.layers = nn.ModuleList(to_torch_decoder_layer(m) for m in model.decoder.layers)
-    for mine, stack in ((model.encoder.norm, theirs.encoder), (model.decoder.norm, theirs.decoder)):
-        if isinstance(mine, nn.LayerNorm):
-            stack.norm.load_state_dict(mine.state_dict())
-        else:
-            stack.norm = None
-    return theirs.to(model.output.weight.device)

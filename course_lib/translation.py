@@ -1,4 +1,4 @@
-"""Machine translation on Multi30k (German -> English): the data pipeline and the evaluation.
+"""Module 4: translation on Multi30k (German -> English): the data pipeline and evaluation.
 
 - :func:`train_tokenizer`: one byte-pair-encoding (BPE) vocabulary shared by German and English,
   learnt with Hugging Face ``tokenizers`` on the training split only. Words are split at spaces
@@ -28,8 +28,8 @@ from torch import nn
 from torch.utils.data import DataLoader, Sampler
 
 from course_lib.attention import causal_mask
-from course_lib.data.batching import collate_pairs, pad_sequences, padding_mask
-from course_lib.decoding import beam_search, greedy_decode
+from course_lib.data.batching import collate_pairs, pad_sequences, padding_mask, shift_right
+from course_lib.decoding import beam_search, transformer_greedy_decode
 from course_lib.losses import label_smoothed_cross_entropy
 from course_lib.positional_encoding import SinusoidalPositionalEncoding
 from course_lib.seq2seq import (
@@ -37,7 +37,6 @@ from course_lib.seq2seq import (
     RecurrentDecoder,
     RecurrentEncoder,
     Seq2Seq,
-    shift_right,
 )
 from course_lib.seq2seq import greedy_decode as recurrent_greedy_decode
 from course_lib.transformer import transformer_loss
@@ -103,7 +102,7 @@ def tokenize_pairs(
 
 def real_tokens(batch: dict) -> int:
     """Source + target tokens of a batch from :func:`bucketed_loader`, padding not counted
-    (the ``count_tokens`` of ``course_lib.training.train``, for tokens/s)."""
+    (the ``count_tokens`` of ``course_lib.engine.train``, for tokens/s)."""
     return int((~batch["src_padding_mask"]).sum() + (~batch["tgt_padding_mask"]).sum())
 
 
@@ -142,7 +141,7 @@ def token_budget_batches(
 class TokenBudgetSampler(Sampler[list[int]]):
     """A ``batch_sampler`` for ``DataLoader``: :func:`token_budget_batches`, reshuffled at every
     pass when ``shuffle``, with seed ``seed + epoch`` (``set_epoch`` sets the epoch, as
-    ``course_lib.training.train`` does for an exact resume; else each pass counts one up)."""
+    ``course_lib.engine.train`` does for an exact resume; else each pass counts one up)."""
 
     def __init__(
         self, pairs: Sequence[Pair], max_tokens: int = 4096, shuffle: bool = True, seed: int = 0
@@ -221,7 +220,7 @@ def _decode_batch(
     mask = padding_mask(lengths, src.shape[1])
     cached = not isinstance(model, TorchTransformer)  # nn.Transformer has no key/value cache
     if beam_size is None:
-        ids = greedy_decode(model, src, mask, BOS_ID, EOS_ID, max_len, use_cache=cached)
+        ids = transformer_greedy_decode(model, src, mask, BOS_ID, EOS_ID, max_len, use_cache=cached)
     else:
         ids = beam_search(model, src, mask, BOS_ID, EOS_ID, max_len, beam_size, use_cache=cached)
     return [_cut_at_eos(row) for row in ids.tolist()]
@@ -329,19 +328,19 @@ class TorchTransformer(nn.Module):
         return self.positional_encoding(embedding(ids) * math.sqrt(self.d_model))
 
     def encode(
-        self, src: torch.Tensor, src_padding_mask: torch.Tensor | None = None
+        self, src: torch.Tensor, src_key_padding_mask: torch.Tensor | None = None
     ) -> torch.Tensor:
         """src ``(batch, src_len)`` -> memory ``(batch, src_len, d_model)``."""
         return self.transformer.encoder(
-            self._embed(self.src_embedding, src), src_key_padding_mask=src_padding_mask
+            self._embed(self.src_embedding, src), src_key_padding_mask=src_key_padding_mask
         )
 
     def decode(
         self,
         tgt_in: torch.Tensor,
         memory: torch.Tensor,
-        src_padding_mask: torch.Tensor | None = None,
-        tgt_padding_mask: torch.Tensor | None = None,
+        memory_key_padding_mask: torch.Tensor | None = None,
+        tgt_key_padding_mask: torch.Tensor | None = None,
         cache: None = None,
     ) -> torch.Tensor:
         """tgt_in ``(batch, tgt_len)``, memory ``(batch, src_len, d_model)`` -> logits
@@ -355,8 +354,8 @@ class TorchTransformer(nn.Module):
             memory,
             tgt_mask=causal_mask(tgt_in.shape[1], tgt_in.device),
             tgt_is_causal=True,
-            tgt_key_padding_mask=tgt_padding_mask,
-            memory_key_padding_mask=src_padding_mask,
+            tgt_key_padding_mask=tgt_key_padding_mask,
+            memory_key_padding_mask=memory_key_padding_mask,
         )
         return self.output(x)
 
@@ -364,9 +363,9 @@ class TorchTransformer(nn.Module):
         self,
         src: torch.Tensor,
         tgt_in: torch.Tensor,
-        src_padding_mask: torch.Tensor | None = None,
-        tgt_padding_mask: torch.Tensor | None = None,
+        src_key_padding_mask: torch.Tensor | None = None,
+        tgt_key_padding_mask: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """src ``(batch, src_len)``, tgt_in ``(batch, tgt_len)`` -> ``(batch, tgt_len, vocab)``."""
-        memory = self.encode(src, src_padding_mask)
-        return self.decode(tgt_in, memory, src_padding_mask, tgt_padding_mask)
+        memory = self.encode(src, src_key_padding_mask)
+        return self.decode(tgt_in, memory, src_key_padding_mask, tgt_key_padding_mask)

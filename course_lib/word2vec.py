@@ -1,4 +1,4 @@
-"""Word embeddings learned with skip-gram and negative sampling (word2vec, Mikolov et al. 2013).
+"""Module 1: word embeddings from skip-gram with negative sampling (word2vec, Mikolov 2013).
 
 Each word has two vectors: ``v_w`` when it is the centre word and ``u_w`` when it is a
 context word. For a centre ``c``, a true context word ``o`` (within ``window`` positions) and

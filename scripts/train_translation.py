@@ -23,9 +23,10 @@ import torch
 from accelerate import PartialState
 
 from course_lib.data import load_multi30k
+from course_lib.engine import TrainConfig, train
 from course_lib.machinery.profiles import PROFILES, sizes_for
 from course_lib.schedules import TimeBudgetSchedule, linear_warmup_schedule
-from course_lib.training import TrainConfig, evaluate_loss, train
+from course_lib.training import evaluate_loss
 from course_lib.transformer import Transformer
 from course_lib.translation import (
     PAD_ID,

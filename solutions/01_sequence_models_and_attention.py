@@ -591,7 +591,7 @@ print(rev_train[:3], f"| vocabulary: {len(rev_vocab)} tokens | {len(rev_test)} t
 # row's last real token. The ids are `model.bos_id` and `model.pad_id`.
 
 # %%
-from course_lib.seq2seq import shift_right
+from course_lib.data import shift_right
 
 
 def teacher_forcing_loss(model, batch):

@@ -596,7 +596,7 @@ def neighbour_loss(model, batch):
 
 
 # %%
-from course_lib.training import to_device
+from course_lib.device import to_device
 
 
 @torch.no_grad()

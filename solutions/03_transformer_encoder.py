@@ -358,7 +358,7 @@ print("attention paid to padding:", weights[1, :, :, 6:].sum().item())
 # to float precision, post-norm and pre-norm (`norm_first=True`), with padding:
 
 # %%
-from course_lib.encoder import to_torch_encoder_layer
+from course_lib.torch_interop import to_torch_encoder_layer
 
 for norm_first in (False, True):
     torch.manual_seed(cfg.seed)
@@ -579,9 +579,9 @@ with FlopCounterMode(display=False) as counter, torch.no_grad():
     probe(torch.randn(batch, n, d_))
 assert_metric("counted / derived FLOPs", counter.get_total_flops() / (batch * layer_flops(n, d_, d_ff_)),
               at_least=0.999, at_most=1.001)
-by_part = counter.get_flop_counts()
+by_part = counter.get_flop_counts()  # keyed by class name: "TransformerBlock.self_attn"
 for part in ("self_attn", "feed_forward"):
-    print(f"{part:13s}{sum(by_part[f'EncoderLayer.{part}'].values()):>12,} FLOPs")
+    print(f"{part:13s}{sum(by_part[f'{type(probe).__name__}.{part}'].values()):>12,} FLOPs")
 
 # %% [markdown]
 # Per token, the linear parts cost $8d^2 + 4 d\, d_\text{ff}$ and attention $4 n d$: attention
@@ -699,7 +699,8 @@ print(f"{derived:,} parameters: {len(vocab) * d_model:,} in the word embeddings,
 # weights of its best epoch. The test split plays no part in that choice.
 
 # %%
-from course_lib.training import evaluate_classifier, fit, linear_warmup_schedule
+from course_lib.metrics import evaluate_classifier
+from course_lib.training import fit, linear_warmup_schedule
 
 
 def logits_fn(model, batch):
@@ -867,8 +868,8 @@ for i in (right, wrong):
 # Which test sentences does the model get wrong, most confidently?
 
 # %%
+from course_lib.metrics import predict
 from course_lib.plots import plot_confusion_matrix, plot_distributions
-from course_lib.training import predict
 
 probs, labels = predict(model, loaders["test"], logits_fn, cfg.device)
 predicted = probs.argmax(-1)

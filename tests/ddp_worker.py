@@ -10,7 +10,7 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader
 
-from course_lib.training import TrainConfig, train
+from course_lib.engine import TrainConfig, train
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_training_ddp import PER_PROCESS_BATCH, dataset, loss_fn, make_model  # noqa: E402

@@ -20,6 +20,7 @@ from course_lib.attention import (
     split_heads,
 )
 from course_lib.data import padding_mask
+from course_lib.torch_interop import load_torch_mha
 
 D_MODEL, HEADS = 32, 4
 
@@ -287,9 +288,9 @@ def test_weight_copies_round_trip_and_refuse_what_they_cannot_copy():
     with pytest.raises(ValueError, match="kdim/vdim"):
         MultiHeadAttention.from_torch(nn.MultiheadAttention(D_MODEL, HEADS, kdim=8, vdim=8))
     with pytest.raises(ValueError, match="num_heads"):
-        MultiHeadAttention(D_MODEL, 2).load_torch_weights(reference)
+        load_torch_mha(MultiHeadAttention(D_MODEL, 2), reference)
     with pytest.raises(TypeError, match="nn.MultiheadAttention"):
-        ours.load_torch_weights(nn.Linear(2, 2))
+        load_torch_mha(ours, nn.Linear(2, 2))
 
 
 def test_mha_parameter_count_matches_torch():
@@ -317,7 +318,7 @@ def test_mha_rejects_bad_input_with_clear_errors(gen):
 
 
 def test_mha_with_a_wrapped_projection_uses_the_wrapper(gen):
-    """The one-matmul self-attention shortcut must not bypass a replaced projection (LoRA...)."""
+    """Each projection runs through its module, so a replaced one (LoRA, a hook) is used."""
     layer = MultiHeadAttention(D_MODEL, HEADS)
     x = randn(gen, 2, 5, D_MODEL)
     expected, _ = layer(x, x, x.clone())  # three separate projections

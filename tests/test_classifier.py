@@ -10,14 +10,14 @@ from sklearn.metrics import confusion_matrix as sk_confusion
 
 from course_lib.classifier import TransformerClassifier, masked_mean_pool
 from course_lib.data import collate_labelled, make_loader, padding_mask
-from course_lib.training import (
+from course_lib.metrics import (
     classification_metrics,
     confusion_matrix,
     evaluate_classifier,
-    fit,
-    linear_warmup_schedule,
     predict,
 )
+from course_lib.schedules import linear_warmup_schedule
+from course_lib.training import fit
 
 
 def logits_fn(model, batch):

@@ -9,7 +9,8 @@ from torch import nn
 
 from course_lib.attention import KeyValueCache, MultiHeadAttention, causal_mask
 from course_lib.data import padding_mask
-from course_lib.decoder import Decoder, DecoderCache, DecoderLayer, to_torch_decoder_layer
+from course_lib.decoder import Decoder, DecoderCache, DecoderLayer
+from course_lib.torch_interop import to_torch_decoder_layer
 
 D, HEADS, D_FF, VOCAB = 32, 4, 64, 19
 
@@ -132,7 +133,13 @@ def test_bad_inputs_have_clear_errors():
         decoder(torch.zeros(4, dtype=torch.long), torch.randn(1, 3, D))
     with pytest.raises(TypeError, match="bool"):
         decoder(torch.zeros(1, 4, dtype=torch.long), torch.randn(1, 3, D),
-                memory_padding_mask=torch.zeros(1, 3))
+                memory_key_padding_mask=torch.zeros(1, 3))
+    with pytest.raises(ValueError, match="tgt_key_padding_mask must have shape"):
+        decoder(torch.zeros(1, 4, dtype=torch.long), torch.randn(1, 3, D),
+                tgt_key_padding_mask=torch.zeros(1, 3, dtype=torch.bool))
+    with pytest.raises(ValueError, match="memory_key_padding_mask must have shape"):
+        decoder(torch.zeros(1, 4, dtype=torch.long), torch.randn(1, 3, D),
+                memory_key_padding_mask=torch.zeros(1, 4, dtype=torch.bool))
     with pytest.raises(ValueError, match="batch, seq"):
         DecoderLayer(D, HEADS, D_FF)(torch.randn(4, D), torch.randn(1, 3, D))
     with pytest.raises(ValueError, match="max_len"):

@@ -9,9 +9,9 @@ from torch import nn
 from course_lib.data import padding_mask
 from course_lib.decoding import (
     beam_search,
-    greedy_decode,
     length_penalty_factor,
     predict_strings,
+    transformer_greedy_decode,
 )
 from course_lib.transformer import Transformer
 
@@ -38,8 +38,8 @@ def random_src(seed: int):
 def test_cached_greedy_equals_uncached_token_for_token(seed, norm_first):
     model = random_model(seed, norm_first)
     src, mask = random_src(seed)
-    cached = greedy_decode(model, src, mask, BOS, EOS, max_len=12, use_cache=True)
-    uncached = greedy_decode(model, src, mask, BOS, EOS, max_len=12, use_cache=False)
+    cached = transformer_greedy_decode(model, src, mask, BOS, EOS, max_len=12, use_cache=True)
+    uncached = transformer_greedy_decode(model, src, mask, BOS, EOS, max_len=12, use_cache=False)
     assert cached.shape[0] == 4 and 1 <= cached.shape[1] <= 12
     assert torch.equal(cached, uncached)
     assert model.training  # the mode is restored
@@ -49,7 +49,7 @@ def test_cached_greedy_equals_uncached_token_for_token(seed, norm_first):
 def test_beam_size_one_equals_greedy(seed):
     model = random_model(seed)
     src, mask = random_src(seed)
-    greedy = greedy_decode(model, src, mask, BOS, EOS, max_len=10)
+    greedy = transformer_greedy_decode(model, src, mask, BOS, EOS, max_len=10)
     for use_cache in (True, False):
         beam = beam_search(model, src, mask, BOS, EOS, 10, beam_size=1, use_cache=use_cache)
         assert torch.equal(beam, greedy)
@@ -62,7 +62,7 @@ def test_beam_cached_equals_uncached_and_scores_at_least_greedy(seed):
     cached = beam_search(model, src, mask, BOS, EOS, 8, beam_size=4, length_penalty=0.0)
     uncached = beam_search(model, src, mask, BOS, EOS, 8, 4, 0.0, use_cache=False)
     assert torch.equal(cached, uncached)
-    greedy = greedy_decode(model, src, mask, BOS, EOS, max_len=8)
+    greedy = transformer_greedy_decode(model, src, mask, BOS, EOS, max_len=8)
 
     def log_prob(ids):  # summed log-probability of each row's output, up to its <eos>
         tgt_in = torch.cat([torch.full((4, 1), BOS), ids[:, :-1]], dim=1)
@@ -82,13 +82,13 @@ class ScriptedModel(nn.Module):
         super().__init__()
         self.scripts = scripts
 
-    def encode(self, src, src_padding_mask=None):
+    def encode(self, src, src_key_padding_mask=None):
         return torch.arange(len(src), dtype=torch.float)[:, None, None]  # row index as memory
 
     def new_cache(self):
         return None
 
-    def decode(self, tgt_in, memory, src_padding_mask=None, cache=None):
+    def decode(self, tgt_in, memory, memory_key_padding_mask=None, cache=None):
         step = tgt_in.shape[1] - 1
         logits = torch.zeros(len(tgt_in), tgt_in.shape[1], V)
         for i, row in enumerate(memory[:, 0, 0].long().tolist()):
@@ -100,11 +100,11 @@ class ScriptedModel(nn.Module):
 def test_rows_stop_at_their_own_eos_and_are_padded():
     model = ScriptedModel([[5, 6, 7, 8], [9], [3, 4]])
     src = torch.ones(3, 2, dtype=torch.long)
-    out = greedy_decode(model, src, None, BOS, EOS, max_len=10, use_cache=False)
+    out = transformer_greedy_decode(model, src, None, BOS, EOS, max_len=10, use_cache=False)
     assert out.tolist() == [
         [5, 6, 7, 8, EOS], [9, EOS, PAD, PAD, PAD], [3, 4, EOS, PAD, PAD]
     ]
-    cut = greedy_decode(model, src, None, BOS, EOS, max_len=3, use_cache=False)
+    cut = transformer_greedy_decode(model, src, None, BOS, EOS, max_len=3, use_cache=False)
     assert cut.tolist() == [[5, 6, 7], [9, EOS, PAD], [3, 4, EOS]]
     beam = beam_search(model, src, None, BOS, EOS, 10, beam_size=3, use_cache=False)
     assert torch.equal(beam, out)
@@ -120,12 +120,12 @@ def test_length_penalty():
 def test_bad_inputs_have_clear_errors():
     model = random_model(0)
     src, mask = random_src(0)
-    with pytest.raises(ValueError, match="src_padding_mask"):
-        greedy_decode(model, src, mask[:, :3], BOS, EOS, 5)
+    with pytest.raises(ValueError, match="src_key_padding_mask"):
+        transformer_greedy_decode(model, src, mask[:, :3], BOS, EOS, 5)
     with pytest.raises(ValueError, match="beam_size"):
         beam_search(model, src, mask, BOS, EOS, 5, beam_size=0)
     with pytest.raises(ValueError, match="max_len"):
-        greedy_decode(model, src, mask, BOS, EOS, 0)
+        transformer_greedy_decode(model, src, mask, BOS, EOS, 0)
 
 
 def test_predict_strings_reads_up_to_eos():

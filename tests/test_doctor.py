@@ -202,7 +202,7 @@ def test_gpu_profile_without_gpu_is_a_problem_and_cpu_a_note(monkeypatch):
     assert by_topic(doctor.check_runtime(), "device").status == "PROBLEM"
     monkeypatch.setenv("COURSE_PROFILE", "cpu")
     device = by_topic(doctor.check_runtime(), "device")
-    assert device.status == "note" and "modules 4 and 5" in device.fix
+    assert device.status == "note" and "modules 4, 5 and 6" in device.fix
 
 
 def test_a_data_dir_that_does_not_exist_is_a_problem(monkeypatch, tmp_path):

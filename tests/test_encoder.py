@@ -11,11 +11,12 @@ from torch import nn
 
 from course_lib.add_norm import AddNorm, layer_norm
 from course_lib.data import padding_mask
-from course_lib.encoder import Encoder, EncoderLayer, to_torch_encoder_layer
+from course_lib.encoder import Encoder, EncoderLayer
 from course_lib.feed_forward import PositionwiseFeedForward
 from course_lib.positional_encoding import (
     sinusoidal_encoding,
 )
+from course_lib.torch_interop import to_torch_encoder_layer
 
 D, HEADS, D_FF = 32, 4, 64
 
@@ -171,7 +172,7 @@ def test_encoder_rejects_bad_inputs():
         enc(torch.ones(2, 3, 4, dtype=torch.long))
     with pytest.raises(TypeError, match="bool"):
         enc(torch.ones(2, 3, dtype=torch.long), torch.zeros(2, 3))
-    with pytest.raises(ValueError, match="padding_mask must have shape"):
+    with pytest.raises(ValueError, match="src_key_padding_mask must have shape"):
         enc(torch.ones(2, 3, dtype=torch.long), torch.zeros(2, 4, dtype=torch.bool))
 
 

@@ -25,8 +25,8 @@ from course_lib.checkpoints import (
     read_checkpoint,
     save_checkpoint,
 )
+from course_lib.engine import TrainConfig, train
 from course_lib.schedules import linear_warmup_schedule
-from course_lib.training import TrainConfig, train
 
 KILLS = 6
 STEPS = 24  # 2 epochs of 12 batches: the kills fall on both sides of the epoch boundary

@@ -11,6 +11,7 @@ import torch
 from datasets import Dataset
 from torch.utils.data import DataLoader
 
+from course_lib.engine import TrainConfig, train
 from course_lib.evaluation import baseline, score
 from course_lib.final_project import (
     Seq2SeqBatches,
@@ -26,7 +27,6 @@ from course_lib.lora import count_trainable
 from course_lib.optimise import merge_lora
 from course_lib.project_data import load_pairs, load_project_data
 from course_lib.shipping import predict
-from course_lib.training import TrainConfig, train
 
 WORDS = "the cat dog man woman city river council mayor storm team match won lost".split()
 

@@ -9,17 +9,17 @@ from torch import nn
 
 from course_lib.attention import causal_mask
 from course_lib.data import padding_mask
-from course_lib.encoder import to_torch_encoder_layer
 from course_lib.feed_forward import PositionwiseFeedForward
 from course_lib.language_model import (
     DecoderOnlyLM,
     LSTMLanguageModel,
-    filter_logits,
     language_model_loss,
     perplexity,
     random_windows,
     train_language_model,
 )
+from course_lib.sampling import filter_logits
+from course_lib.torch_interop import to_torch_encoder_layer
 
 VOCAB, D, HEADS, D_FF = 23, 32, 4, 64
 
@@ -253,3 +253,10 @@ def test_train_language_model_learns_and_is_reproducible(model_kind):
     assert trained(0)[1] == held_out  # same seed, same batches and weights
     with pytest.raises(ValueError, match="exceed the 20 held-out"):
         train_language_model(model, data, 20, 16, 8, 1e-2)
+
+
+def test_the_gpt_is_built_from_the_encoders_block():
+    from course_lib.encoder import EncoderLayer, TransformerBlock
+
+    assert EncoderLayer is TransformerBlock  # Module 3's name for the same class
+    assert all(type(layer) is TransformerBlock for layer in make_lm().layers)

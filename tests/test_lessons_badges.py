@@ -10,6 +10,7 @@ import pytest
 
 import course_lib
 from course_lib.machinery import colab, lessons, paths
+from course_lib.machinery.runtime import GPU_HEAVY_MODULES
 
 LESSON = """\
 # %% [markdown]
@@ -71,7 +72,7 @@ def test_solved_badge_names_itself_and_links_the_exercises(course):
 
 
 def test_gpu_heavy_modules_ask_for_a_gpu_runtime(course):
-    assert 4 in colab.GPU_HEAVY_MODULES and 0 not in colab.GPU_HEAVY_MODULES
+    assert 4 in GPU_HEAVY_MODULES and 0 not in GPU_HEAVY_MODULES
     for folder in ("notebooks", "solutions"):
         heavy, light = (
             load(course / folder / "04_lesson.ipynb"),
@@ -142,5 +143,5 @@ def test_the_course_notebooks_carry_their_badges():
         url = badge_url(cells[0])
         assert url == colab.colab_url(f"{path.parent.name}/{path.name}"), path
         gpu_note = "use a GPU runtime" in "".join(cells[0]["source"])
-        assert gpu_note == (int(path.name[:2]) in colab.GPU_HEAVY_MODULES), path
+        assert gpu_note == (int(path.name[:2]) in GPU_HEAVY_MODULES), path
         assert sum("".join(c["source"]) == colab.setup_cell_source() for c in cells) == 1, path

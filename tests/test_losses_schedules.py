@@ -36,8 +36,8 @@ def test_label_smoothing_matches_torch_with_padding_ignored(seed, eps):
     torch.testing.assert_close(
         label_smoothed_cross_entropy(logits, targets, ignore_index=0, smoothing=eps), expected
     )
-    torch.testing.assert_close(  # the (N, V) form and the pad_id spelling
-        label_smoothed_cross_entropy(logits.reshape(-1, 11), targets.reshape(-1), pad_id=0,
+    torch.testing.assert_close(  # the (N, V) form
+        label_smoothed_cross_entropy(logits.reshape(-1, 11), targets.reshape(-1), ignore_index=0,
                                      smoothing=eps),
         expected,
     )

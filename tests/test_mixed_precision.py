@@ -8,16 +8,11 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from course_lib.checkpoints import latest_checkpoint, read_checkpoint
+from course_lib.device import MAX_NONFINITE_STEPS, check_mixed_precision, safe_mixed_precision
+from course_lib.engine import TrainConfig, train
 from course_lib.language_model import LSTMLanguageModel, train_language_model
 from course_lib.schedules import linear_warmup_schedule
-from course_lib.training import (
-    MAX_NONFINITE_STEPS,
-    TrainConfig,
-    check_mixed_precision,
-    fit,
-    safe_mixed_precision,
-    train,
-)
+from course_lib.training import fit
 
 
 def data(n=128, seed=0):

@@ -14,7 +14,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from course_lib import checkpoints
 from course_lib.checkpoints import BEST_MODEL_NAME, CheckpointError, checkpoint_paths
-from course_lib.training import TrainConfig, train
+from course_lib.engine import TrainConfig, train
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_checkpoints import make_read_only  # noqa: E402
@@ -181,7 +181,7 @@ def test_checkpoints_by_wall_time_keep_the_last_and_the_best(tmp_path, monkeypat
         saved.append(path.name)
         return real_save(path, state)
 
-    monkeypatch.setattr("course_lib.training.save_checkpoint", spy)
+    monkeypatch.setattr("course_lib.engine.save_checkpoint", spy)
     run(
         tmp_path / "often",
         config={"checkpoint_minutes": 1e-7, "keep_checkpoints": 1, "best_metric": "train_loss"},

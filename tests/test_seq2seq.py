@@ -15,7 +15,7 @@ from course_lib.checkers.seq2seq import (
     check_greedy_decode,
     check_teacher_forcing_loss,
 )
-from course_lib.data import Vocab, collate_pairs, reversal_task
+from course_lib.data import Vocab, collate_pairs, reversal_task, shift_right
 from course_lib.seq2seq import (
     RecurrentAttentionDecoder,
     RecurrentDecoder,
@@ -25,7 +25,6 @@ from course_lib.seq2seq import (
     exact_match_by_length,
     greedy_decode,
     predict,
-    shift_right,
     teacher_forcing_loss,
 )
 

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 from transformers import T5Config, T5ForConditionalGeneration
 
-from course_lib.decoding import beam_search, greedy_decode
+from course_lib.decoding import beam_search, transformer_greedy_decode
 from course_lib.seq2seq_adapter import HuggingFaceSeq2Seq
 
 
@@ -37,7 +37,8 @@ def test_greedy_decode_equals_generate(seed):
     model = tiny_t5(seed)
     adapter = HuggingFaceSeq2Seq(model)
     src, mask = batch(seed)
-    ours = greedy_decode(adapter, src, mask, adapter.bos_id, adapter.eos_id, 12, use_cache=False)
+    ours = transformer_greedy_decode(adapter, src, mask, adapter.bos_id, adapter.eos_id, 12,
+                                     use_cache=False)
     theirs = model.generate(input_ids=src, attention_mask=(~mask).long(), max_new_tokens=12,
                             do_sample=False, num_beams=1)[:, 1:]  # drop the start token
     assert [strip(r) for r in ours] == [strip(r) for r in theirs]
@@ -46,7 +47,7 @@ def test_greedy_decode_equals_generate(seed):
 def test_the_wrapped_model_stays_in_eval_mode():
     model = tiny_t5(0)
     src, mask = batch(0)
-    greedy_decode(HuggingFaceSeq2Seq(model), src, mask, 0, 1, 3, use_cache=False)
+    transformer_greedy_decode(HuggingFaceSeq2Seq(model), src, mask, 0, 1, 3, use_cache=False)
     assert not model.training
 
 
@@ -54,7 +55,7 @@ def test_beam_search_runs_and_a_beam_of_one_is_greedy():
     model = tiny_t5(0)
     adapter = HuggingFaceSeq2Seq(model)
     src, mask = batch(0)
-    greedy = greedy_decode(adapter, src, mask, 0, 1, 10, use_cache=False)
+    greedy = transformer_greedy_decode(adapter, src, mask, 0, 1, 10, use_cache=False)
     one = beam_search(adapter, src, mask, 0, 1, 10, beam_size=1, use_cache=False)
     assert [strip(r) for r in one] == [strip(r) for r in greedy]
     assert beam_search(adapter, src, mask, 0, 1, 10, beam_size=3, use_cache=False).shape[0] == 4

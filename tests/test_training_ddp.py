@@ -13,7 +13,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from course_lib.training import TrainConfig, train
+from course_lib.engine import TrainConfig, train
 
 PER_PROCESS_BATCH = 8
 PROCESSES = 2

@@ -20,17 +20,12 @@ from course_lib.checkpoints import (
     read_checkpoint,
     save_checkpoint,
 )
+from course_lib.device import check_mixed_precision
+from course_lib.engine import TrainConfig, make_accelerator, train, train_step
 from course_lib.losses import label_smoothed_cross_entropy
 from course_lib.machinery.profiles import PROFILES, training_settings
 from course_lib.plots import plot_history
 from course_lib.schedules import linear_warmup_schedule
-from course_lib.training import (
-    TrainConfig,
-    check_mixed_precision,
-    make_accelerator,
-    train,
-    train_step,
-)
 
 FEATURES, CLASSES = 6, 3
 

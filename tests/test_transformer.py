@@ -9,11 +9,11 @@ import torch.nn.functional as F
 
 from course_lib.attention import causal_mask
 from course_lib.data import padding_mask
+from course_lib.torch_interop import to_torch_transformer
 from course_lib.transformer import (
     Transformer,
     count_parameters,
     expected_parameter_count,
-    to_torch_transformer,
 )
 
 SRC_V, TGT_V, D, HEADS, D_FF = 17, 13, 32, 4, 48
@@ -106,7 +106,7 @@ def test_bad_inputs_have_clear_errors():
         model(torch.ones(2, 3, dtype=torch.long), torch.ones(3, 3, dtype=torch.long))
     with pytest.raises(TypeError, match="integer token ids"):
         model(torch.ones(2, 3), torch.ones(2, 3, dtype=torch.long))
-    with pytest.raises(ValueError, match="padding_mask must have shape"):
+    with pytest.raises(ValueError, match="src_key_padding_mask must have shape"):
         model(torch.ones(2, 3, dtype=torch.long), torch.ones(2, 3, dtype=torch.long),
               torch.zeros(2, 4, dtype=torch.bool))
 

@@ -25,9 +25,10 @@ from course_lib.checkers.mistakes import (
 )
 from course_lib.classifier import masked_mean_pool
 from course_lib.data import padding_mask
-from course_lib.encoder import Encoder, to_torch_encoder_layer
+from course_lib.encoder import Encoder
 from course_lib.encoder import EncoderLayer as CourseEncoderLayer
 from course_lib.feed_forward import PositionwiseFeedForward
+from course_lib.torch_interop import to_torch_encoder_layer
 
 
 def _random_mask(batch: int, seq: int, gen: torch.Generator) -> torch.Tensor:

@@ -6,6 +6,7 @@ from course_lib.data.batching import (
     make_loader,
     pad_sequences,
     padding_mask,
+    shift_right,
 )
 from course_lib.data.registry import (
     ChecksumError,
@@ -36,5 +37,6 @@ __all__ = [
     "pad_sequences",
     "padding_mask",
     "reversal_task",
+    "shift_right",
     "split_items",
 ]

@@ -1,4 +1,4 @@
-"""Padding, masks and batching.
+"""Padding, masks, teacher-forcing inputs and batching.
 
 Mask convention (the one ``torch.nn.MultiheadAttention`` uses for ``key_padding_mask``):
 ``True`` marks a padding position, to be ignored.
@@ -50,6 +50,16 @@ def padding_mask(lengths: torch.Tensor, max_len: int | None = None) -> torch.Ten
         raise ValueError(f"lengths must be 1-D (batch,), got shape {tuple(lengths.shape)}")
     max_len = int(lengths.max()) if max_len is None else max_len
     return torch.arange(max_len, device=lengths.device)[None, :] >= lengths[:, None]
+
+
+def shift_right(tgt: torch.Tensor, bos_id: int) -> torch.Tensor:
+    """The decoder's input under teacher forcing: ``<bos>`` then ``tgt`` without its last token.
+
+    tgt ``(batch, tgt_len)`` -> ``(batch, tgt_len)``: at step t the decoder sees the true
+    tokens before t and must predict ``tgt[:, t]``.
+    """
+    bos = torch.full_like(tgt[:, :1], bos_id)
+    return torch.cat([bos, tgt[:, :-1]], dim=1)
 
 
 def collate_pairs(batch: Sequence[tuple], pad_id: int = 0) -> dict[str, torch.Tensor]:

@@ -36,15 +36,9 @@ from pathlib import Path
 
 import course_lib
 from course_lib.machinery import paths
+from course_lib.machinery.runtime import GPU_HEAVY_MODULES, gpu_heavy_modules_in_words
 
 COLAB_HOME = "/content/transformers-course"  # where the course is cloned on a Colab runtime
-GPU_HEAVY_MODULES = frozenset({4, 5, 6})  # modules that should run on a GPU runtime on Colab
-
-
-def _heavy_modules() -> str:
-    """``GPU_HEAVY_MODULES`` in words: "4, 5 and 6"."""
-    *first, last = (str(m) for m in sorted(GPU_HEAVY_MODULES))
-    return f"{', '.join(first)} and {last}" if first else last
 KEEP_PREINSTALLED = ("torch",)  # Colab's builds of these are kept (pinned while installing)
 COLAB_BADGE = "https://colab.research.google.com/assets/colab-badge.svg"
 _INSTALL_MARKER = "course-install.json"  # in .git/ (or the copy): what the last install was from
@@ -95,11 +89,6 @@ def colab_url(path: str, slug: str | None = None, branch: str | None = None) -> 
         f"https://colab.research.google.com/github/{slug or course_lib.REPO_SLUG}/blob/"
         f"{branch or course_lib.REPO_BRANCH}/{path}"
     )
-
-
-def in_colab() -> bool:
-    """True inside a Google Colab runtime (which imports ``google.colab`` at start-up)."""
-    return "google.colab" in sys.modules
 
 
 # --- clone or pull, keeping the learner's edits -----------------------------------------
@@ -380,7 +369,7 @@ def gpu_message(cuda_available: bool | None = None, device_name: str | None = No
             device_name = torch.cuda.get_device_name(0)
     if cuda_available:
         return f"GPU: {device_name or 'CUDA device'}; notebooks use the gpu profile (full sizes)."
-    heavy = _heavy_modules()
+    heavy = gpu_heavy_modules_in_words()
     return (
         f"No GPU in this runtime. Modules {heavy} train far faster on one: choose Runtime > "
         "Change runtime type > Hardware accelerator: a GPU (T4 is free) > Save, then run this "
@@ -773,7 +762,7 @@ def bootstrap_notebook(slug: str | None = None, branch: str | None = None):
 
     url = repo_url(slug) if repository_configured(slug) else ""
     badge = f"[![Open In Colab]({COLAB_BADGE})]({colab_url('colab_bootstrap.ipynb', slug, branch)})"
-    heavy = _heavy_modules()
+    heavy = gpu_heavy_modules_in_words()
     cells = [
         nbformat.v4.new_markdown_cell(
             BOOTSTRAP_INTRO.format(badge=badge, drive_folder=paths.DRIVE_FOLDER)

@@ -101,7 +101,7 @@ def check_versions() -> list[Finding]:
     if _version("torch") is not None:
         import torch
 
-        from course_lib.machinery.colab import in_colab
+        from course_lib.machinery.runtime import in_colab
 
         findings.append(torch_build(torch.version.cuda, torch.cuda.is_available(), in_colab()))
     root = paths.repo_root()
@@ -157,8 +157,8 @@ def check_runtime() -> list[Finding]:
 
     from course_lib.data.registry import data_root
     from course_lib.machinery import paths
-    from course_lib.machinery.colab import in_colab
     from course_lib.machinery.profiles import PROFILES, detect_profile
+    from course_lib.machinery.runtime import in_colab
     from course_lib.machinery.settings import pick_threads
 
     findings = []
@@ -197,7 +197,7 @@ def _check_device(profile: str, cuda: bool) -> Finding:
     """The device a notebook will pick in ``profile``, and whether it suits the profile."""
     import torch
 
-    from course_lib.machinery.colab import GPU_HEAVY_MODULES, in_colab
+    from course_lib.machinery.runtime import gpu_heavy_modules_in_words, in_colab
     from course_lib.machinery.settings import pick_device
 
     try:
@@ -215,7 +215,7 @@ def _check_device(profile: str, cuda: bool) -> Finding:
         )
     if cuda or profile == "ci":
         return Finding("device", "ok", f"{device} ({gpu})")
-    heavy = " and ".join(str(m) for m in sorted(GPU_HEAVY_MODULES))
+    heavy = gpu_heavy_modules_in_words()
     where = "Runtime > Change runtime type" if in_colab() else "Colab with a GPU runtime"
     return Finding(
         "device",

@@ -34,6 +34,7 @@ import jupytext
 import nbformat
 
 from course_lib.machinery import colab, run_times
+from course_lib.machinery.runtime import GPU_HEAVY_MODULES
 
 CODE_BEGIN = re.compile(r"^(?P<indent>\s*)# BEGIN SOLUTION\s*$")
 CODE_END = re.compile(r"^\s*# END SOLUTION\s*$")
@@ -111,7 +112,7 @@ def badge_source(stem: str, learner: bool, record: dict | None = None) -> str:
         exercises = colab.colab_url(f"notebooks/{stem}.ipynb")
         lines[0] += f" *Solved version* (the exercises: [notebooks/{stem}.ipynb]({exercises}))"
     lines += ["", run_times.first_cell_line(record or {"runs": {}}, stem)]
-    if int(stem[:2]) in colab.GPU_HEAVY_MODULES:
+    if int(stem[:2]) in GPU_HEAVY_MODULES:
         lines += [
             "",
             "> **On Colab, use a GPU runtime for this module:** *Runtime > Change runtime type >*"
@@ -150,7 +151,7 @@ def _add_colab_cells(nb, learner: bool, stem: str, record: dict) -> None:
     badge = nbformat.v4.new_markdown_cell(badge_source(stem, learner, record))
     badge.id = f"{stem[:2]}-badge"
     nb.cells.insert(0, badge)
-    if int(stem[:2]) in colab.GPU_HEAVY_MODULES:  # Colab opens these on a GPU runtime
+    if int(stem[:2]) in GPU_HEAVY_MODULES:  # Colab opens these on a GPU runtime
         nb.metadata.update(accelerator="GPU", colab={"gpuType": "T4", "provenance": []})
 
 
