@@ -26,7 +26,6 @@ from course_lib.add_norm import AddNorm
 from course_lib.attention import KeyValueCache, MultiHeadAttention
 from course_lib.embedding import EmbeddedStack, check_padding_mask, check_token_ids
 from course_lib.feed_forward import PositionwiseFeedForward
-from course_lib.torch_interop import to_torch_decoder_layer  # noqa: F401 (lesson 04 imports it from here)
 
 __all__ = ["Decoder", "DecoderCache", "DecoderLayer", "LayerCache"]
 

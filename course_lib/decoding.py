@@ -24,7 +24,6 @@ from course_lib.data.vocab import Vocab
 
 __all__ = [
     "beam_search",
-    "greedy_decode",
     "length_penalty_factor",
     "predict_strings",
     "transformer_greedy_decode",
@@ -80,10 +79,6 @@ def transformer_greedy_decode(
             break
     model.train(was_training)
     return ys[:, 1:]
-
-
-# Lessons 04 and 05 import it under this name (their code cells are edited in other branches).
-greedy_decode = transformer_greedy_decode
 
 
 def length_penalty_factor(lengths: torch.Tensor, alpha: float) -> torch.Tensor:

@@ -49,11 +49,10 @@ from course_lib.device import (
     to_device,
 )
 from course_lib.machinery.settings import seed_everything
+from course_lib.training import History
 
 if TYPE_CHECKING:
     from accelerate import Accelerator
-
-History = dict[str, list[float]]
 
 
 @dataclass

@@ -148,10 +148,10 @@ def mixed_precision_for(model, device, wanted: str) -> str:
     """The mixed precision (``"no"``, ``"fp16"``, ``"bf16"``) to train ``model`` with on
     ``device``: ``wanted`` on CUDA, ``"no"`` elsewhere; for T5-family models never fp16
     (their feed-forward activations overflow it): bf16 where the GPU has it natively, else fp32
-    (:func:`course_lib.training.safe_mixed_precision`)."""
+    (:func:`course_lib.device.safe_mixed_precision`)."""
     import torch
 
-    from course_lib.training import safe_mixed_precision
+    from course_lib.device import safe_mixed_precision
 
     if wanted not in ("no", "fp16", "bf16"):
         raise ValueError(f"mixed precision {wanted!r}: use 'no', 'fp16' or 'bf16'.")

@@ -22,11 +22,8 @@ from course_lib.device import (
     to_device,
 )
 
-# Lessons 04-06 import train, TrainConfig, classification_metrics and linear_warmup_schedule
-# from here (F401: imported for them, not used in this file).
-from course_lib.engine import History, TrainConfig, train  # noqa: F401
-from course_lib.metrics import classification_metrics  # noqa: F401
-from course_lib.schedules import linear_warmup_schedule  # noqa: F401
+History = dict[str, list[float]]  # metric name -> one value per epoch (engine: per step)
+
 
 LossFn = Callable[[nn.Module, dict], torch.Tensor]
 

@@ -23,14 +23,12 @@ from course_lib.data.batching import shift_right
 from course_lib.decoder import Decoder, DecoderCache
 from course_lib.embedding import check_padding_mask, check_token_ids
 from course_lib.encoder import Encoder
-from course_lib.torch_interop import to_torch_transformer  # noqa: F401 (lesson 04 imports it from here)
 
 __all__ = [
     "Transformer",
     "transformer_loss",
     "count_parameters",
     "expected_parameter_count",
-    "to_torch_transformer",
 ]
 
 
@@ -137,8 +135,10 @@ def transformer_loss(
     label smoothing; ``batch`` from :func:`course_lib.data.collate_pairs` (targets end in
     ``<eos>``). The decoder reads ``<bos>`` + the target without its last token."""
     tgt = batch["tgt"]
-    tgt_in = shift_right(tgt, bos_id).masked_fill(batch["tgt_padding_mask"], model.pad_id)
-    logits = model(batch["src"], tgt_in, batch["src_padding_mask"], batch["tgt_padding_mask"])
+    tgt_in = shift_right(tgt, bos_id).masked_fill(batch["tgt_key_padding_mask"], model.pad_id)
+    logits = model(
+        batch["src"], tgt_in, batch["src_key_padding_mask"], batch["tgt_key_padding_mask"]
+    )
     return F.cross_entropy(
         logits.flatten(0, 1), tgt.flatten(), ignore_index=model.pad_id,
         label_smoothing=label_smoothing,

@@ -103,7 +103,7 @@ def tokenize_pairs(
 def real_tokens(batch: dict) -> int:
     """Source + target tokens of a batch from :func:`bucketed_loader`, padding not counted
     (the ``count_tokens`` of ``course_lib.engine.train``, for tokens/s)."""
-    return int((~batch["src_padding_mask"]).sum() + (~batch["tgt_padding_mask"]).sum())
+    return int((~batch["src_key_padding_mask"]).sum() + (~batch["tgt_key_padding_mask"]).sum())
 
 
 def token_budget_batches(

@@ -586,11 +586,11 @@ def neighbour_targets(batch):
     """(batch, seq - 2, 2): previous and next id of every inner position; -100 where padding."""
     ids = batch["src"]
     targets = torch.stack([ids[:, :-2], ids[:, 2:]], dim=-1)
-    return targets.masked_fill(batch["src_padding_mask"][:, 2:, None], -100)
+    return targets.masked_fill(batch["src_key_padding_mask"][:, 2:, None], -100)
 
 
 def neighbour_loss(model, batch):
-    logits, _ = model(batch["src"], batch["src_padding_mask"])
+    logits, _ = model(batch["src"], batch["src_key_padding_mask"])
     return F.cross_entropy(logits[:, 1:-1].flatten(0, 2), neighbour_targets(batch).flatten(),
                            ignore_index=-100)
 
@@ -606,7 +606,7 @@ def neighbour_accuracy(model):
     correct = total = 0
     for batch in val_loader:
         batch = to_device(batch, cfg.device)
-        logits, _ = model(batch["src"], batch["src_padding_mask"])
+        logits, _ = model(batch["src"], batch["src_key_padding_mask"])
         targets = neighbour_targets(batch)
         valid = targets != -100
         correct += (logits[:, 1:-1].argmax(-1) == targets)[valid].sum().item()
@@ -672,9 +672,9 @@ def neighbour_focus(model, batch):
     """(heads, 2): mean weight on offset -1 and +1, over the inner positions of a batch."""
     with torch.no_grad():
         model.eval()
-        _, weights = model(batch["src"], batch["src_padding_mask"])
+        _, weights = model(batch["src"], batch["src_key_padding_mask"])
     inner = torch.arange(1, weights.shape[-1] - 1)
-    valid = ~batch["src_padding_mask"][:, 2:]
+    valid = ~batch["src_key_padding_mask"][:, 2:]
     return torch.tensor([[weights[:, h, inner, inner + offset][valid].mean().item()
                           for offset in (-1, 1)] for h in range(weights.shape[1])])
 
@@ -691,7 +691,7 @@ assert_metric("sinusoidal model: best head's weight on the left neighbour", focu
               at_least=cfg.sizes["min_head_focus"])
 assert_metric("sinusoidal model: best head's weight on the right neighbour", focus[:, 1].max().item(),
               at_least=cfg.sizes["min_head_focus"])
-example = val_batch["src"][0][~val_batch["src_padding_mask"][0]]
+example = val_batch["src"][0][~val_batch["src_key_padding_mask"][0]]
 labels = [letters.itos[i] for i in example.tolist()]
 with torch.no_grad():
     no_padding = torch.zeros(1, len(example), dtype=torch.bool, device=example.device)

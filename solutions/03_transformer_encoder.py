@@ -700,7 +700,8 @@ print(f"{derived:,} parameters: {len(vocab) * d_model:,} in the word embeddings,
 
 # %%
 from course_lib.metrics import evaluate_classifier
-from course_lib.training import fit, linear_warmup_schedule
+from course_lib.schedules import linear_warmup_schedule
+from course_lib.training import fit
 
 
 def logits_fn(model, batch):

@@ -207,11 +207,11 @@ assert (moved[:10] == 0).all() and (moved[10:] > 0).all()
 # mask here: the whole source is known. But the source is padded, so the **source padding
 # mask** blocks the padded keys.
 #
-# **Exercise 4.2.** Write `cross_attention(mha, x, memory, memory_padding_mask)` with the
+# **Exercise 4.2.** Write `cross_attention(mha, x, memory, memory_key_padding_mask)` with the
 # parts of a course `MultiHeadAttention` `mha` (Module 2's multi-head attention, batch first):
 # its four `nn.Linear(d, d)` layers `mha.q_proj`, `mha.k_proj`, `mha.v_proj`, `mha.out_proj`,
 # and its head count `mha.num_heads`. Shapes: `x` `(batch, tgt_len, d)`, `memory`
-# `(batch, src_len, d)`, `memory_padding_mask` `(batch, src_len)` (True = padding); return
+# `(batch, src_len, d)`, `memory_key_padding_mask` `(batch, src_len)` (True = padding); return
 # `(batch, tgt_len, d)`. Three helpers of `course_lib.attention`, imported in the cell:
 #
 # - `split_heads(t, num_heads)`: `(batch, seq, d)` -> `(batch, num_heads, seq, d // num_heads)`;
@@ -222,20 +222,20 @@ assert (moved[:10] == 0).all() and (moved[10:] > 0).all()
 #
 # With the heads split, the scores are `(batch, heads, tgt_len, src_len)`, so the padding
 # mask must become `(batch, 1, 1, src_len)`: the same blocked keys for every head and every
-# query (`memory_padding_mask[:, None, None, :]`). Leave out `mha.dropout` (the checker runs
+# query (`memory_key_padding_mask[:, None, None, :]`). Leave out `mha.dropout` (the checker runs
 # in evaluation mode, where dropout does nothing) and return only the output, not the weights.
 
 # %%
 from course_lib.attention import merge_heads, scaled_dot_product_attention, split_heads
 
 
-def cross_attention(mha, x, memory, memory_padding_mask):
+def cross_attention(mha, x, memory, memory_key_padding_mask):
     """Queries from x, keys/values from memory, padded source positions blocked."""
     # BEGIN SOLUTION
     q = split_heads(mha.q_proj(x), mha.num_heads)
     k = split_heads(mha.k_proj(memory), mha.num_heads)
     v = split_heads(mha.v_proj(memory), mha.num_heads)
-    mask = memory_padding_mask[:, None, None, :]  # (batch, 1, 1, src_len): every head, query
+    mask = memory_key_padding_mask[:, None, None, :]  # (batch, 1, 1, src_len): every head, query
     context, _ = scaled_dot_product_attention(q, k, v, mask)
     return mha.out_proj(merge_heads(context))
     # END SOLUTION
@@ -345,7 +345,8 @@ class DecoderLayer(nn.Module):
 from course_lib.checkers.decoder import check_decoder_layer
 
 check_decoder_layer(DecoderLayer)
-from course_lib.decoder import DecoderLayer, to_torch_decoder_layer  # the reference from here on
+from course_lib.decoder import DecoderLayer  # the reference from here on
+from course_lib.torch_interop import to_torch_decoder_layer
 
 # %% [markdown]
 # The course's layer against PyTorch's, weights copied, dropout off, every mask in use
@@ -383,7 +384,7 @@ for norm_first in (False, True):
 #    embedding: the same vector represents a token going in and coming out.
 #
 # **Exercise 4.4.** The `__init__` below builds every part; write `forward(src, tgt_in,
-# src_padding_mask, tgt_padding_mask)` returning logits `(batch, tgt_len, tgt_vocab)`.
+# src_key_padding_mask, tgt_key_padding_mask)` returning logits `(batch, tgt_len, tgt_vocab)`.
 
 # %%
 from course_lib.encoder import EncoderLayer
@@ -405,16 +406,16 @@ class MyTransformer(nn.Module):
         self.output = nn.Linear(d_model, tgt_vocab_size)
         self.output.weight = self.tgt_embedding.weight  # tied
 
-    def forward(self, src, tgt_in, src_padding_mask=None, tgt_padding_mask=None):
+    def forward(self, src, tgt_in, src_key_padding_mask=None, tgt_key_padding_mask=None):
         # BEGIN SOLUTION
         scale = math.sqrt(self.d_model)
         memory = self.positional_encoding(self.src_embedding(src) * scale)
         for layer in self.encoder_layers:
-            memory = layer(memory, key_padding_mask=src_padding_mask)
+            memory = layer(memory, key_padding_mask=src_key_padding_mask)
         x = self.positional_encoding(self.tgt_embedding(tgt_in) * scale)
         mask = causal_mask(tgt_in.shape[1]).to(tgt_in.device)
         for layer in self.decoder_layers:
-            x = layer(x, memory, mask, tgt_padding_mask, src_padding_mask)
+            x = layer(x, memory, mask, tgt_key_padding_mask, src_key_padding_mask)
         return self.output(x)
         # END SOLUTION
 
@@ -423,11 +424,11 @@ class MyTransformer(nn.Module):
 from course_lib.checkers.decoder import check_transformer
 
 check_transformer(MyTransformer)
+from course_lib.torch_interop import to_torch_transformer
 from course_lib.transformer import (  # the course's reference from here on
     Transformer,
     count_parameters,
     expected_parameter_count,
-    to_torch_transformer,
 )
 
 # %% [markdown]
@@ -473,8 +474,10 @@ print(f"the paper's base model (d=512, d_ff=2048, 6+6 layers, 37k shared BPE voc
 #
 # Training runs the decoder once over the whole shifted target. Generating is a loop:
 # encode the source once, start from $\langle bos\rangle$, append the most likely next token
-# (**greedy decoding**), stop at $\langle eos\rangle$. `course_lib.decoding.greedy_decode`
-# does this for a batch, each row stopping at its own $\langle eos\rangle$ and padded after it.
+# (**greedy decoding**), stop at $\langle eos\rangle$.
+# `course_lib.decoding.transformer_greedy_decode` does this for a batch, each row stopping at
+# its own $\langle eos\rangle$ and padded after it (Module 1's `greedy_decode` did it for the
+# recurrent model).
 #
 # Re-running the decoder over the whole prefix at every step repeats work: the keys and
 # values of positions $< t$ do not change when token $t$ arrives (that is what the causal
@@ -488,7 +491,7 @@ print(f"the paper's base model (d=512, d_ff=2048, 6+6 layers, 37k shared BPE voc
 # Both versions must return the same tokens.
 
 # %%
-from course_lib.decoding import greedy_decode
+from course_lib.decoding import transformer_greedy_decode
 
 
 def fastest(fn, repeats=3):
@@ -507,11 +510,11 @@ speed_model = Transformer(50, 50, sizes["toy_d_model"], sizes["toy_heads"], size
 src = torch.randint(4, 50, (32, 20), device=cfg.device)
 timings = {"with key/value cache": [], "re-running the prefix": []}
 for length in sizes["speed_lengths"]:
-    cached = greedy_decode(speed_model, src, None, 1, -1, length, use_cache=True)
-    assert torch.equal(cached, greedy_decode(speed_model, src, None, 1, -1, length, use_cache=False))
+    cached = transformer_greedy_decode(speed_model, src, None, 1, -1, length, use_cache=True)
+    assert torch.equal(cached, transformer_greedy_decode(speed_model, src, None, 1, -1, length, use_cache=False))
     for label, use_cache in (("with key/value cache", True), ("re-running the prefix", False)):
         timings[label].append(fastest(
-            lambda c=use_cache, n=length: greedy_decode(speed_model, src, None, 1, -1, n, use_cache=c)))
+            lambda c=use_cache, n=length: transformer_greedy_decode(speed_model, src, None, 1, -1, n, use_cache=c)))
 
 # %%
 from course_lib.plots import plot_history
@@ -729,7 +732,8 @@ print(f"{len(train_pairs):,} training pairs, lengths {lo}-{hi}, e.g. {train_pair
 
 # %%
 from course_lib.decoding import predict_strings
-from course_lib.training import fit, linear_warmup_schedule
+from course_lib.schedules import linear_warmup_schedule
+from course_lib.training import fit
 from course_lib.transformer import transformer_loss
 
 
@@ -797,9 +801,9 @@ from course_lib.data import pad_sequences
 src_ids, src_len = pad_sequences(test_src, toy_vocab.pad_id)
 src_ids, src_mask = src_ids.to(cfg.device), padding_mask(src_len, src_ids.shape[1]).to(cfg.device)
 args = (toy_model, src_ids, src_mask, toy_vocab.bos_id, toy_vocab.eos_id, hi + 2)
-assert torch.equal(greedy_decode(*args, use_cache=True), greedy_decode(*args, use_cache=False))
-t_cached = fastest(lambda: greedy_decode(*args, use_cache=True), repeats=1)
-t_plain = fastest(lambda: greedy_decode(*args, use_cache=False), repeats=1)
+assert torch.equal(transformer_greedy_decode(*args, use_cache=True), transformer_greedy_decode(*args, use_cache=False))
+t_cached = fastest(lambda: transformer_greedy_decode(*args, use_cache=True), repeats=1)
+t_plain = fastest(lambda: transformer_greedy_decode(*args, use_cache=False), repeats=1)
 print(f"whole test set ({len(test_pairs):,} strings): cached {t_cached:.2f} s, uncached "
       f"{t_plain:.2f} s ({t_plain / t_cached:.1f}x), identical tokens")
 
@@ -812,7 +816,7 @@ print(f"whole test set ({len(test_pairs):,} strings): cached {t_cached:.2f} s, u
 # %%
 src_text = test_pairs[0][0]
 src1 = torch.tensor([toy_vocab.encode(src_text)], device=cfg.device)
-out1 = greedy_decode(toy_model, src1, None, toy_vocab.bos_id, toy_vocab.eos_id, hi + 2)
+out1 = transformer_greedy_decode(toy_model, src1, None, toy_vocab.bos_id, toy_vocab.eos_id, hi + 2)
 tgt_in = torch.cat([torch.full((1, 1), toy_vocab.bos_id, device=cfg.device), out1[:, :-1]], 1)
 toy_model.eval()
 with torch.no_grad():
@@ -1047,7 +1051,7 @@ print(f"padding: {padding_share(loader):.1%} with length buckets, "
 # much as the paper trains it: Adam with $\beta_2 = 0.98$, a learning-rate warm-up,
 # **label smoothing** 0.1 (the target puts 0.9 on the right token and spreads 0.1 over the
 # vocabulary: the model is never pushed to infinite confidence, which costs a little
-# perplexity and gains BLEU), and gradient clipping at norm 1. `course_lib.training.train`
+# perplexity and gains BLEU), and gradient clipping at norm 1. `course_lib.engine.train`
 # runs it for a fixed **wall-time budget** (`mt_minutes`) and writes checkpoints to the
 # output folder: a re-run of this notebook loads the finished model instead of training again
 # (set `sizes["mt_retrain"] = True` to retrain), and an interrupted run resumes where it
@@ -1081,8 +1085,8 @@ import json
 import shutil
 
 from course_lib.checkpoints import latest_checkpoint, read_checkpoint, save_checkpoint
+from course_lib.engine import TrainConfig, train
 from course_lib.schedules import TimeBudgetSchedule
-from course_lib.training import TrainConfig, train
 from course_lib.translation import translation_loss
 
 run_dir = cfg.output_dir / f"04_multi30k_{cfg.profile}"
@@ -1181,7 +1185,7 @@ if sizes["mt_min_beam_bleu"] is not None:  # the ci model is too small for a bea
 
 # %%
 from course_lib.data import pad_sequences, padding_mask
-from course_lib.decoding import greedy_decode
+from course_lib.decoding import transformer_greedy_decode
 from course_lib.translation import BOS_ID, EOS_ID, PAD_ID
 
 src_ids = [e.ids for e in tokenizer.encode_batch(sources[: sizes["mt_cache_sentences"]])]
@@ -1193,7 +1197,7 @@ def timed_greedy(rows, use_cache: bool) -> tuple[torch.Tensor, float]:
     src, mask = src.to(cfg.device), padding_mask(lengths, src.shape[1]).to(cfg.device)
     tic = time.perf_counter()
     max_len = int(lengths.max()) + sizes["mt_max_extra_tokens"]
-    ids = greedy_decode(mt_model, src, mask, BOS_ID, EOS_ID, max_len, use_cache)
+    ids = transformer_greedy_decode(mt_model, src, mask, BOS_ID, EOS_ID, max_len, use_cache)
     return ids.cpu(), time.perf_counter() - tic
 
 

@@ -366,8 +366,8 @@ from transformers import (
 from transformers.utils import logging as transformers_logging
 
 from course_lib.machinery.profiles import training_settings
+from course_lib.metrics import classification_metrics
 from course_lib.pretrained import trainer_precision
-from course_lib.training import classification_metrics
 
 transformers_logging.set_verbosity_error()
 
@@ -794,15 +794,15 @@ assert_metric("BLEU with beam search", bleu[f"beam search ({sizes['mt_beams']} b
 # %% [markdown]
 # #### Module 4's decoding loops on the library's model
 #
-# Module 4's `greedy_decode` and `beam_search` drive any model that offers `encode` and
-# `decode`; `HuggingFaceSeq2Seq` gives the translator that interface (without a key/value
+# Module 4's `transformer_greedy_decode` and `beam_search` drive any model that offers
+# `encode` and `decode`; `HuggingFaceSeq2Seq` gives the translator that interface (without a key/value
 # cache: every step re-reads the whole prefix). Greedy decoding must give `generate`'s
 # translations. Beam search need not: `generate` divides a hypothesis' log-probability by
 # its length (`length_penalty=1.0`), Module 4 by GNMT's $((5 + \text{length}) / 6)^{0.6}$,
 # and the two stop differently.
 
 # %%
-from course_lib.decoding import beam_search, greedy_decode
+from course_lib.decoding import beam_search, transformer_greedy_decode
 from course_lib.seq2seq_adapter import HuggingFaceSeq2Seq
 
 adapter = HuggingFaceSeq2Seq(mt_model.eval())
@@ -814,7 +814,7 @@ def course_decode(sentences: list[str], beams: int) -> list[str]:
         batch = mt_tokenizer(sentences[i:i + 32], return_tensors="pt", padding=True).to(mt_model.device)
         src, src_mask = batch["input_ids"], batch["attention_mask"] == 0
         args = (adapter, src, src_mask, adapter.bos_id, adapter.eos_id, 48)
-        ids = (greedy_decode(*args, use_cache=False) if beams == 1
+        ids = (transformer_greedy_decode(*args, use_cache=False) if beams == 1
                else beam_search(*args, beam_size=beams, use_cache=False))
         out += mt_tokenizer.batch_decode(ids, skip_special_tokens=True)
     return out

@@ -282,9 +282,9 @@ print(f"{APPROACH}: {trainable:,} trainable of {total:,} parameters ({trainable 
 # %%
 from torch.utils.data import DataLoader
 
+from course_lib.engine import TrainConfig, train
 from course_lib.final_project import Seq2SeqBatches, count_tokens, seq2seq_loss
 from course_lib.pretrained import mixed_precision_for
-from course_lib.training import TrainConfig, train
 
 # fp16 on a GPU when the profile asks for it, but T5 overflows in fp16: bf16 or float32
 PRECISION = mixed_precision_for(model, cfg.device, training_settings(cfg.profile)["mixed_precision"])
@@ -335,7 +335,7 @@ display(Markdown(f"One epoch of {len(data.train):,} pairs: about **{minutes:.1f}
 # %% [markdown]
 # ## 3. Train / fine-tune
 #
-# The course's engine (`course_lib.training.train`, Module 4) does the rest: AdamW with a
+# The course's engine (`course_lib.engine.train`, Module 4) does the rest: AdamW with a
 # linear warm-up and decay, gradient clipping, mixed precision on a GPU, an evaluation on
 # the validation split at each epoch, a **time budget** (`max_minutes`) and **checkpoints**
 # in the output folder (on Colab, on your Drive). If the runtime disconnects, run the cell
@@ -355,7 +355,8 @@ display(Markdown(f"One epoch of {len(data.train):,} pairs: about **{minutes:.1f}
 # - `plot_history(curves)` draws every loss in `curves` against its `"step"` entry.
 
 # %%
-from course_lib.training import evaluate_loss, linear_warmup_schedule
+from course_lib.schedules import linear_warmup_schedule
+from course_lib.training import evaluate_loss
 
 RESUME = False  # <- True to continue an interrupted run (False: a new run replaces the old)
 run_dir = cfg.output_dir / "final_project" / f"{TASK}_run"

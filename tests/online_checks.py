@@ -57,7 +57,7 @@ def online_load_models():
 def online_generation_settings():
     from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
-    from course_lib.decoding import greedy_decode
+    from course_lib.decoding import transformer_greedy_decode
     from course_lib.pretrained import GREEDY, decoding_name
     from course_lib.seq2seq_adapter import HuggingFaceSeq2Seq
 
@@ -70,7 +70,7 @@ def online_generation_settings():
     with torch.no_grad():
         theirs = model.generate(**batch, max_new_tokens=12, **GREEDY)  # the 12th: forced </s>
     adapter = HuggingFaceSeq2Seq(model)
-    ours = greedy_decode(
+    ours = transformer_greedy_decode(
         adapter,
         batch["input_ids"],
         batch["attention_mask"] == 0,

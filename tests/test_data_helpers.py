@@ -89,8 +89,8 @@ def test_pad_sequences_bad_input_says_what_to_do(seqs, error, message):
 def test_collate_pairs_and_labelled():
     batch = collate_pairs([([1, 2, 3], [4]), ([5], [6, 7])], pad_id=0)
     assert batch["src"].shape == (2, 3) and batch["tgt"].shape == (2, 2)
-    assert batch["src_padding_mask"].tolist() == [[False] * 3, [False, True, True]]
-    assert batch["tgt_padding_mask"].tolist() == [[False, True], [False, False]]
+    assert batch["src_key_padding_mask"].tolist() == [[False] * 3, [False, True, True]]
+    assert batch["tgt_key_padding_mask"].tolist() == [[False, True], [False, False]]
     labelled = collate_labelled([([1, 2], 1), ([3], 0)])
     assert labelled["labels"].tolist() == [1, 0]
     assert labelled["padding_mask"].tolist() == [[False, False], [False, True]]

@@ -78,17 +78,17 @@ def test_causal_mask_checker_names_the_mistake(seed, wrong, hint):
 # ------------------------------------------------------------------ 4.2 cross-attention
 
 
-def cross_attention(mha, x, memory, memory_padding_mask):
+def cross_attention(mha, x, memory, memory_key_padding_mask):
     """Correct, written differently from the reference: explicit einsum and -inf."""
     h, d_head = mha.num_heads, mha.d_head
     q, k, v = (split_heads(t, h) for t in (mha.q_proj(x), mha.k_proj(memory), mha.v_proj(memory)))
     scores = torch.einsum("bhqd,bhkd->bhqk", q, k) / math.sqrt(d_head)
-    scores = scores.masked_fill(memory_padding_mask[:, None, None, :], float("-inf"))
+    scores = scores.masked_fill(memory_key_padding_mask[:, None, None, :], float("-inf"))
     return mha.out_proj(merge_heads(scores.softmax(-1) @ v))
 
 
-def using_the_module(mha, x, memory, memory_padding_mask):
-    return mha(x, memory, memory, key_padding_mask=memory_padding_mask)[0]
+def using_the_module(mha, x, memory, memory_key_padding_mask):
+    return mha(x, memory, memory, key_padding_mask=memory_key_padding_mask)[0]
 
 
 def _attend(mha, q_in, kv_in, mask=None, out=True):
@@ -295,31 +295,32 @@ class TransformerSkeleton(nn.Module):
         x = embedding(ids) * (math.sqrt(self.d_model) if self.scale else 1.0)
         return self.positional_encoding(x) if self.positions else x
 
-    def forward(self, src, tgt_in, src_padding_mask=None, tgt_padding_mask=None):
+    def forward(self, src, tgt_in, src_key_padding_mask=None, tgt_key_padding_mask=None):
         memory = self.embed(self.src_embedding, src)
         for layer in self.encoder_layers:
-            memory = layer(memory, key_padding_mask=src_padding_mask if self.encoder_mask else None)
+            src_mask = src_key_padding_mask if self.encoder_mask else None
+            memory = layer(memory, key_padding_mask=src_mask)
         x = self.embed(self.tgt_embedding, tgt_in)
         mask = causal_mask(tgt_in.shape[1]) if self.causal else None
         for layer in self.decoder_layers:
-            x = layer(x, memory, mask, tgt_padding_mask,
-                      src_padding_mask if self.memory_mask else None)
+            x = layer(x, memory, mask, tgt_key_padding_mask,
+                      src_key_padding_mask if self.memory_mask else None)
         return self.output(x)
 
 
 class ByHand(TransformerSkeleton):
     """Correct, written differently: the mask by comparison, the scale as a power."""
 
-    def forward(self, src, tgt_in, src_padding_mask=None, tgt_padding_mask=None):
+    def forward(self, src, tgt_in, src_key_padding_mask=None, tgt_key_padding_mask=None):
         memory = self.positional_encoding(self.src_embedding(src) * self.d_model**0.5)
         for layer in self.encoder_layers:
-            memory = layer(memory, src_padding_mask)
+            memory = layer(memory, src_key_padding_mask)
         x = self.positional_encoding(self.tgt_embedding(tgt_in) * self.d_model**0.5)
         i = torch.arange(tgt_in.shape[1])
         for layer in self.decoder_layers:
             x = layer(x, memory, tgt_mask=i[None, :] > i[:, None],
-                      tgt_key_padding_mask=tgt_padding_mask,
-                      memory_key_padding_mask=src_padding_mask)
+                      tgt_key_padding_mask=tgt_key_padding_mask,
+                      memory_key_padding_mask=src_key_padding_mask)
         return F.linear(x, self.output.weight, self.output.bias)
 
 
@@ -398,11 +399,11 @@ def test_causal_mask_checker_holds_over_many_seeds():
         _rejected_everywhere(check_causal_mask, wrong, hint, 41)
 
 
-def with_sdpa(mha, x, memory, memory_padding_mask):
+def with_sdpa(mha, x, memory, memory_key_padding_mask):
     """Correct, written differently: PyTorch's fused attention (True there = allowed)."""
     q, k, v = (split_heads(t, mha.num_heads) for t in (mha.q_proj(x), mha.k_proj(memory),
                                                         mha.v_proj(memory)))
-    allowed = ~memory_padding_mask[:, None, None, :]
+    allowed = ~memory_key_padding_mask[:, None, None, :]
     return mha.out_proj(merge_heads(F.scaled_dot_product_attention(q, k, v, attn_mask=allowed)))
 
 
@@ -628,28 +629,28 @@ def test_decoder_layer_checker_holds_over_many_seeds():
 class TargetFirst(TransformerSkeleton):
     """Correct, written differently: the target embedded before the encoder runs."""
 
-    def forward(self, src, tgt_in, src_padding_mask=None, tgt_padding_mask=None):
+    def forward(self, src, tgt_in, src_key_padding_mask=None, tgt_key_padding_mask=None):
         scale = math.sqrt(self.d_model)
         x = self.positional_encoding(scale * self.tgt_embedding(tgt_in))
         memory = self.positional_encoding(scale * self.src_embedding(src))
         for layer in self.encoder_layers:
-            memory = layer(memory, src_padding_mask)
+            memory = layer(memory, src_key_padding_mask)
         size = tgt_in.shape[1]
         future = torch.triu(torch.ones(size, size, dtype=torch.bool), diagonal=1)
         for layer in self.decoder_layers:
-            x = layer(x, memory, future, tgt_padding_mask, src_padding_mask)
+            x = layer(x, memory, future, tgt_key_padding_mask, src_key_padding_mask)
         return x @ self.output.weight.T + self.output.bias
 
 
 class ExtraFinalNorm(TransformerSkeleton):
-    def forward(self, src, tgt_in, src_padding_mask=None, tgt_padding_mask=None):
+    def forward(self, src, tgt_in, src_key_padding_mask=None, tgt_key_padding_mask=None):
         memory = self.embed(self.src_embedding, src)
         for layer in self.encoder_layers:
-            memory = layer(memory, key_padding_mask=src_padding_mask)
+            memory = layer(memory, key_padding_mask=src_key_padding_mask)
         x = self.embed(self.tgt_embedding, tgt_in)
         for layer in self.decoder_layers:
-            x = layer(x, memory, causal_mask(tgt_in.shape[1]), tgt_padding_mask,
-                      src_padding_mask)
+            x = layer(x, memory, causal_mask(tgt_in.shape[1]), tgt_key_padding_mask,
+                      src_key_padding_mask)
         return self.output(F.layer_norm(x, x.shape[-1:]))
 
 
@@ -667,14 +668,14 @@ class IsqrtScale(TransformerSkeleton):
 
 
 class TargetPaddingDropped(TransformerSkeleton):
-    def forward(self, src, tgt_in, src_padding_mask=None, tgt_padding_mask=None):
-        return super().forward(src, tgt_in, src_padding_mask, None)
+    def forward(self, src, tgt_in, src_key_padding_mask=None, tgt_key_padding_mask=None):
+        return super().forward(src, tgt_in, src_key_padding_mask, None)
 
 
 class CrashesWithoutMasks(TransformerSkeleton):
-    def forward(self, src, tgt_in, src_padding_mask=None, tgt_padding_mask=None):
-        src = src.masked_fill(src_padding_mask, 0)
-        return super().forward(src, tgt_in, src_padding_mask, tgt_padding_mask)
+    def forward(self, src, tgt_in, src_key_padding_mask=None, tgt_key_padding_mask=None):
+        src = src.masked_fill(src_key_padding_mask, 0)
+        return super().forward(src, tgt_in, src_key_padding_mask, tgt_key_padding_mask)
 
 
 class EvalModeDropout(TransformerSkeleton):
@@ -685,15 +686,15 @@ class EvalModeDropout(TransformerSkeleton):
 class MaskedDiagonal(TransformerSkeleton):
     """The causal mask blocks the diagonal too: each position cannot see itself."""
 
-    def forward(self, src, tgt_in, src_padding_mask=None, tgt_padding_mask=None):
+    def forward(self, src, tgt_in, src_key_padding_mask=None, tgt_key_padding_mask=None):
         memory = self.embed(self.src_embedding, src)
         for layer in self.encoder_layers:
-            memory = layer(memory, key_padding_mask=src_padding_mask)
+            memory = layer(memory, key_padding_mask=src_key_padding_mask)
         x = self.embed(self.tgt_embedding, tgt_in)
         size = tgt_in.shape[1]
         mask = torch.ones(size, size, dtype=torch.bool).triu(0)
         for layer in self.decoder_layers:
-            x = layer(x, memory, mask, tgt_padding_mask, src_padding_mask)
+            x = layer(x, memory, mask, tgt_key_padding_mask, src_key_padding_mask)
         return self.output(x)
 
 

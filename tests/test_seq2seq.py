@@ -61,7 +61,7 @@ def test_attention_weights_are_a_distribution_over_real_positions():
     _, weights = greedy_decode(model, batch["src"], batch["src_lengths"], max_len=6)
     assert (weights >= 0).all()
     torch.testing.assert_close(weights.sum(dim=-1), torch.ones(weights.shape[:2]))
-    masked = batch["src_padding_mask"][:, None, :].expand_as(weights)
+    masked = batch["src_key_padding_mask"][:, None, :].expand_as(weights)
     assert masked.any(), "the batch should contain padding"
     assert (weights[masked] == 0).all()
 

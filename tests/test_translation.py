@@ -97,7 +97,7 @@ def test_bucketed_loader_batches_and_reshuffles_each_pass(pairs, tokenizer):
     assert sum(len(b) for b in first) == 600
     for batch in loader:
         assert batch["src"].shape[0] * max(batch["src"].shape[1], batch["tgt"].shape[1]) <= 500
-        assert (batch["src"][batch["src_padding_mask"]] == PAD_ID).all()
+        assert (batch["src"][batch["src_key_padding_mask"]] == PAD_ID).all()
     assert sum(real_tokens(b) for b in loader) == sum(len(s) + len(t) for s, t in encoded)
     with pytest.raises(ValueError, match="no pairs"):
         bucketed_loader([])

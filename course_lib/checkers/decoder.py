@@ -164,7 +164,7 @@ _CROSS_CONFIGS = ((12, 1), (12, 2), (12, 4), (16, 4))
 
 @checker
 def check_cross_attention(cross_attention, seed: int = 42) -> None:
-    """``cross_attention(mha, x, memory, memory_padding_mask)`` -> ``(batch, tgt_len,
+    """``cross_attention(mha, x, memory, memory_key_padding_mask)`` -> ``(batch, tgt_len,
     d_model)``: queries from ``x``, keys and values from ``memory``, source padding blocked.
 
     Runs with 1, 2 and 4 heads (head sizes whose square root is not an integer too)."""
@@ -176,7 +176,7 @@ def check_cross_attention(cross_attention, seed: int = 42) -> None:
         memory = torch.randn(batch, src_len, d, generator=gen)
         mask = _lengths_mask(batch, src_len, gen)
         what = (f"cross_attention with {heads} head(s), d_model={d}: x {tuple(x.shape)}, memory "
-                f"{tuple(memory.shape)}, memory_padding_mask {tuple(mask.shape)}")
+                f"{tuple(memory.shape)}, memory_key_padding_mask {tuple(mask.shape)}")
         with torch.no_grad(), case(what, _cross_crash_hint(tgt_len, src_len)):
             out = cross_attention(mha, x, memory, mask)
         if isinstance(out, tuple):
@@ -534,7 +534,7 @@ def _build_model(TransformerClass, sizes, dropout, seed):
 def check_transformer(TransformerClass, seed: int = 44) -> None:
     """``TransformerClass(src_vocab_size, tgt_vocab_size, d_model, num_heads, d_ff,
     num_layers, dropout)`` (the exercise's ``__init__``) with ``forward(src, tgt_in,
-    src_padding_mask, tgt_padding_mask)`` -> logits ``(batch, tgt_len, tgt_vocab)``.
+    src_key_padding_mask, tgt_key_padding_mask)`` -> logits ``(batch, tgt_len, tgt_vocab)``.
 
     Runs with 1, 2 and 4 heads, random LayerNorm weights, right- and left-padded targets and
     masks None; with dropout, in eval mode, at dropout=0 and at 0.3 in training mode (the
@@ -584,11 +584,11 @@ def check_transformer(TransformerClass, seed: int = 44) -> None:
             if masked:
                 mistakes.update({
                     "the decoder's cross-attention ignores the source padding: pass "
-                    "src_padding_mask as memory_key_padding_mask.":
+                    "src_key_padding_mask as memory_key_padding_mask.":
                         partial(_transformer_variant, *args, mem_mask=False),
-                    "the encoder ignores the source padding: pass src_padding_mask to every "
+                    "the encoder ignores the source padding: pass src_key_padding_mask to every "
                     "encoder layer.": partial(_transformer_variant, *args, enc_mask=False),
-                    "the decoder ignores the target padding: pass tgt_padding_mask as "
+                    "the decoder ignores the target padding: pass tgt_key_padding_mask as "
                     "tgt_key_padding_mask to every decoder layer.":
                         partial(_transformer_variant, ref, src, tgt, src_pad, None),
                 })

@@ -73,10 +73,10 @@ def collate_pairs(batch: Sequence[tuple], pad_id: int = 0) -> dict[str, torch.Te
     return {
         "src": src,
         "src_lengths": src_len,
-        "src_padding_mask": padding_mask(src_len, src.shape[1]),
+        "src_key_padding_mask": padding_mask(src_len, src.shape[1]),
         "tgt": tgt,
         "tgt_lengths": tgt_len,
-        "tgt_padding_mask": padding_mask(tgt_len, tgt.shape[1]),
+        "tgt_key_padding_mask": padding_mask(tgt_len, tgt.shape[1]),
     }
 
 
