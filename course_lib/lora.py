@@ -1,4 +1,4 @@
-"""LoRA from scratch: a frozen linear layer plus a trainable low-rank update.
+"""Module 5: LoRA from scratch, a frozen linear layer plus a trainable low-rank update.
 
 ``LoRALinear(base, r, alpha)`` computes ``base(x) + (alpha / r) * x A^T B^T`` with ``A`` of
 shape ``(r, in_features)`` (random) and ``B`` of shape ``(out_features, r)`` (zeros), so at
@@ -8,6 +8,7 @@ named and shaped like ``peft``'s (``lora_A.weight`` is our ``lora_A``), so A/B c
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Iterable
 
@@ -102,12 +103,22 @@ def inject_lora(
 
 
 def merge_lora(model: nn.Module) -> nn.Module:
-    """Replace every LoRALinear in ``model`` by its merged ``nn.Linear`` (in place)."""
-    for name, module in list(model.named_modules()):
+    """A new model with every LoRA adapter folded into its base weights (``W + (alpha/r) B A``),
+    so inference pays nothing for it; ``model`` is left as it was. Takes the course's
+    ``LoRALinear`` layers (Module 5) and a peft model (``get_peft_model``, Module 6) alike."""
+    if hasattr(model, "merge_and_unload"):  # peft's own merge
+        return copy.deepcopy(model).merge_and_unload()
+    if not any(isinstance(m, LoRALinear) for m in model.modules()):
+        raise TypeError(
+            f"{type(model).__name__} has no LoRA adapter to merge (expected LoRALinear layers "
+            "or a peft model, from get_peft_model)."
+        )
+    merged = copy.deepcopy(model)
+    for name, module in list(merged.named_modules()):
         if isinstance(module, LoRALinear):
             parent_name, _, child = name.rpartition(".")
-            setattr(model.get_submodule(parent_name), child, module.merged())
-    return model
+            setattr(merged.get_submodule(parent_name), child, module.merged())
+    return merged
 
 
 def lora_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:

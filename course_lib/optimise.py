@@ -7,8 +7,8 @@ each one buys and what it costs.
 
 - :func:`quantize_int8`: dynamic int8 quantisation of every ``nn.Linear`` (weights stored as
   int8, activations quantised on the fly; CPU only), via ``torch.ao.quantization``;
-- :func:`merge_lora`: fold a peft LoRA adapter into its base weights (``W + B A``), so
-  inference pays nothing for it;
+- ``course_lib.lora.merge_lora``: fold a LoRA adapter into its base weights (``W + B A``),
+  so inference pays nothing for it;
 - :func:`model_size_mb`: the size of the saved weights, quantised or not.
 """
 
@@ -48,17 +48,6 @@ def quantize_int8(model: nn.Module) -> nn.Module:
     with warnings.catch_warnings():  # torch.ao.quantization announces its move to torchao
         warnings.filterwarnings("ignore", message=".*(torch.ao.quantization|quantize_per_tensor)")
         return quantize_dynamic(copy.deepcopy(model).eval(), {nn.Linear}, dtype=torch.qint8)
-
-
-def merge_lora(model: nn.Module) -> nn.Module:
-    """The base model with its peft LoRA adapter merged into the weights (a new model; the
-    adapter model is left as it was)."""
-    if not hasattr(model, "merge_and_unload"):
-        raise TypeError(
-            f"{type(model).__name__} has no LoRA adapter to merge (expected a peft model, "
-            f"from get_peft_model)."
-        )
-    return copy.deepcopy(model).merge_and_unload()
 
 
 def measure_variant(

@@ -569,7 +569,7 @@ variants = [
 ]
 
 # %%
-from course_lib.optimise import merge_lora
+from course_lib.lora import merge_lora
 
 if APPROACH == "LoRA":  # the adapter, then merged into the weights
     merged = merge_lora(model)

@@ -23,8 +23,7 @@ from course_lib.final_project import (
     write_cnn_dailymail_jsonl,
     write_multi30k_jsonl,
 )
-from course_lib.lora import count_trainable
-from course_lib.optimise import merge_lora
+from course_lib.lora import count_trainable, merge_lora
 from course_lib.project_data import load_pairs, load_project_data
 from course_lib.shipping import predict
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import copy
-
 import pytest
 import torch
 from peft import LoraConfig, get_peft_model
@@ -85,8 +83,9 @@ def test_same_outputs_as_peft_with_the_same_a_and_b(seed):
     expected = theirs(input_ids=ids, attention_mask=mask).logits
     torch.testing.assert_close(ours(input_ids=ids, attention_mask=mask).logits, expected)
     assert not torch.allclose(expected, tiny_bert(seed)(input_ids=ids, attention_mask=mask).logits)
-    merged = merge_lora(copy.deepcopy(ours))
+    merged = merge_lora(ours)
     assert not any(isinstance(m, LoRALinear) for m in merged.modules())
+    assert any(isinstance(m, LoRALinear) for m in ours.modules())  # a new model; ours is kept
     torch.testing.assert_close(merged(input_ids=ids, attention_mask=mask).logits, expected)
 
 
@@ -103,3 +102,17 @@ def test_query_value_names_of_bert_and_a_clear_error_elsewhere():
     assert query_value_names(tiny_bert()) == ("query", "value")
     with pytest.raises(ValueError, match="target_modules"):
         query_value_names(nn.Sequential(nn.Linear(2, 2)))
+
+
+def test_merge_lora_needs_an_adapter_and_keeps_the_original():
+    from peft import LoraConfig, get_peft_model
+
+    with pytest.raises(TypeError, match="no LoRA adapter"):
+        merge_lora(nn.Linear(2, 2))
+    base = nn.Sequential(nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 2))
+    adapted = get_peft_model(base, LoraConfig(r=2, target_modules=["0"], init_lora_weights=False))
+    x = torch.randn(5, 8)
+    merged = merge_lora(adapted)
+    assert not any("lora" in n for n, _ in merged.named_parameters())
+    torch.testing.assert_close(merged(x), adapted(x))
+    assert any("lora" in n for n, _ in adapted.named_parameters())

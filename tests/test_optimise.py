@@ -8,7 +8,6 @@ from course_lib.final_project import stand_in_t5, stand_in_tokenizer
 from course_lib.optimise import (
     markdown_table,
     measure_variant,
-    merge_lora,
     model_size_mb,
     quantize_int8,
 )
@@ -54,20 +53,6 @@ def test_cache_and_batching_leave_greedy_predictions_unchanged(tiny):
 
     reference = run(1, use_cache=False)
     assert run(1) == reference and run(32) == reference
-
-
-def test_merge_lora_needs_an_adapter_and_keeps_the_original(tiny):
-    from peft import LoraConfig, get_peft_model
-
-    with pytest.raises(TypeError, match="no LoRA adapter"):
-        merge_lora(nn.Linear(2, 2))
-    base = nn.Sequential(nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 2))
-    adapted = get_peft_model(base, LoraConfig(r=2, target_modules=["0"], init_lora_weights=False))
-    x = torch.randn(5, 8)
-    merged = merge_lora(adapted)
-    assert not any("lora" in n for n, _ in merged.named_parameters())
-    torch.testing.assert_close(merged(x), adapted(x))
-    assert any("lora" in n for n, _ in adapted.named_parameters())
 
 
 def test_measure_variant_times_scores_and_checks_counts():
