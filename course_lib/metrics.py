@@ -1,6 +1,6 @@
 """Module 3: how good is a classifier? Probabilities, confusion matrix, accuracy and macro F1.
 
-``logits_fn(model, batch) -> (batch, classes)`` is the model-specific part: ``predict``
+``logits_fn(model, batch) -> (batch, classes)`` is the model-specific part: ``class_probabilities``
 collects probabilities, ``classification_metrics`` turns predictions into accuracy and F1, and
 ``evaluate_classifier`` does both (plus the loss) in the shape ``fit``'s ``evaluate`` callback
 wants.
@@ -19,7 +19,7 @@ LogitsFn = Callable[[nn.Module, dict], torch.Tensor]
 
 
 @torch.no_grad()
-def predict(
+def class_probabilities(
     model: nn.Module, loader: Iterable, logits_fn: LogitsFn, device="cpu", label_key: str = "labels"
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Class probabilities ``(n, classes)`` and true labels ``(n,)`` over ``loader``, in order.
@@ -37,7 +37,7 @@ def predict(
         probs.append(logits.float().softmax(dim=-1).cpu())
         labels.append(batch[label_key].cpu())
     if not probs:
-        raise ValueError("predict got an empty loader.")
+        raise ValueError("class_probabilities got an empty loader.")
     return torch.cat(probs), torch.cat(labels)
 
 
@@ -88,7 +88,7 @@ def evaluate_classifier(
     The loss is the mean cross-entropy per example. With ``prefix="val_"`` it plugs straight
     into ``fit(..., evaluate=lambda m: evaluate_classifier(m, val_loader, fn, dev, "val_"))``.
     """
-    probs, labels = predict(model, loader, logits_fn, device, label_key)
+    probs, labels = class_probabilities(model, loader, logits_fn, device, label_key)
     loss = torch.nn.functional.nll_loss(probs.clamp(min=1e-12).log(), labels).item()
     metrics = classification_metrics(probs.argmax(dim=-1), labels, probs.shape[1])
     return {f"{prefix}loss": loss, **{f"{prefix}{k}": v for k, v in metrics.items()}}

@@ -202,7 +202,7 @@ def encode_pairs(
 
 
 @torch.no_grad()
-def predict(
+def recurrent_predict_strings(
     model: Seq2Seq, sources: Sequence[str], vocab: Vocab, max_len: int, batch_size: int = 256,
     device: torch.device | str = "cpu",
 ) -> list[str]:

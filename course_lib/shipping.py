@@ -4,7 +4,7 @@
 ``save_pretrained`` (weights as ``model.safetensors``), its tokenizer, a model card
 (``README.md``: data, metrics, limits) and ``usage.json`` (task, prefix, generation settings,
 and one example with the prediction the model made before saving). ``load_for_use(folder)``
-gives back a :class:`ShippedModel` whose ``predict(texts)`` is the whole interface, and
+gives back a :class:`ShippedModel` whose ``predict_texts(texts)`` is the whole interface, and
 ``reproduce_in_fresh_process(folder)`` proves the folder is complete: a new Python process,
 with nothing from the notebook, loads it and must reproduce the saved prediction exactly.
 
@@ -108,7 +108,7 @@ def _quiet_transformers():
 
 
 @torch.no_grad()
-def predict(
+def predict_texts(
     texts: Sequence[str],
     model,
     tokenizer,
@@ -127,7 +127,9 @@ def predict(
     ``max_source_tokens`` tokens.
     """
     if isinstance(texts, str):
-        raise TypeError("predict takes a list of texts: predict([text], ...), not a string.")
+        raise TypeError(
+            "predict_texts takes a list of texts: predict_texts([text], ...), not a string."
+        )
     model.eval()
     device = next(model.parameters()).device
     out: list[str] = []
@@ -203,7 +205,7 @@ class ModelCard:
 
 @dataclass
 class ShippedModel:
-    """A loaded model folder: ``predict(texts)`` returns one prediction per text."""
+    """A loaded model folder: ``predict_texts(texts)`` returns one prediction per text."""
 
     model: object
     tokenizer: object
@@ -211,7 +213,7 @@ class ShippedModel:
 
     def predict(self, texts: Sequence[str]) -> list[str]:
         usage = self.usage
-        return predict(
+        return predict_texts(
             texts,
             self.model,
             self.tokenizer,

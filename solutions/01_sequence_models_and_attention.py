@@ -558,7 +558,7 @@ from course_lib.seq2seq import (
     char_accuracy,
     encode_pairs,
     exact_match_by_length,
-    predict,
+    recurrent_predict_strings,
 )
 
 S_LENGTHS = range(S["s2s_min_len"], S["s2s_max_len"] + 1)
@@ -688,7 +688,7 @@ plt.show()
 # %%
 def evaluate_reversal(model):
     """Greedy decoding on rev_test: (exact match by length, character accuracy, predictions)."""
-    preds = predict(model, [s for s, _ in rev_test], rev_vocab, S["s2s_max_len"] + 2, device=cfg.device)
+    preds = recurrent_predict_strings(model, [s for s, _ in rev_test], rev_vocab, S["s2s_max_len"] + 2, device=cfg.device)
     return exact_match_by_length(rev_test, preds), char_accuracy(rev_test, preds), preds
 
 

@@ -869,10 +869,10 @@ for i in (right, wrong):
 # Which test sentences does the model get wrong, most confidently?
 
 # %%
-from course_lib.metrics import predict
+from course_lib.metrics import class_probabilities
 from course_lib.plots import plot_confusion_matrix, plot_distributions
 
-probs, labels = predict(model, loaders["test"], logits_fn, cfg.device)
+probs, labels = class_probabilities(model, loaders["test"], logits_fn, cfg.device)
 predicted = probs.argmax(-1)
 fig, axes = notebook_figure(2, height=3.2)
 plot_confusion_matrix(labels, predicted, ["negative", "positive"], unit="test sentences",

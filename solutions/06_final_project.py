@@ -420,7 +420,7 @@ assert_metric("validation loss drop (nats)", val_loss_before - val_loss_after,
 #
 # The cell after the exercises uses the course's evaluation helpers:
 #
-# - `predict(texts, model, tokenizer, task, prefix, max_source_tokens, **generation)`
+# - `predict_texts(texts, model, tokenizer, task, prefix, max_source_tokens, **generation)`
 #   returns one prediction (a string) per text; `generation` goes to `generate`
 #   (`max_new_tokens`, `num_beams`, `use_cache`) and `batch_size=` sets the batch;
 # - `score(task, predictions, references)` returns a dict of the task's metrics: `"bleu"`,
@@ -460,7 +460,7 @@ def baseline_predictions(task: str, sources: list[str], train_targets: list[str]
 # %%
 from course_lib.checkers.project_steps import check_baseline_predictions, check_choose_metric
 from course_lib.evaluation import MAIN_METRIC, baseline, score
-from course_lib.shipping import predict
+from course_lib.shipping import predict_texts
 
 metric_checked = check_choose_metric(choose_metric)
 baseline_checked = check_baseline_predictions(baseline_predictions)
@@ -468,7 +468,7 @@ baseline_checked = check_baseline_predictions(baseline_predictions)
 GENERATION = {"max_new_tokens": sizes["max_new_tokens"], "num_beams": sizes["num_beams"]}
 test = data.test[: sizes["eval_examples"]]
 sources, references = [s for s, _ in test], [t for _, t in test]
-predictions = predict(sources, model, tokenizer, TASK, PREFIX, sizes["max_source_tokens"],
+predictions = predict_texts(sources, model, tokenizer, TASK, PREFIX, sizes["max_source_tokens"],
                       **GENERATION)
 baseline_name, course_baseline = baseline(TASK, sources, [t for _, t in data.train])
 if baseline_checked:  # yours, equal to the course's on the checker's cases
@@ -553,7 +553,7 @@ texts, refs = sources[: sizes["optimise_examples"]], references[: sizes["optimis
 
 
 def run(m, batch_size, **options):
-    return lambda xs: predict(xs, m, tokenizer, TASK, PREFIX, sizes["max_source_tokens"],
+    return lambda xs: predict_texts(xs, m, tokenizer, TASK, PREFIX, sizes["max_source_tokens"],
                               batch_size=batch_size, **{**GENERATION, **options})
 
 
@@ -602,7 +602,7 @@ display(Markdown(
 # A shipped model is a folder anyone can load without this notebook: the weights as
 # **safetensors** (a format that cannot run code when loaded, unlike pickle), the tokenizer,
 # a **model card** (what it does, on what data, how well, its limits), and the settings that
-# `predict` needs. `ModelCard(title, task, model, data, metrics, baseline, limits, training,
+# `predict_texts` needs. `ModelCard(title, task, model, data, metrics, baseline, limits, training,
 # baseline_name)` holds the card's text and scores; `save_for_use(folder, model, tokenizer,
 # card, example, prefix, max_source_tokens, generation)` writes the folder and returns its
 # path. It also stores one example with the prediction made now.

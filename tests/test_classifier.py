@@ -11,10 +11,10 @@ from sklearn.metrics import confusion_matrix as sk_confusion
 from course_lib.classifier import TransformerClassifier, masked_mean_pool
 from course_lib.data import collate_labelled, make_loader, padding_mask
 from course_lib.metrics import (
+    class_probabilities,
     classification_metrics,
     confusion_matrix,
     evaluate_classifier,
-    predict,
 )
 from course_lib.schedules import linear_warmup_schedule
 from course_lib.training import fit
@@ -106,7 +106,7 @@ def test_fit_and_evaluate_classifier_learn_a_toy_task():
     assert set(history) == {"train_loss", "val_loss", "val_accuracy", "val_f1"}
     assert len(history["val_accuracy"]) == 8
     assert history["val_accuracy"][-1] >= 0.9
-    probs, labels = predict(model, val, logits_fn)
+    probs, labels = class_probabilities(model, val, logits_fn)
     assert probs.shape == (100, 2) and labels.shape == (100,)
     torch.testing.assert_close(probs.sum(-1), torch.ones(100))
 

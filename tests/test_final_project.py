@@ -25,7 +25,7 @@ from course_lib.final_project import (
 )
 from course_lib.lora import count_trainable, merge_lora
 from course_lib.project_data import load_pairs, load_project_data
-from course_lib.shipping import predict
+from course_lib.shipping import predict_texts
 
 WORDS = "the cat dog man woman city river council mayor storm team match won lost".split()
 
@@ -117,10 +117,12 @@ def test_gpu_path_lora_on_a_local_t5_learns_and_merges(tiny_pretrained):
 
     sources, targets = [s for s, _ in pairs[:8]], [t for _, t in pairs[:8]]
     generation = {"max_new_tokens": 12, "num_beams": 1}
-    adapter = predict(sources, model, tokenizer, "summarisation", "summarize: ", **generation)
+    adapter = predict_texts(sources, model, tokenizer, "summarisation", "summarize: ", **generation)
     merged_model = merge_lora(model)
     assert not any("lora_" in n for n, _ in merged_model.named_parameters())
-    merged = predict(sources, merged_model, tokenizer, "summarisation", "summarize: ", **generation)
+    merged = predict_texts(
+        sources, merged_model, tokenizer, "summarisation", "summarize: ", **generation
+    )
     assert merged == adapter
     name, lead = baseline("summarisation", sources, [], lead=3)
     assert name == "lead-3" and score("summarisation", lead, targets)["rougeL"] > 30

@@ -11,7 +11,7 @@ from course_lib.optimise import (
     model_size_mb,
     quantize_int8,
 )
-from course_lib.shipping import predict
+from course_lib.shipping import predict_texts
 
 PAIRS = [(f"ein hund {i} läuft", f"a dog {i} runs") for i in range(30)]
 
@@ -32,7 +32,7 @@ def test_int8_linear_layers_shrink_the_model_and_keep_the_interface(tiny):
     assert (int8(x) - model(x)).abs().max() < 0.05 * model(x).abs().max()
     t5, tokenizer = tiny
     texts = [s for s, _ in PAIRS[:4]]
-    out = predict(texts, quantize_int8(t5), tokenizer, "translation", max_new_tokens=6)
+    out = predict_texts(texts, quantize_int8(t5), tokenizer, "translation", max_new_tokens=6)
     assert len(out) == 4
 
 
@@ -41,7 +41,7 @@ def test_cache_and_batching_leave_greedy_predictions_unchanged(tiny):
     texts = [s for s, _ in PAIRS[:6]] + ["ein sehr langer satz mit vielen wörtern hund"]
 
     def run(batch_size, **options):
-        return predict(
+        return predict_texts(
             texts,
             model,
             tokenizer,

@@ -24,7 +24,7 @@ from course_lib.seq2seq import (
     encode_pairs,
     exact_match_by_length,
     greedy_decode,
-    predict,
+    recurrent_predict_strings,
     teacher_forcing_loss,
 )
 
@@ -108,7 +108,7 @@ def test_training_learns_short_reversal():
         opt.zero_grad()
         loss.backward()
         opt.step()
-    preds = predict(model, [s for s, _ in pairs[:100]], vocab, max_len=6)
+    preds = recurrent_predict_strings(model, [s for s, _ in pairs[:100]], vocab, max_len=6)
     assert char_accuracy(pairs[:100], preds) > 0.9
 
 

@@ -16,7 +16,7 @@ from course_lib.shipping import (
     ShippedModelError,
     _write_manifest,
     load_for_use,
-    predict,
+    predict_texts,
     reproduce_in_fresh_process,
     save_for_use,
 )
@@ -70,10 +70,10 @@ def test_model_card_has_data_metrics_baseline_and_limits():
 def test_predict_wants_a_list_and_a_known_task(trained):
     model, tokenizer = trained
     with pytest.raises(TypeError, match="list of texts"):
-        predict("zahl 1 plus 2", model, tokenizer, "translation")
+        predict_texts("zahl 1 plus 2", model, tokenizer, "translation")
     with pytest.raises(ValueError, match="Unknown task"):
-        predict(["zahl 1 plus 2"], model, tokenizer, "poetry")
-    batched = predict(
+        predict_texts(["zahl 1 plus 2"], model, tokenizer, "poetry")
+    batched = predict_texts(
         [s for s, _ in PAIRS[:5]], model, tokenizer, "translation", max_new_tokens=8, batch_size=2
     )
     assert len(batched) == 5 and all(isinstance(p, str) for p in batched)
@@ -91,7 +91,8 @@ def test_save_writes_safetensors_card_and_usage(trained, tmp_path):
     )
     assert (folder / "model.safetensors").is_file() and not list(folder.glob("*.bin"))
     usage = json.loads((folder / "usage.json").read_text())
-    expected = predict(["zahl 2 plus 3"], model, tokenizer, "translation", max_new_tokens=8)[0]
+    text = "zahl 2 plus 3"
+    expected = predict_texts([text], model, tokenizer, "translation", max_new_tokens=8)[0]
     assert usage["example"] == {"input": "zahl 2 plus 3", "prediction": expected}
     assert "## Limits" in (folder / "README.md").read_text()
     shipped = load_for_use(folder)
