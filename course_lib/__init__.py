@@ -3,8 +3,9 @@
 Each concept lives in a file named after it; notebooks import the reference implementation
 after each exercise instead of redefining it. The files, by the module that teaches them:
 
-- Module 1, recurrent models: ``rnn``, ``lstm``, ``char_model``, ``word2vec``, ``seq2seq``;
-  ``training`` (``fit``, the small loop every module uses) and ``device``.
+- Module 1, recurrent models, in ``recurrent/``: ``rnn``, ``lstm``, ``char_model``,
+  ``word2vec``, ``seq2seq``; flat beside them ``training`` (``fit``, the small loop every
+  module uses) and ``device``.
 - Module 2, attention: ``attention``, ``positional_encoding``; ``torch_interop`` copies the
   course's layers to and from PyTorch's (Modules 2-4) to prove they compute the same.
 - Module 3, the encoder: ``add_norm``, ``feed_forward``, ``embedding``, ``encoder``
@@ -14,8 +15,8 @@ after each exercise instead of redefining it. The files, by the module that teac
   (``train``) and its ``checkpoints``.
 - Module 5, pre-trained models: ``pretrained``, ``gpt2``, ``sampling``, ``generation_widget``,
   ``seq2seq_adapter``, ``lora``.
-- Module 6, the final project: ``final_project``, ``project_data``, ``evaluation``,
-  ``optimise``, ``shipping``.
+- Module 6, the final project, in ``project/``: ``final_project``, ``project_data``,
+  ``evaluation``, ``optimise``, ``shipping``.
 - Around them: ``data/`` (data sets, vocabularies, batching), ``checkers/`` (the exercises'
   checks), ``plots`` and ``report`` (figures, result sentences) and ``machinery/`` (setup,
   profiles, Colab, the doctor, the notebook build).

@@ -1,6 +1,6 @@
 """Module 4: a trained encoder-decoder Transformer into output sequences, greedy and beam search.
 
-(The recurrent model of Module 1 decodes with ``course_lib.seq2seq.greedy_decode``.)
+(The recurrent model of Module 1 decodes with ``course_lib.recurrent.seq2seq.greedy_decode``.)
 
 Both work on any model with the interface of :class:`course_lib.transformer.Transformer`:
 ``encode(src, src_key_padding_mask) -> memory``, ``decode(tgt_in, memory,

@@ -21,10 +21,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from course_lib.attention import causal_mask
-from course_lib.char_model import CharRNN
 from course_lib.embedding import check_padding_mask, check_token_ids
 from course_lib.encoder import TransformerBlock
 from course_lib.positional_encoding import LearnedPositionalEmbedding, SinusoidalPositionalEncoding
+from course_lib.recurrent.char_model import CharRNN
 from course_lib.sampling import sample_next
 from course_lib.schedules import linear_warmup_schedule
 from course_lib.training import fit
@@ -210,8 +210,9 @@ def perplexity(
 
 
 class LSTMLanguageModel(nn.Module):
-    """Module 1's :class:`~course_lib.char_model.CharRNN` (embedding -> LSTM -> linear) with the
-    interface of :class:`DecoderOnlyLM`: ``ids (batch, seq) -> logits (batch, seq, vocab)``.
+    """Module 1's :class:`~course_lib.recurrent.char_model.CharRNN` (embedding -> LSTM ->
+    linear) with the interface of :class:`DecoderOnlyLM`:
+    ``ids (batch, seq) -> logits (batch, seq, vocab)``.
 
     ``pad_id`` only sets the embedding's ``padding_idx`` (a row kept at zero); leave it None
     when every id is a real token, as in a byte-level BPE without special tokens.

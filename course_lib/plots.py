@@ -1,4 +1,4 @@
-"""The course's figures, drawn to one standard.
+"""Every module: the course's figures, drawn to one standard.
 
 Every module draws through these helpers, so every figure:
 

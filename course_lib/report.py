@@ -1,4 +1,4 @@
-"""Result sentences rendered from the run's own numbers.
+"""Modules 4-6: result sentences rendered from the run's own numbers.
 
 A notebook sentence that quotes a measured value is written as an f-string and shown with
 ``say``, so the text can never disagree with the output it describes::

@@ -32,13 +32,13 @@ from course_lib.data.batching import collate_pairs, pad_sequences, padding_mask,
 from course_lib.decoding import beam_search, transformer_greedy_decode
 from course_lib.losses import label_smoothed_cross_entropy
 from course_lib.positional_encoding import SinusoidalPositionalEncoding
-from course_lib.seq2seq import (
+from course_lib.recurrent.seq2seq import (
     RecurrentAttentionDecoder,
     RecurrentDecoder,
     RecurrentEncoder,
     Seq2Seq,
 )
-from course_lib.seq2seq import greedy_decode as recurrent_greedy_decode
+from course_lib.recurrent.seq2seq import greedy_decode as recurrent_greedy_decode
 from course_lib.transformer import transformer_loss
 
 PAD, UNK, BOS, EOS = "<pad>", "<unk>", "<bos>", "<eos>"
@@ -179,7 +179,7 @@ def bucketed_loader(
 def recurrent_translator(
     vocab_size: int, emb_dim: int, hidden_size: int, attention: bool
 ) -> Seq2Seq:
-    """Module 1's LSTM encoder-decoder (:func:`course_lib.seq2seq.build_seq2seq`) over the
+    """Module 1's LSTM encoder-decoder (:func:`course_lib.recurrent.seq2seq.build_seq2seq`) over the
     subword ids of :func:`train_tokenizer`, without or with attention."""
     decoder_cls = RecurrentAttentionDecoder if attention else RecurrentDecoder
     return Seq2Seq(

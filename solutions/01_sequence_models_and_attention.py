@@ -66,7 +66,7 @@ def rnn_forward(x, h0, W_xh, W_hh, b_h):
 from course_lib.checkers.rnn import check_rnn_forward
 
 check_rnn_forward(rnn_forward)
-from course_lib.rnn import rnn_forward  # the course's reference from here on
+from course_lib.recurrent.rnn import rnn_forward  # the course's reference from here on
 
 # %% [markdown]
 # `torch.nn.RNN` computes exactly this. It stores the transposed matrices
@@ -101,7 +101,7 @@ print("NumPy RNN == torch.nn.RNN; largest difference:", np.abs(ours - theirs.det
 # smallest number (about $10^{-45}$) within a few dozen steps and would read as exactly 0.
 
 # %%
-from course_lib.rnn import gradient_norms_by_distance
+from course_lib.recurrent.rnn import gradient_norms_by_distance
 
 H = 64  # width of the recurrent nets measured here
 
@@ -215,10 +215,10 @@ class LSTMCell(nn.Module):
 from course_lib.checkers.lstm import check_lstm_cell
 
 check_lstm_cell(LSTMCell)
-from course_lib.lstm import LSTM, LSTMCell, copy_lstm_weights  # the course's reference
+from course_lib.recurrent.lstm import LSTM, LSTMCell, copy_lstm_weights  # the course's reference
 
 # %% [markdown]
-# `course_lib.lstm.LSTM` loops the cell over time with `nn.LSTM`'s interface. Copy the
+# `course_lib.recurrent.lstm.LSTM` loops the cell over time with `nn.LSTM`'s interface. Copy the
 # weights of a `torch.nn.LSTM` into it and the two agree on every output, every final state
 # and every gradient:
 
@@ -251,10 +251,10 @@ print("from-scratch LSTM == torch.nn.LSTM (outputs, states, gradients)")
 # and the error flows back over many steps (the "constant error carousel").
 #
 # **Exercise 1.3.1.** Compute $\partial L/\partial c$ from this formula (no autograd).
-# `course_lib.lstm.lstm_gates(cell, x, h)` returns the activated gates `(i, f, g, o)`.
+# `course_lib.recurrent.lstm.lstm_gates(cell, x, h)` returns the activated gates `(i, f, g, o)`.
 
 # %%
-from course_lib.lstm import lstm_gates
+from course_lib.recurrent.lstm import lstm_gates
 
 
 def cell_state_gradient(cell, x, state, v):
@@ -271,7 +271,7 @@ def cell_state_gradient(cell, x, state, v):
 from course_lib.checkers.lstm import check_cell_state_gradient
 
 check_cell_state_gradient(cell_state_gradient)
-from course_lib.lstm import cell_state_gradient  # the course's reference
+from course_lib.recurrent.lstm import cell_state_gradient  # the course's reference
 
 # %% [markdown]
 # Three ways to get the same number: the formula, autograd, and a **finite difference**,
@@ -326,7 +326,13 @@ print(f"{len(unique):,} unique (language, name) pairs; {len(char_vocab)} tokens;
       f"{len(train_names):,} train / {len(val_names):,} validation")
 
 # %%
-from course_lib.char_model import CharRNN, char_lm_loss, collate_names, encode_names, sample
+from course_lib.recurrent.char_model import (
+    CharRNN,
+    char_lm_loss,
+    collate_names,
+    encode_names,
+    sample,
+)
 
 
 def as_items(pairs):
@@ -339,8 +345,8 @@ char_train = make_loader(as_items(train_names), 64, collate=collate_names, shuff
 char_val = make_loader(as_items(val_names), 256, collate=collate_names)
 
 # %% [markdown]
-# The model is `course_lib.char_model.CharRNN`: embedding, LSTM, linear layer to the logits.
-# With `from_scratch=True` its LSTM is `course_lib.lstm.LSTM`, the cell you just wrote looped
+# The model is `course_lib.recurrent.char_model.CharRNN`: embedding, LSTM, linear layer to the logits.
+# With `from_scratch=True` its LSTM is `course_lib.recurrent.lstm.LSTM`, the cell you just wrote looped
 # over time (PyTorch's fused `nn.LSTM`, the default, computes the same numbers about 1.5 times
 # faster on this model).
 
@@ -415,7 +421,7 @@ print("cosine(dog, puppy) =", torch.cosine_similarity(one_hot[0], one_hot[1], di
 
 # %%
 from course_lib.data import load_multi30k
-from course_lib.word2vec import (
+from course_lib.recurrent.word2vec import (
     SkipGram,
     SkipGramBatches,
     noise_distribution,
@@ -459,7 +465,7 @@ def negative_sampling_loss(center, context, negatives):
 from course_lib.checkers.word2vec import check_negative_sampling_loss
 
 check_negative_sampling_loss(negative_sampling_loss)
-from course_lib.word2vec import negative_sampling_loss  # the course's reference
+from course_lib.recurrent.word2vec import negative_sampling_loss  # the course's reference
 
 # %%
 torch.manual_seed(cfg.seed)
@@ -478,7 +484,7 @@ assert_metric("skip-gram training loss (last epoch)", w2v_history["train_loss"][
 # tenth of the captions mostly noise.
 
 # %%
-from course_lib.word2vec import cosine, nearest_neighbours, project_2d
+from course_lib.recurrent.word2vec import cosine, nearest_neighbours, project_2d
 
 embeddings = w2v.embeddings.cpu()
 for word in ("dog", "man", "red", "playing", "water", "bike"):
@@ -553,7 +559,7 @@ plt.show()
 
 # %%
 from course_lib.data import reversal_task
-from course_lib.seq2seq import (
+from course_lib.recurrent.seq2seq import (
     build_seq2seq,
     char_accuracy,
     encode_pairs,
@@ -607,7 +613,7 @@ def teacher_forcing_loss(model, batch):
 from course_lib.checkers.seq2seq import check_teacher_forcing_loss
 
 check_teacher_forcing_loss(teacher_forcing_loss)
-from course_lib.seq2seq import teacher_forcing_loss  # the course's reference
+from course_lib.recurrent.seq2seq import teacher_forcing_loss  # the course's reference
 
 # %% [markdown]
 # **Greedy decoding.** At test time there is no true previous token: the decoder feeds back
@@ -643,10 +649,12 @@ def greedy_decode(model, src, src_lengths, max_len):
 from course_lib.checkers.seq2seq import check_greedy_decode
 
 check_greedy_decode(greedy_decode)
-from course_lib.seq2seq import greedy_decode  # the course's reference (also returns weights)
+from course_lib.recurrent.seq2seq import (
+    greedy_decode,  # the course's reference (also returns weights)
+)
 
 # %% [markdown]
-# The model, `course_lib.seq2seq.build_seq2seq`: a `RecurrentEncoder` (embedding + LSTM, padding
+# The model, `course_lib.recurrent.seq2seq.build_seq2seq`: a `RecurrentEncoder` (embedding + LSTM, padding
 # skipped with packed sequences) and a `RecurrentDecoder` (embedding + LSTM + linear layer) started from
 # the encoder's final state. The recurrent layers are `torch.nn.LSTM`, for speed (they compute
 # what our `LSTM` computes, as proven above).
@@ -779,7 +787,7 @@ plt.show()
 # %% [markdown]
 # ### 1.7.1 The encoder-decoder with attention
 #
-# `course_lib.seq2seq.RecurrentAttentionDecoder` is the decoder of 1.2 plus Luong's "global" attention:
+# `course_lib.recurrent.seq2seq.RecurrentAttentionDecoder` is the decoder of 1.2 plus Luong's "global" attention:
 # at step $t$ its LSTM state $s_t$ is the query; the keys and values are the encoder outputs
 # $e_1..e_n$ (padding masked out); the context is combined with the state before predicting:
 #

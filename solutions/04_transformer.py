@@ -699,7 +699,7 @@ for k in (1, 2):
 
 # %%
 from course_lib.data import collate_pairs, make_loader, reversal_task
-from course_lib.seq2seq import encode_pairs
+from course_lib.recurrent.seq2seq import encode_pairs
 
 toy_start = time.perf_counter()
 lo, hi = sizes["toy_min_len"], sizes["toy_max_len"]

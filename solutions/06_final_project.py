@@ -70,7 +70,7 @@ TASK, PREFIX = sizes["task"], sizes["prefix"]
 # with their highlights); both return the path.
 
 # %%
-from course_lib.final_project import write_cnn_dailymail_jsonl, write_multi30k_jsonl
+from course_lib.project.final_project import write_cnn_dailymail_jsonl, write_multi30k_jsonl
 
 DATA_FILE = cfg.output_dir / "final_project" / f"{TASK}_pairs.jsonl"  # <- your file
 COLUMNS = ("source", "target")  # <- your two column names, e.g. ("text", "label")
@@ -90,7 +90,7 @@ print(DATA_FILE.read_text(encoding="utf-8").splitlines()[0][:200])
 # Pass it as `test_file=`: it is checked for overlap with training.)
 
 # %%
-from course_lib.project_data import load_project_data
+from course_lib.project.project_data import load_project_data
 
 data = load_project_data(DATA_FILE, columns=COLUMNS, seed=cfg.seed,
                          max_examples=sizes["examples"])
@@ -103,7 +103,7 @@ print(f"{len(data.train):,} training, {len(data.val):,} validation, {len(data.te
 # JSONL file: the last one is a test file that repeats training pairs):
 
 # %%
-from course_lib.project_data import ProjectDataError, write_jsonl
+from course_lib.project.project_data import ProjectDataError, write_jsonl
 
 broken = cfg.output_dir / "final_project" / "broken"
 broken.mkdir(parents=True, exist_ok=True)
@@ -177,7 +177,7 @@ data = dataclasses.replace(data, train=kept)
 
 # %%
 from course_lib.plots import plot_distributions
-from course_lib.project_data import length_stats, lengths
+from course_lib.project.project_data import length_stats, lengths
 
 source_words = lengths(s for s, _ in data.train)
 target_words = lengths(t for _, t in data.train)
@@ -219,7 +219,7 @@ def choose_approach(num_examples: int, gpu: bool, pretrained_fits: bool) -> str:
 from course_lib.checkers.final_project import check_choose_approach
 
 check_choose_approach(choose_approach)
-from course_lib.final_project import choose_approach  # the course's reference from here on
+from course_lib.project.final_project import choose_approach  # the course's reference from here on
 
 APPROACH = choose_approach(len(data.train), cfg.device.type == "cuda", not choice.stand_in)
 print(f"{len(data.train):,} training pairs, device {cfg.device.type}, pre-trained model "
@@ -242,8 +242,8 @@ print(f"{len(data.train):,} training pairs, device {cfg.device.type}, pre-traine
 # - `count_trainable(model)` (Module 5) returns `(trainable, total)` parameter counts.
 
 # %%
-from course_lib.final_project import pretrained_seq2seq, stand_in_t5, stand_in_tokenizer
 from course_lib.lora import count_trainable
+from course_lib.project.final_project import pretrained_seq2seq, stand_in_t5, stand_in_tokenizer
 
 torch.manual_seed(cfg.seed)
 if APPROACH == "from scratch":
@@ -283,8 +283,8 @@ print(f"{APPROACH}: {trainable:,} trainable of {total:,} parameters ({trainable 
 from torch.utils.data import DataLoader
 
 from course_lib.engine import TrainConfig, train
-from course_lib.final_project import Seq2SeqBatches, count_tokens, seq2seq_loss
 from course_lib.pretrained import mixed_precision_for
+from course_lib.project.final_project import Seq2SeqBatches, count_tokens, seq2seq_loss
 
 # fp16 on a GPU when the profile asks for it, but T5 overflows in fp16: bf16 or float32
 PRECISION = mixed_precision_for(model, cfg.device, training_settings(cfg.profile)["mixed_precision"])
@@ -321,7 +321,7 @@ def estimate_epoch_minutes(source_lengths, target_lengths, tokens_per_second: fl
 from course_lib.checkers.final_project import check_estimate_epoch_minutes
 
 check_estimate_epoch_minutes(estimate_epoch_minutes)
-from course_lib.final_project import estimate_epoch_minutes  # the course's reference
+from course_lib.project.final_project import estimate_epoch_minutes  # the course's reference
 
 sample = data.train[:2000]
 scale = len(data.train) / len(sample)  # token counts of a sample, scaled to the whole split
@@ -407,7 +407,7 @@ assert_metric("validation loss drop (nats)", val_loss_before - val_loss_after,
 # The test split is used here, once.
 #
 # **Exercise 6.4.** Write `choose_metric(task, balanced=True)`: the name of the score to
-# report, as `course_lib.evaluation.score` names it: `"bleu"` for `"translation"`,
+# report, as `course_lib.project.evaluation.score` names it: `"bleu"` for `"translation"`,
 # `"rougeL"` (ROUGE-L) for `"summarisation"`, and for `"classification"` `"accuracy"` when the
 # classes are balanced, else `"f1"` (macro F1: a model that always answers the dominant class
 # gets a high accuracy but a low macro F1).
@@ -459,8 +459,8 @@ def baseline_predictions(task: str, sources: list[str], train_targets: list[str]
 
 # %%
 from course_lib.checkers.project_steps import check_baseline_predictions, check_choose_metric
-from course_lib.evaluation import MAIN_METRIC, baseline, score
-from course_lib.shipping import predict_texts
+from course_lib.project.evaluation import MAIN_METRIC, baseline, score
+from course_lib.project.shipping import predict_texts
 
 metric_checked = check_choose_metric(choose_metric)
 baseline_checked = check_baseline_predictions(baseline_predictions)
@@ -500,7 +500,7 @@ assert_metric(f"{metric}: model minus {baseline_name}", scores[metric] - baselin
 # as dicts with `source`, `prediction`, `reference` and `score`.
 
 # %%
-from course_lib.evaluation import example_scores, worst_examples
+from course_lib.project.evaluation import example_scores, worst_examples
 
 per_example = example_scores(TASK, predictions, references)
 for example in worst_examples(sources, predictions, references, per_example, k=4):
@@ -518,8 +518,8 @@ for example in worst_examples(sources, predictions, references, per_example, k=4
 # shows a list of dicts as a table.
 
 # %%
-from course_lib.evaluation import score_by_length
-from course_lib.optimise import markdown_table
+from course_lib.project.evaluation import score_by_length
+from course_lib.project.optimise import markdown_table
 
 by_length = score_by_length(TASK, lengths(sources), predictions, references)
 display(Markdown(markdown_table(by_length, digits=1)))
@@ -547,7 +547,7 @@ display(Markdown(markdown_table(by_length, digits=1)))
 # `variant`, `ms per text`, `texts per s`, `size MB`, `score` and the `predictions`.
 
 # %%
-from course_lib.optimise import measure_variant, model_size_mb, quantize_int8
+from course_lib.project.optimise import measure_variant, model_size_mb, quantize_int8
 
 texts, refs = sources[: sizes["optimise_examples"]], references[: sizes["optimise_examples"]]
 
@@ -608,7 +608,7 @@ display(Markdown(
 # path. It also stores one example with the prediction made now.
 
 # %%
-from course_lib.shipping import ModelCard, save_for_use
+from course_lib.project.shipping import ModelCard, save_for_use
 
 card = ModelCard(
     title=f"Final project: {TASK} ({DATA_FILE.name})",
@@ -639,7 +639,7 @@ print(sorted(p.name for p in ship_dir.iterdir()))
 # whether they are `identical`, and the `seconds` it took.
 
 # %%
-from course_lib.shipping import reproduce_in_fresh_process
+from course_lib.project.shipping import reproduce_in_fresh_process
 
 check = reproduce_in_fresh_process(ship_dir)
 print(f"input:      {check['input'][:150]}\nsaved:      {check['expected']}\n"
@@ -649,12 +649,12 @@ assert check["identical"]
 
 # %% [markdown]
 # Anyone with the folder (and `course_lib`, or the three lines of Hugging Face code it wraps)
-# can now call `predict`; from a shell: `python -m course_lib.shipping FOLDER "your text"`.
+# can now call `predict`; from a shell: `python -m course_lib.project.shipping FOLDER "your text"`.
 # In Python, `load_for_use(folder)` returns the loaded model, and its `.predict(texts)` one
 # prediction per text.
 
 # %%
-from course_lib.shipping import load_for_use
+from course_lib.project.shipping import load_for_use
 
 shipped = load_for_use(ship_dir)
 for text, prediction in zip(sources[1:4], shipped.predict(sources[1:4])):
@@ -672,7 +672,7 @@ display(Markdown((ship_dir / "README.md").read_text(encoding="utf-8")))
 # To run this notebook on your data: set `DATA_FILE` and `COLUMNS` (and skip the cell that
 # writes the worked example's file), choose the `TASK` (`"translation"` or
 # `"summarisation"` for pairs of texts), and read every printed number before trusting the
-# next one. For classification, `course_lib.evaluation` has the metric and the baseline and
+# next one. For classification, `course_lib.project.evaluation` has the metric and the baseline and
 # Module 5 the fine-tuning of a pre-trained encoder.
 #
 # ## Self-check

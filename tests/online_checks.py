@@ -33,8 +33,8 @@ def online_load_models():
         AutoTokenizer,
     )
 
-    from course_lib.final_project import pretrained_seq2seq
     from course_lib.pretrained import MINILM, choose_model
+    from course_lib.project.final_project import pretrained_seq2seq
 
     loaded = {}
     for name, auto, stand_in in (
@@ -89,7 +89,7 @@ def online_generation_settings():
 
 
 def online_cnn_dailymail():
-    from course_lib.final_project import write_cnn_dailymail_jsonl
+    from course_lib.project.final_project import write_cnn_dailymail_jsonl
 
     path = write_cnn_dailymail_jsonl(Path(tempfile.mkdtemp()) / "news.jsonl", 25)
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]

@@ -7,9 +7,15 @@ import math
 import pytest
 import torch
 
-from course_lib.char_model import CharRNN, char_lm_loss, collate_names, encode_names, sample
 from course_lib.data import Vocab, make_loader
-from course_lib.lstm import copy_lstm_weights
+from course_lib.recurrent.char_model import (
+    CharRNN,
+    char_lm_loss,
+    collate_names,
+    encode_names,
+    sample,
+)
+from course_lib.recurrent.lstm import copy_lstm_weights
 
 NAMES = {"A": ["Abba", "Abel", "Adam"], "B": ["Bo", "Bob", "Boris"]}
 VOCAB = Vocab.build([n for group in NAMES.values() for n in group])

@@ -1,9 +1,9 @@
-"""Metrics, baselines and error analysis of the final project (course_lib.evaluation)."""
+"""Metrics, baselines and error analysis of the final project (course_lib.project.evaluation)."""
 
 import pytest
 import sacrebleu
 
-from course_lib.evaluation import (
+from course_lib.project.evaluation import (
     MAIN_METRIC,
     baseline,
     bleu,

@@ -12,8 +12,9 @@ from datasets import Dataset
 from torch.utils.data import DataLoader
 
 from course_lib.engine import TrainConfig, train
-from course_lib.evaluation import baseline, score
-from course_lib.final_project import (
+from course_lib.lora import count_trainable, merge_lora
+from course_lib.project.evaluation import baseline, score
+from course_lib.project.final_project import (
     Seq2SeqBatches,
     count_tokens,
     pretrained_seq2seq,
@@ -23,9 +24,8 @@ from course_lib.final_project import (
     write_cnn_dailymail_jsonl,
     write_multi30k_jsonl,
 )
-from course_lib.lora import count_trainable, merge_lora
-from course_lib.project_data import load_pairs, load_project_data
-from course_lib.shipping import predict_texts
+from course_lib.project.project_data import load_pairs, load_project_data
+from course_lib.project.shipping import predict_texts
 
 WORDS = "the cat dog man woman city river council mayor storm team match won lost".split()
 

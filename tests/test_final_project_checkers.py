@@ -4,7 +4,7 @@ import pytest
 
 from course_lib.checkers import CheckFailed
 from course_lib.checkers.final_project import check_choose_approach, check_estimate_epoch_minutes
-from course_lib.final_project import choose_approach, estimate_epoch_minutes
+from course_lib.project.final_project import choose_approach, estimate_epoch_minutes
 
 
 def stub(*args):

@@ -11,10 +11,10 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from course_lib.final_project import Seq2SeqBatches, stand_in_tokenizer
 from course_lib.lora import count_trainable, inject_lora, query_value_names
 from course_lib.machinery.profiles import CI_HUB, UNMEASURED_GPU, sizes_for, unmeasured_note
 from course_lib.pretrained import mixed_precision_for, trainer_precision
+from course_lib.project.final_project import Seq2SeqBatches, stand_in_tokenizer
 
 ROOT = Path(__file__).parent.parent
 CUDA = torch.device("cuda")

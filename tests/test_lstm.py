@@ -8,7 +8,13 @@ from torch import nn
 
 from course_lib.checkers import STUB_MARKER, CheckFailed
 from course_lib.checkers.lstm import check_cell_state_gradient, check_lstm_cell
-from course_lib.lstm import LSTM, LSTMCell, cell_state_gradient, copy_lstm_weights, lstm_gates
+from course_lib.recurrent.lstm import (
+    LSTM,
+    LSTMCell,
+    cell_state_gradient,
+    copy_lstm_weights,
+    lstm_gates,
+)
 
 ACROSS_SEEDS = [{}] + [{"seed": seed} for seed in range(20)]
 

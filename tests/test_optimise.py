@@ -4,14 +4,14 @@ import pytest
 import torch
 from torch import nn
 
-from course_lib.final_project import stand_in_t5, stand_in_tokenizer
-from course_lib.optimise import (
+from course_lib.project.final_project import stand_in_t5, stand_in_tokenizer
+from course_lib.project.optimise import (
     markdown_table,
     measure_variant,
     model_size_mb,
     quantize_int8,
 )
-from course_lib.shipping import predict_texts
+from course_lib.project.shipping import predict_texts
 
 PAIRS = [(f"ein hund {i} läuft", f"a dog {i} runs") for i in range(30)]
 

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from course_lib.project_data import (
+from course_lib.project.project_data import (
     ProjectDataError,
     check_no_overlap,
     held_out_split,

@@ -9,7 +9,7 @@ from torch import nn
 
 from course_lib.checkers import STUB_MARKER, CheckFailed
 from course_lib.checkers.rnn import check_rnn_forward
-from course_lib.rnn import gradient_norms_by_distance, rnn_forward
+from course_lib.recurrent.rnn import gradient_norms_by_distance, rnn_forward
 
 ACROSS_SEEDS = [{}] + [{"seed": seed} for seed in range(20)]
 

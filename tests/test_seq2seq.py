@@ -16,7 +16,7 @@ from course_lib.checkers.seq2seq import (
     check_teacher_forcing_loss,
 )
 from course_lib.data import Vocab, collate_pairs, reversal_task, shift_right
-from course_lib.seq2seq import (
+from course_lib.recurrent.seq2seq import (
     RecurrentAttentionDecoder,
     RecurrentDecoder,
     build_seq2seq,

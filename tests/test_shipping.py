@@ -10,8 +10,13 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from course_lib.final_project import Seq2SeqBatches, seq2seq_loss, stand_in_t5, stand_in_tokenizer
-from course_lib.shipping import (
+from course_lib.project.final_project import (
+    Seq2SeqBatches,
+    seq2seq_loss,
+    stand_in_t5,
+    stand_in_tokenizer,
+)
+from course_lib.project.shipping import (
     ModelCard,
     ShippedModelError,
     _write_manifest,
@@ -238,7 +243,7 @@ def test_the_fresh_process_itself_refuses_a_damaged_folder(shipped, tmp_path):
     folder = Path(shutil.copytree(shipped, tmp_path / "copy"))
     _flip_bit(folder / "model.safetensors")
     done = subprocess.run(
-        [sys.executable, "-m", "course_lib.shipping", str(folder), "--json"],
+        [sys.executable, "-m", "course_lib.project.shipping", str(folder), "--json"],
         capture_output=True, text=True, timeout=300,
     )
     assert done.returncode != 0 and "Traceback" not in done.stderr

@@ -11,8 +11,7 @@ import torch.nn.functional as F
 from course_lib.checkers import STUB_MARKER, CheckFailed
 from course_lib.checkers.word2vec import check_negative_sampling_loss
 from course_lib.data import Vocab
-from course_lib.training import fit
-from course_lib.word2vec import (
+from course_lib.recurrent.word2vec import (
     SkipGram,
     SkipGramBatches,
     cosine,
@@ -26,6 +25,7 @@ from course_lib.word2vec import (
     tokenize,
     word_counts,
 )
+from course_lib.training import fit
 
 ACROSS_SEEDS = [{}] + [{"seed": seed} for seed in range(20)]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 
 from course_lib.checkers.core import case, checker
-from course_lib.final_project import (
+from course_lib.project.final_project import (
     APPROACHES,
     FULL_FINE_TUNING_FROM,
     choose_approach,

@@ -7,7 +7,7 @@ from torch import nn
 
 from course_lib.checkers.core import case, checker, expect_shape
 from course_lib.checkers.mistakes import expect_close_or_explain, own_rng, seed_cpu
-from course_lib.lstm import copy_lstm_weights, lstm_gates
+from course_lib.recurrent.lstm import copy_lstm_weights, lstm_gates
 
 
 def _variant(cell: nn.LSTMCell, x, h, c, order=(0, 1, 2, 3), g_act=torch.tanh,

@@ -2,14 +2,14 @@
 task, and the baseline to beat.
 
 Each runs the learner's function on cases chosen to sit on both sides of every rule and
-compares with the course's answer (``course_lib.evaluation`` for metrics and baselines,
+compares with the course's answer (``course_lib.project.evaluation`` for metrics and baselines,
 :func:`reference_drop_reason` for the data rule).
 """
 
 from __future__ import annotations
 
 from course_lib.checkers.core import case, checker
-from course_lib.evaluation import MAIN_METRIC, baseline
+from course_lib.project.evaluation import MAIN_METRIC, baseline
 
 DROP_REASONS = ("empty", "copy", "too long")
 
@@ -125,4 +125,4 @@ def check_baseline_predictions(baseline_predictions) -> None:
                 f"{task}: you predicted {list(got)!r}, the baseline is {expected!r}.\n"
                 f"Hint: {hints[task]}."
             )
-    print("  copy the source, lead-3 and the majority label, as course_lib.evaluation")
+    print("  copy the source, lead-3 and the majority label, as course_lib.project.evaluation")

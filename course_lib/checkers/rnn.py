@@ -7,7 +7,7 @@ import torch
 
 from course_lib.checkers.core import case, checker
 from course_lib.checkers.mistakes import expect_close_or_explain
-from course_lib.rnn import rnn_forward as reference
+from course_lib.recurrent.rnn import rnn_forward as reference
 
 
 def _mistakes(x, h0, W_xh, W_hh, b_h) -> list[tuple[np.ndarray, str]]:

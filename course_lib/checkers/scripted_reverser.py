@@ -1,8 +1,8 @@
 """A hand-written encoder-decoder for testing decoding loops: it reverses its source.
 
-It has :class:`course_lib.seq2seq.Seq2Seq`'s interface (``encode``, ``decoder``, the special
-ids) but no learned weights, so what a correct greedy loop must produce is known exactly:
-each row's source reversed, then ``<eos>`` -- at a different step for rows of different
+It has :class:`course_lib.recurrent.seq2seq.Seq2Seq`'s interface (``encode``, ``decoder``,
+the special ids) but no learned weights, so what a correct greedy loop must produce is known
+exactly: each row's source reversed, then ``<eos>`` -- at a different step for rows of different
 lengths. Its decoder state counts the steps taken, and it only continues the reversal when
 it is fed its own previous prediction; fed any other token (``<bos>`` again, a stale token)
 at step t, it predicts the source's t-th token counted from the front instead. So a loop that
@@ -18,7 +18,7 @@ from torch import nn
 
 from course_lib.data.batching import padding_mask
 from course_lib.data.vocab import Vocab
-from course_lib.seq2seq import EncoderOutput, State
+from course_lib.recurrent.seq2seq import EncoderOutput, State
 
 
 class ReverserDecoder(nn.Module):

@@ -12,7 +12,7 @@ from course_lib.checkers.mistakes import close, expect_close_or_explain, own_rng
 from course_lib.checkers.scripted_reverser import ScriptedReverser
 from course_lib.checkers.softmax import stress_rows
 from course_lib.data import Vocab, collate_pairs, reversal_task, shift_right
-from course_lib.seq2seq import (
+from course_lib.recurrent.seq2seq import (
     build_seq2seq,
     encode_pairs,
     greedy_decode,

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 
 from course_lib.checkers.core import case, checker
 from course_lib.checkers.mistakes import expect_close_or_explain
-from course_lib.word2vec import negative_sampling_loss as reference
+from course_lib.recurrent.word2vec import negative_sampling_loss as reference
 
 
 def _mistakes(center, context, negatives) -> list[tuple[torch.Tensor, str]]:

@@ -11,7 +11,7 @@ outputs (Luong et al., 2015, "global" attention with the dot score):
 Both decoders share one interface, ``decoder(tgt_in, state, memory, memory_mask)`` returning
 ``(logits, state, weights)``, so :class:`Seq2Seq`, :func:`teacher_forcing_loss` and
 :func:`greedy_decode` work with either. The recurrent layers are ``torch.nn.LSTM`` (fast, fused
-kernels); it computes exactly what :class:`course_lib.lstm.LSTM` computes.
+kernels); it computes exactly what :class:`course_lib.recurrent.lstm.LSTM` computes.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The final project's two worked examples: their data files and their models.
+"""Module 6: the final project's two worked examples: their data files and their models.
 
 - ``gpu`` (online): summarise CNN/DailyMail news with ``t5-small`` plus a LoRA adapter (peft).
 - ``cpu`` / ``ci`` (offline): translate German to English from a JSONL file the course writes
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from course_lib.project_data import Pair, write_jsonl
+from course_lib.project.project_data import Pair, write_jsonl
 
 APPROACHES = ("from scratch", "full fine-tuning", "LoRA")
 FULL_FINE_TUNING_FROM = 100_000  # examples: below this, or without a GPU, LoRA

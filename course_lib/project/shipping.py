@@ -12,7 +12,7 @@ The folder checks itself: ``manifest.json`` lists every file with its SHA-256, a
 refuses (:class:`ShippedModelError`, naming the file) a folder with a file missing or changed
 since it was saved: lost tokenizer files, a flipped bit in the weights, an edited config.
 
-Run ``python -m course_lib.shipping FOLDER ["text" ...]`` to predict from a shell.
+Run ``python -m course_lib.project.shipping FOLDER ["text" ...]`` to predict from a shell.
 """
 
 from __future__ import annotations
@@ -195,7 +195,7 @@ class ModelCard:
             "## Use",
             "",
             "```python",
-            "from course_lib.shipping import load_for_use",
+            "from course_lib.project.shipping import load_for_use",
             'model = load_for_use("path/to/this/folder")',
             'print(model.predict(["your text"]))',
             "```",
@@ -319,7 +319,7 @@ def reproduce_in_fresh_process(folder: str | Path, timeout: float = 600) -> dict
     verify_folder(folder)
     start = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-m", "course_lib.shipping", str(folder), "--json"],
+        [sys.executable, "-m", "course_lib.project.shipping", str(folder), "--json"],
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -345,7 +345,7 @@ def reproduce_in_fresh_process(folder: str | Path, timeout: float = 600) -> dict
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """``python -m course_lib.shipping FOLDER [TEXT ...] [--json]``: print predictions
+    """``python -m course_lib.project.shipping FOLDER [TEXT ...] [--json]``: print predictions
     (of the TEXTs, else of the saved example)."""
     args = list(sys.argv[1:] if argv is None else argv)
     as_json = "--json" in args
@@ -356,7 +356,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     try:
         shipped = load_for_use(args[0])
     except ShippedModelError as err:
-        raise SystemExit(f"course_lib.shipping: {err}") from None
+        raise SystemExit(f"course_lib.project.shipping: {err}") from None
     texts = args[1:] or [shipped.usage["example"]["input"]]
     predictions = shipped.predict(texts)
     if as_json:

@@ -17,7 +17,7 @@ from torch import nn
 
 from course_lib.data.batching import pad_sequences
 from course_lib.data.vocab import Vocab
-from course_lib.lstm import LSTM
+from course_lib.recurrent.lstm import LSTM
 
 State = tuple[torch.Tensor, torch.Tensor]
 
@@ -26,7 +26,7 @@ class CharRNN(nn.Module):
     """Embedding (+ language embedding) -> LSTM -> logits over the next character.
 
     ``num_languages=0`` gives an unconditioned model. ``from_scratch=True`` uses the course's
-    :class:`course_lib.lstm.LSTM` instead of ``nn.LSTM`` (same numbers, slower).
+    :class:`course_lib.recurrent.lstm.LSTM` instead of ``nn.LSTM`` (same numbers, slower).
     """
 
     def __init__(
