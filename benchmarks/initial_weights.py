@@ -27,13 +27,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from translation_table import (  # noqa: E402
-    FROM_SCRATCH,
-    TORCH,
-    build_models,
-    machine,
-    training_data,
-)
+from translation_table import FROM_SCRATCH, TORCH, build_models, machine, training_data  # noqa: E402
 
 from course_lib.machinery.profiles import MODULE_04_TRANSLATION, PROFILES  # noqa: E402
 from course_lib.torch_interop import to_torch_transformer  # noqa: E402

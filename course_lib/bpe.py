@@ -81,7 +81,9 @@ def byte_level_bpe(
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tokenizer.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size, special_tokens=list(special_tokens), show_progress=False,
+        vocab_size=vocab_size,
+        special_tokens=list(special_tokens),
+        show_progress=False,
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
     )
     tokenizer.train_from_iterator(texts, trainer)
@@ -92,7 +94,9 @@ def token_byte_lengths(tokenizer: Tokenizer) -> torch.Tensor:
     """``(vocab,)``: how many bytes of text each id of a :func:`byte_level_bpe` tokenizer stands
     for (0 for special tokens). On ASCII text, bytes are characters."""
     specials = {t.content for t in tokenizer.get_added_tokens_decoder().values()}
-    return torch.tensor([
-        0 if (token := tokenizer.id_to_token(i)) in specials else len(token)
-        for i in range(tokenizer.get_vocab_size())
-    ])
+    return torch.tensor(
+        [
+            0 if (token := tokenizer.id_to_token(i)) in specials else len(token)
+            for i in range(tokenizer.get_vocab_size())
+        ]
+    )

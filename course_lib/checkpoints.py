@@ -67,7 +67,8 @@ def save_checkpoint(path: str | os.PathLike, state: dict) -> Path:
             f"could not write the checkpoint {path} ({type(error).__name__}: {error}). The "
             f"disk there has {format_size(free)} free and the checkpoint needs about "
             f"{format_size(state_bytes(state))}: free some space or choose another folder; the "
-            "previous checkpoints are intact.") from error
+            "previous checkpoints are intact."
+        ) from error
     finally:
         temporary.unlink(missing_ok=True)
     return path
@@ -118,8 +119,12 @@ def checkpoint_bytes(model: nn.Module, optimizer: torch.optim.Optimizer | None =
         if optimizer.state:
             total += state_bytes(optimizer.state_dict()["state"])
         else:
-            total += 2 * sum(p.numel() * p.element_size() for group in optimizer.param_groups
-                             for p in group["params"] if p.requires_grad)
+            total += 2 * sum(
+                p.numel() * p.element_size()
+                for group in optimizer.param_groups
+                for p in group["params"]
+                if p.requires_grad
+            )
     return total
 
 
@@ -131,7 +136,8 @@ def check_free_space(directory: str | os.PathLike, needed: int) -> None:
         raise CheckpointError(
             f"not enough free disk space for the checkpoints in {directory}: they need about "
             f"{format_size(needed)}, the disk has {format_size(free)} free. Free some space, "
-            "choose another output_dir, or train without one (no checkpoints).")
+            "choose another output_dir, or train without one (no checkpoints)."
+        )
 
 
 def remove_temporary_files(directory: str | os.PathLike) -> list[Path]:
@@ -164,22 +170,28 @@ class FolderLock:
             stale = self.lock.acquire()
         except LockHeld as held:
             if held.pid is None:
-                raise CheckpointError(f"could not take the lock {self.path}: other trainings "
-                                      "keep starting in this folder; give each its own "
-                                      "output_dir.") from None
+                raise CheckpointError(
+                    f"could not take the lock {self.path}: other trainings "
+                    "keep starting in this folder; give each its own "
+                    "output_dir."
+                ) from None
             raise CheckpointError(
                 f"another training (process {held.pid}) is using the folder {self.directory}: "
                 f"two runs in one folder overwrite each other's checkpoints. Wait for it to "
                 f"finish, or give this run another output_dir. (If no training runs, delete "
-                f"{self.path}.)") from None
+                f"{self.path}.)"
+            ) from None
         except OSError as error:
             raise CheckpointError(
                 f"cannot write to the output folder {self.directory} ({error}): choose a "
                 "folder you can write to (output_dir=...), or check that the disk is mounted "
-                "and not read-only.") from error
+                "and not read-only."
+            ) from error
         if stale is not None:
-            print(f"[train] taking over the stale lock of {self.directory} (process "
-                  f"{stale[0]} on {stale[1]} is gone)")
+            print(
+                f"[train] taking over the stale lock of {self.directory} (process "
+                f"{stale[0]} on {stale[1]} is gone)"
+            )
 
     def release(self) -> None:
         self.lock.release()
@@ -202,18 +214,23 @@ def read_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
         with zipfile.ZipFile(path) as archive:
             damaged = archive.testzip()
     except Exception as error:  # BadZipFile, EOFError, zlib.error, UnicodeDecodeError, ...
-        raise CheckpointError(f"checkpoint {path} is truncated or not a checkpoint "
-                              f"({type(error).__name__}: {error}). {advice}") from error
+        raise CheckpointError(
+            f"checkpoint {path} is truncated or not a checkpoint "
+            f"({type(error).__name__}: {error}). {advice}"
+        ) from error
     if damaged is not None:
-        raise CheckpointError(f"checkpoint {path} is damaged: its part {damaged!r} fails its "
-                              f"checksum. {advice}")
+        raise CheckpointError(
+            f"checkpoint {path} is damaged: its part {damaged!r} fails its checksum. {advice}"
+        )
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as error:  # torch reports damage as RuntimeError, UnpicklingError, ...
         raise CheckpointError(f"checkpoint {path} cannot be read ({error}). {advice}") from error
     if not isinstance(state, dict):
-        raise CheckpointError(f"checkpoint {path} holds a {type(state).__name__}, not a dict "
-                              "of states: was it written by save_checkpoint?")
+        raise CheckpointError(
+            f"checkpoint {path} holds a {type(state).__name__}, not a dict "
+            "of states: was it written by save_checkpoint?"
+        )
     return state
 
 
@@ -253,13 +270,16 @@ def _model_differences(stored, model: nn.Module) -> list[str]:
         if not torch.is_tensor(value):
             differences.append(f"{name} is a {type(value).__name__}, not a tensor")
         elif value.shape != tensor.shape or value.dtype != tensor.dtype:
-            differences.append(f"{name}: stored {tuple(value.shape)} {value.dtype}, model "
-                               f"{tuple(tensor.shape)} {tensor.dtype}")
+            differences.append(
+                f"{name}: stored {tuple(value.shape)} {value.dtype}, model "
+                f"{tuple(tensor.shape)} {tensor.dtype}"
+            )
     return differences
 
 
-def apply_checkpoint(state: dict, path, model=None, optimizer=None, scheduler=None,
-                     scaler=None) -> None:
+def apply_checkpoint(
+    state: dict, path, model=None, optimizer=None, scheduler=None, scaler=None
+) -> None:
     """Copy the parts of ``state`` (read from ``path``) into the given objects, all or none:
     the model's tensors are checked first; the other parts are restored to their previous
     states if one of them does not load."""
@@ -267,13 +287,17 @@ def apply_checkpoint(state: dict, path, model=None, optimizer=None, scheduler=No
     parts = {key: target for key, target in parts.items() if target is not None}
     for key in parts:
         if state.get(key) is None:
-            raise CheckpointError(f"checkpoint {path} has no {key} state to load (it holds: "
-                                  f"{', '.join(k for k, v in state.items() if v is not None)}).")
+            raise CheckpointError(
+                f"checkpoint {path} has no {key} state to load (it holds: "
+                f"{', '.join(k for k, v in state.items() if v is not None)})."
+            )
     if model is not None and (differences := _model_differences(state["model"], model)):
         shown = "; ".join(differences[:6]) + (" ..." if len(differences) > 6 else "")
-        raise CheckpointError(f"checkpoint {path} does not fit this model ({len(differences)} "
-                              f"differences: {shown}); the model was left unchanged. Build the "
-                              "model with the sizes it was trained with.")
+        raise CheckpointError(
+            f"checkpoint {path} does not fit this model ({len(differences)} "
+            f"differences: {shown}); the model was left unchanged. Build the "
+            "model with the sizes it was trained with."
+        )
     others = [key for key in parts if key != "model"]
     before = {key: copy.deepcopy(parts[key].state_dict()) for key in others}
     for key in others:
@@ -282,8 +306,9 @@ def apply_checkpoint(state: dict, path, model=None, optimizer=None, scheduler=No
         except Exception as error:
             for loaded in others:
                 parts[loaded].load_state_dict(before[loaded])
-            raise CheckpointError(f"checkpoint {path} does not fit this {key}: {error}; "
-                                  "nothing was loaded.") from error
+            raise CheckpointError(
+                f"checkpoint {path} does not fit this {key}: {error}; nothing was loaded."
+            ) from error
     if model is not None:
         model.load_state_dict(state["model"])
 
@@ -293,8 +318,9 @@ def checkpoint_paths(directory: str | os.PathLike) -> list[Path]:
     directory = Path(directory)
     if not directory.is_dir():
         return []
-    found = [p for p in directory.glob(CHECKPOINT_PATTERN) if re.fullmatch(r"checkpoint-\d+\.pt",
-                                                                          p.name)]
+    found = [
+        p for p in directory.glob(CHECKPOINT_PATTERN) if re.fullmatch(r"checkpoint-\d+\.pt", p.name)
+    ]
     return sorted(found, key=lambda p: int(p.stem.split("-")[1]))
 
 
@@ -304,8 +330,9 @@ def latest_checkpoint(directory: str | os.PathLike) -> Path | None:
     return paths[-1] if paths else None
 
 
-def prune_checkpoints(directory: str | os.PathLike, keep: int,
-                      own: list[Path] | None = None) -> None:
+def prune_checkpoints(
+    directory: str | os.PathLike, keep: int, own: list[Path] | None = None
+) -> None:
     """Delete all but the ``keep`` most recent periodic checkpoints in ``directory``; with
     ``own`` (one run's checkpoints, oldest first), only among those."""
     if keep < 1:

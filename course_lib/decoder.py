@@ -112,8 +112,13 @@ class DecoderLayer(nn.Module):
 
         def self_attention(y: torch.Tensor) -> torch.Tensor:
             out, w = self.self_attn(
-                y, y, y, key_padding_mask=tgt_key_padding_mask, attn_mask=tgt_mask,
-                need_weights=need_weights, average_attn_weights=False,
+                y,
+                y,
+                y,
+                key_padding_mask=tgt_key_padding_mask,
+                attn_mask=tgt_mask,
+                need_weights=need_weights,
+                average_attn_weights=False,
                 cache=None if cache is None else cache.self_attn,
             )
             weights.append(w)
@@ -121,8 +126,12 @@ class DecoderLayer(nn.Module):
 
         def cross_attention(y: torch.Tensor) -> torch.Tensor:
             out, w = self.cross_attn(
-                y, memory, memory, key_padding_mask=memory_key_padding_mask,
-                need_weights=need_weights, average_attn_weights=False,
+                y,
+                memory,
+                memory,
+                key_padding_mask=memory_key_padding_mask,
+                need_weights=need_weights,
+                average_attn_weights=False,
                 cache=None if cache is None else cache.cross_attn,
             )
             weights.append(w)
@@ -192,8 +201,12 @@ class Decoder(EmbeddedStack):
         self_weights, cross_weights = [], []
         for i, layer in enumerate(self.layers):
             out = layer(
-                x, memory, tgt_mask=mask, tgt_key_padding_mask=tgt_key_padding_mask,
-                memory_key_padding_mask=memory_key_padding_mask, need_weights=need_weights,
+                x,
+                memory,
+                tgt_mask=mask,
+                tgt_key_padding_mask=tgt_key_padding_mask,
+                memory_key_padding_mask=memory_key_padding_mask,
+                need_weights=need_weights,
                 cache=None if cache is None else cache.layers[i],
             )
             if need_weights:

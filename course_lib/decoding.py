@@ -22,12 +22,7 @@ from torch import nn
 from course_lib.data.batching import pad_sequences, padding_mask
 from course_lib.data.vocab import Vocab
 
-__all__ = [
-    "beam_search",
-    "length_penalty_factor",
-    "predict_strings",
-    "transformer_greedy_decode",
-]
+__all__ = ["beam_search", "length_penalty_factor", "predict_strings", "transformer_greedy_decode"]
 
 
 def _check_src(src: torch.Tensor, src_key_padding_mask: torch.Tensor | None, max_len: int) -> None:

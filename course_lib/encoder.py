@@ -73,8 +73,13 @@ class TransformerBlock(nn.Module):
 
         def self_attention(y: torch.Tensor) -> torch.Tensor:
             out, w = self.self_attn(
-                y, y, y, key_padding_mask=key_padding_mask, attn_mask=attn_mask,
-                need_weights=need_weights, average_attn_weights=False,
+                y,
+                y,
+                y,
+                key_padding_mask=key_padding_mask,
+                attn_mask=attn_mask,
+                need_weights=need_weights,
+                average_attn_weights=False,
             )
             weights.append(w)
             return out

@@ -45,9 +45,14 @@ def settings_table(
     """Print one generated text per ``(temperature, top_k, top_p)``; return (setting, text)."""
     rows = []
     for temperature, top_k, top_p in grid:
-        label = "greedy" if temperature == 0 else (
-            f"T={temperature:g}" + (f", top_k={top_k}" if top_k else "")
-            + (f", top_p={top_p:g}" if top_p < 1 else "")
+        label = (
+            "greedy"
+            if temperature == 0
+            else (
+                f"T={temperature:g}"
+                + (f", top_k={top_k}" if top_k else "")
+                + (f", top_p={top_p:g}" if top_p < 1 else "")
+            )
         )
         text = generate(prompt, temperature, top_k, top_p, max_new_tokens).replace("\n", " / ")
         rows.append((label, text))

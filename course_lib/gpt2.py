@@ -61,8 +61,11 @@ def load_gpt2_weights(model: DecoderOnlyLM, gpt2) -> DecoderOnlyLM:
         q, k, v = theirs.attn.c_attn.weight.T.chunk(3, dim=0)  # Conv1D (in, 3d) -> 3 x (d, in)
         qb, kb, vb = theirs.attn.c_attn.bias.chunk(3)
         attn = ours.self_attn
-        for linear, weight, bias in ((attn.q_proj, q, qb), (attn.k_proj, k, kb),
-                                     (attn.v_proj, v, vb)):
+        for linear, weight, bias in (
+            (attn.q_proj, q, qb),
+            (attn.k_proj, k, kb),
+            (attn.v_proj, v, vb),
+        ):
             linear.weight.copy_(weight)
             linear.bias.copy_(bias)
         attn.out_proj.weight.copy_(theirs.attn.c_proj.weight.T)

@@ -90,9 +90,7 @@ class DecoderOnlyLM(nn.Module):
         if tie_weights:
             self.lm_head.weight = self.token_embedding.weight
 
-    def forward(
-        self, ids: torch.Tensor, padding_mask: torch.Tensor | None = None
-    ) -> torch.Tensor:
+    def forward(self, ids: torch.Tensor, padding_mask: torch.Tensor | None = None) -> torch.Tensor:
         """``ids`` ``(batch, seq)`` -> next-token logits ``(batch, seq, vocab)``.
 
         ``padding_mask`` ``(batch, seq)`` bool, True at padding; the logits at padded
@@ -177,8 +175,12 @@ def random_windows(
 
 @torch.no_grad()
 def perplexity(
-    logits_fn, data: torch.Tensor, window: int, batch_size: int = 64,
-    device: torch.device | str = "cpu", token_lengths: torch.Tensor | None = None,
+    logits_fn,
+    data: torch.Tensor,
+    window: int,
+    batch_size: int = 64,
+    device: torch.device | str = "cpu",
+    token_lengths: torch.Tensor | None = None,
 ) -> float:
     """exp(mean next-token cross-entropy) over ``data`` ``(n,)`` cut into consecutive windows.
 
@@ -231,8 +233,15 @@ class LSTMLanguageModel(nn.Module):
 
 
 def train_language_model(
-    model: nn.Module, data: torch.Tensor, steps: int, window: int, batch_size: int, lr: float,
-    device: torch.device | str = "cpu", seed: int = 0, mixed_precision: str = "no",
+    model: nn.Module,
+    data: torch.Tensor,
+    steps: int,
+    window: int,
+    batch_size: int,
+    lr: float,
+    device: torch.device | str = "cpu",
+    seed: int = 0,
+    mixed_precision: str = "no",
 ) -> float:
     """Train ``model`` on random windows of ``data`` ``(n,)``; returns a held-out loss.
 
@@ -249,10 +258,21 @@ def train_language_model(
     batches = [{"ids": random_windows(data, batch_size, window, gen)} for _ in range(steps)]
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
     sched = linear_warmup_schedule(opt, max(1, steps // 10), steps)
-    fit(model, batches[:-20], language_model_loss, opt, 1, device, scheduler=sched,
-        clip_grad_norm=1.0, progress=False, mixed_precision=mixed_precision)
+    fit(
+        model,
+        batches[:-20],
+        language_model_loss,
+        opt,
+        1,
+        device,
+        scheduler=sched,
+        clip_grad_norm=1.0,
+        progress=False,
+        mixed_precision=mixed_precision,
+    )
     model.eval()
     with torch.no_grad():
-        tail = [language_model_loss(model, {"ids": b["ids"].to(device)}).item()
-                for b in batches[-20:]]
+        tail = [
+            language_model_loss(model, {"ids": b["ids"].to(device)}).item() for b in batches[-20:]
+        ]
     return sum(tail) / len(tail)

@@ -102,10 +102,7 @@ def _is_diverging(cmap: str | Colormap) -> bool:
 
 
 def colour_scale(
-    values,
-    cmap: str | Colormap | None = None,
-    vmin: float | None = None,
-    vmax: float | None = None,
+    values, cmap: str | Colormap | None = None, vmin: float | None = None, vmax: float | None = None
 ) -> tuple[str | Colormap, Normalize]:
     """The colour map and scale for ``values``, by the standard.
 
@@ -543,10 +540,7 @@ def plot_distributions(
 
 
 def plot_next_token_distributions(
-    logits: Mapping[str, torch.Tensor],
-    token_labels: Sequence[str],
-    top: int = 10,
-    ncols: int = 3,
+    logits: Mapping[str, torch.Tensor], token_labels: Sequence[str], top: int = 10, ncols: int = 3
 ) -> Figure:
     """The next-token distribution under several decoding settings, one bar panel each.
 

@@ -105,9 +105,7 @@ class ModelChoice:
         return not self.stand_in
 
 
-def choose_model(
-    task: str, hub_name: str | None, stand_in: str, stand_in_note: str
-) -> ModelChoice:
+def choose_model(task: str, hub_name: str | None, stand_in: str, stand_in_note: str) -> ModelChoice:
     """Pick the Hub model ``hub_name`` if reachable, else its copy in the local Hugging Face
     cache, else ``stand_in``; announce the choice in one line.
 

@@ -39,7 +39,7 @@ def noam_factor(step: int, d_model: int, warmup_steps: int) -> float:
 
 
 def noam_schedule(optimizer: torch.optim.Optimizer, d_model: int, warmup_steps: int) -> LambdaLR:
-    """"Attention is all you need" (section 5.3): warm up for ``warmup_steps``, then decay as
+    """ "Attention is all you need" (section 5.3): warm up for ``warmup_steps``, then decay as
     ``1 / sqrt(step)``; the peak, at ``warmup_steps``, is ``(d_model * warmup_steps)**-0.5``.
 
     The optimizer's ``lr`` multiplies the formula: create it with ``lr=1.0`` for the paper's
@@ -61,11 +61,17 @@ class TimeBudgetSchedule(LRScheduler):
     used is part of its state, so a run resumed from a checkpoint goes on where it stopped.
     """
 
-    def __init__(self, optimizer: torch.optim.Optimizer, warmup_steps: int, minutes: float,
-                 clock: Callable[[], float] = time.perf_counter) -> None:
+    def __init__(
+        self,
+        optimizer: torch.optim.Optimizer,
+        warmup_steps: int,
+        minutes: float,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
         if warmup_steps < 0 or not minutes > 0:
-            raise ValueError(f"need warmup_steps >= 0 and minutes > 0, got {warmup_steps}, "
-                             f"{minutes}")
+            raise ValueError(
+                f"need warmup_steps >= 0 and minutes > 0, got {warmup_steps}, {minutes}"
+            )
         self.warmup_steps, self.budget_seconds, self.clock = warmup_steps, 60.0 * minutes, clock
         self.seconds_before, self.started = 0.0, clock()
         super().__init__(optimizer)

@@ -41,7 +41,10 @@ class HuggingFaceSeq2Seq(nn.Module):
         """Decoder logits ``(batch, tgt_len, vocab)`` for the whole prefix ``tgt_in``."""
         if cache is not None:
             raise ValueError("HuggingFaceSeq2Seq has no cache: decode with use_cache=False.")
-        out = self.model(encoder_outputs=BaseModelOutput(last_hidden_state=memory),
-                         attention_mask=self._attention_mask(memory_key_padding_mask),
-                         decoder_input_ids=tgt_in, use_cache=False)
+        out = self.model(
+            encoder_outputs=BaseModelOutput(last_hidden_state=memory),
+            attention_mask=self._attention_mask(memory_key_padding_mask),
+            decoder_input_ids=tgt_in,
+            use_cache=False,
+        )
         return out.logits

@@ -24,12 +24,7 @@ from course_lib.decoder import Decoder, DecoderCache
 from course_lib.embedding import check_padding_mask, check_token_ids
 from course_lib.encoder import Encoder
 
-__all__ = [
-    "Transformer",
-    "transformer_loss",
-    "count_parameters",
-    "expected_parameter_count",
-]
+__all__ = ["Transformer", "transformer_loss", "count_parameters", "expected_parameter_count"]
 
 
 class Transformer(nn.Module):
@@ -65,8 +60,13 @@ class Transformer(nn.Module):
             )
         self.pad_id = pad_id
         options = dict(
-            dropout=dropout, max_len=max_len, pad_id=pad_id, norm_first=norm_first, fused=fused,
-            scale_embeddings=scale_embeddings, positions=positions,
+            dropout=dropout,
+            max_len=max_len,
+            pad_id=pad_id,
+            norm_first=norm_first,
+            fused=fused,
+            scale_embeddings=scale_embeddings,
+            positions=positions,
         )
         self.encoder = Encoder(
             src_vocab_size, d_model, num_heads, d_ff, num_encoder_layers, **options
@@ -140,7 +140,9 @@ def transformer_loss(
         batch["src"], tgt_in, batch["src_key_padding_mask"], batch["tgt_key_padding_mask"]
     )
     return F.cross_entropy(
-        logits.flatten(0, 1), tgt.flatten(), ignore_index=model.pad_id,
+        logits.flatten(0, 1),
+        tgt.flatten(),
+        ignore_index=model.pad_id,
         label_smoothing=label_smoothing,
     )
 
@@ -173,6 +175,9 @@ def expected_parameter_count(
     output = tgt_vocab_size + (0 if tie_output else tgt_vocab_size * d)
     final_norms = 2 * norm if norm_first else 0
     return (
-        embeddings + num_encoder_layers * encoder_layer + num_decoder_layers * decoder_layer
-        + final_norms + output
+        embeddings
+        + num_encoder_layers * encoder_layer
+        + num_decoder_layers * decoder_layer
+        + final_norms
+        + output
     )

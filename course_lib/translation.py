@@ -185,7 +185,9 @@ def recurrent_translator(
     return Seq2Seq(
         RecurrentEncoder(vocab_size, emb_dim, hidden_size, PAD_ID),
         decoder_cls(vocab_size, emb_dim, hidden_size, PAD_ID),
-        bos_id=BOS_ID, eos_id=EOS_ID, pad_id=PAD_ID,
+        bos_id=BOS_ID,
+        eos_id=EOS_ID,
+        pad_id=PAD_ID,
     )
 
 
@@ -312,8 +314,14 @@ class TorchTransformer(nn.Module):
                 emb.weight[pad_id].zero_()
         self.positional_encoding = SinusoidalPositionalEncoding(d_model, max_len, dropout)
         self.transformer = nn.Transformer(
-            d_model, num_heads, num_encoder_layers, num_decoder_layers, d_ff, dropout,
-            batch_first=True, norm_first=norm_first,
+            d_model,
+            num_heads,
+            num_encoder_layers,
+            num_decoder_layers,
+            d_ff,
+            dropout,
+            batch_first=True,
+            norm_first=norm_first,
         )
         # nn.TransformerEncoder's nested-tensor path (eval only, prototype) is switched off: the
         # same computation, without its warning.

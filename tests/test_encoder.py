@@ -13,9 +13,7 @@ from course_lib.add_norm import AddNorm, layer_norm
 from course_lib.data import padding_mask
 from course_lib.encoder import Encoder, EncoderLayer
 from course_lib.feed_forward import PositionwiseFeedForward
-from course_lib.positional_encoding import (
-    sinusoidal_encoding,
-)
+from course_lib.positional_encoding import sinusoidal_encoding
 from course_lib.torch_interop import to_torch_encoder_layer
 
 D, HEADS, D_FF = 32, 4, 64

@@ -9,12 +9,7 @@ import nbformat
 import pytest
 
 from course_lib.machinery.cli import main
-from course_lib.machinery.runner import (
-    NotebookBusy,
-    NotebookFailed,
-    find_notebook,
-    run_notebook,
-)
+from course_lib.machinery.runner import NotebookBusy, NotebookFailed, find_notebook, run_notebook
 
 
 def write_notebook(path, *sources):

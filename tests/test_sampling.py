@@ -6,12 +6,7 @@ import pytest
 import torch
 from transformers import TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper
 
-from course_lib.sampling import (
-    apply_temperature,
-    sample_next,
-    top_k_filter,
-    top_p_filter,
-)
+from course_lib.sampling import apply_temperature, sample_next, top_k_filter, top_p_filter
 
 
 def logits(seed: int, ties: bool = False) -> torch.Tensor:

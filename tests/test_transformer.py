@@ -10,11 +10,7 @@ import torch.nn.functional as F
 from course_lib.attention import causal_mask
 from course_lib.data import padding_mask
 from course_lib.torch_interop import to_torch_transformer
-from course_lib.transformer import (
-    Transformer,
-    count_parameters,
-    expected_parameter_count,
-)
+from course_lib.transformer import Transformer, count_parameters, expected_parameter_count
 
 SRC_V, TGT_V, D, HEADS, D_FF = 17, 13, 32, 4, 48
 

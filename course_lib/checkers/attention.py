@@ -359,12 +359,16 @@ def _diagnose_mask_combination(weights, torch_mha, inputs, masks, what: str) -> 
     padding, attn = masks["key_padding_mask"], masks["attn_mask"]
     blocked_both = padding[:, None, :] & attn[None]
     wrong = [
-        ({"key_padding_mask": padding},
-         "only key_padding_mask was applied: attn_mask was dropped."),
+        (
+            {"key_padding_mask": padding},
+            "only key_padding_mask was applied: attn_mask was dropped.",
+        ),
         ({"attn_mask": attn}, "only attn_mask was applied: key_padding_mask was dropped."),
-        ({"attn_mask": blocked_both.repeat_interleave(torch_mha.num_heads, dim=0)},
-         "the masks were combined with AND: a key is blocked when *either* mask blocks it, "
-         "so combine them with OR (mask = padding[:, None, None, :] | attn_mask)."),
+        (
+            {"attn_mask": blocked_both.repeat_interleave(torch_mha.num_heads, dim=0)},
+            "the masks were combined with AND: a key is blocked when *either* mask blocks it, "
+            "so combine them with OR (mask = padding[:, None, None, :] | attn_mask).",
+        ),
     ]
     with torch.no_grad():
         for given, hint in wrong:
@@ -394,13 +398,22 @@ def _mha_cases(d_model: int, seq: int, gen: torch.Generator):
         ("with key_padding_mask (True = padding)", (x, x, x), {"key_padding_mask": padding}),
         ("with a causal attn_mask", (x, x, x), {"attn_mask": causal}),
         (f"cross-attention ({q}, {k})", (x, memory, memory), {}),
-        (f"cross-attention ({q}, {k}) with key_padding_mask {tuple(mem_padding.shape)}",
-         (x, memory, memory), {"key_padding_mask": mem_padding}),
-        ("with both key_padding_mask and a causal attn_mask", (x, x, x),
-         {"key_padding_mask": padding, "attn_mask": causal}),
-        (f"cross-attention ({q}, {k}) with both key_padding_mask {tuple(mem_padding.shape)} "
-         f"and attn_mask {tuple(cross_mask.shape)}", (x, memory, memory),
-         {"key_padding_mask": mem_padding, "attn_mask": cross_mask}),
+        (
+            f"cross-attention ({q}, {k}) with key_padding_mask {tuple(mem_padding.shape)}",
+            (x, memory, memory),
+            {"key_padding_mask": mem_padding},
+        ),
+        (
+            "with both key_padding_mask and a causal attn_mask",
+            (x, x, x),
+            {"key_padding_mask": padding, "attn_mask": causal},
+        ),
+        (
+            f"cross-attention ({q}, {k}) with both key_padding_mask {tuple(mem_padding.shape)} "
+            f"and attn_mask {tuple(cross_mask.shape)}",
+            (x, memory, memory),
+            {"key_padding_mask": mem_padding, "attn_mask": cross_mask},
+        ),
     ]
 
 
@@ -438,7 +451,8 @@ def check_multi_head_attention(MultiHeadAttention, seed: int = 11) -> None:
         hint = (
             "query and key/value have different lengths here: split each of q, k and v with "
             "its own length (t.shape[1]), and merge the heads with the query's length."
-            if query.shape != key.shape else ""
+            if query.shape != key.shape
+            else ""
         )
         with case(f"layer(query, key, value) {what}", hint=hint):
             out, weights = _pair(layer(query, key, value, **masks), f"layer(...) {what}")

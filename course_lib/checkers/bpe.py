@@ -17,8 +17,15 @@ from course_lib.checkers.core import case, checker
 MergeFn = Callable[[Mapping[str, int], int], list[Pair]]
 
 
-def _variant(word_counts: Mapping[str, int], num_merges: int, *, weighted=True,
-             tie="id", across_words=False, merge=merge_pair) -> list[Pair]:
+def _variant(
+    word_counts: Mapping[str, int],
+    num_merges: int,
+    *,
+    weighted=True,
+    tie="id",
+    across_words=False,
+    merge=merge_pair,
+) -> list[Pair]:
     """BPE with one knob turned the wrong way (the typical mistakes)."""
     words = {w: list(w) for w in word_counts}
     if across_words:  # the corpus glued into one string
@@ -35,8 +42,9 @@ def _variant(word_counts: Mapping[str, int], num_merges: int, *, weighted=True,
             break
         if tie == "id":
             unknown = 10**9  # symbols a wrong merge invents rank last
-            best = max(pairs, key=lambda p: (pairs[p], -ids.get(p[0], unknown),
-                                             -ids.get(p[1], unknown)))
+            best = max(
+                pairs, key=lambda p: (pairs[p], -ids.get(p[0], unknown), -ids.get(p[1], unknown))
+            )
         elif tie == "largest id":
             best = max(pairs, key=lambda p: (pairs[p], ids.get(p[0], -1), ids.get(p[1], -1)))
         elif tie == "string":
@@ -56,15 +64,17 @@ def _merge_by_text(symbols: list[str], pair: Pair) -> list[str]:
 
 def _merge_right_to_left(symbols: list[str], pair: Pair) -> list[str]:
     """Wrong: scanning from the right merges 'a a a' into 'a aa', not 'aa a'."""
-    return [s[::-1] for s in merge_pair([s[::-1] for s in symbols[::-1]],
-                                        (pair[1][::-1], pair[0][::-1]))][::-1]
+    return [
+        s[::-1]
+        for s in merge_pair([s[::-1] for s in symbols[::-1]], (pair[1][::-1], pair[0][::-1]))
+    ][::-1]
 
 
 def _merge_first_only(symbols: list[str], pair: Pair) -> list[str]:
     """Wrong: merges only the first occurrence of the pair in each word."""
     for i in range(len(symbols) - 1):
         if (symbols[i], symbols[i + 1]) == pair:
-            return symbols[:i] + [pair[0] + pair[1]] + symbols[i + 2:]
+            return symbols[:i] + [pair[0] + pair[1]] + symbols[i + 2 :]
     return symbols
 
 
@@ -83,27 +93,51 @@ def _merge_overlapping(symbols: list[str], pair: Pair) -> list[str]:
 
 
 MISTAKES = [
-    ({"weighted": False}, "count each pair once per occurrence *times the word's count*: a "
-     "word seen 5 times contributes its pairs 5 times."),
-    ({"tie": "string"}, "ties: among equally frequent pairs pick the smallest (left id, right id), "
-     "where characters get ids in code-point order and each merged symbol the next id when it "
-     "is created; comparing the strings themselves breaks ties differently once merged "
-     "symbols compete with characters."),
-    ({"tie": "first"}, "ties: do not take the pair seen first; pick the smallest (left id, right "
-     "id), characters in code-point order, then merged symbols in creation order."),
-    ({"across_words": True}, "count pairs inside words only: gluing the corpus into one string "
-     "creates pairs across word boundaries."),
-    ({"merge": _merge_by_text}, "merge whole symbols only: replacing the text 'a b' in the "
-     "space-joined word also hits 'ca b' (symbol 'ca' followed by 'b'); walk the list of "
-     "symbols and compare (symbols[i], symbols[i+1]) with the pair."),
-    ({"merge": _merge_right_to_left}, "merge from left to right: 'a a a' with the merge (a, a) "
-     "becomes 'aa a', not 'a aa'. Walk the symbols from the start and skip both symbols of a "
-     "merged pair."),
-    ({"merge": _merge_first_only}, "merge *every* occurrence of the pair in each word (left to "
-     "right, without overlaps), not only the first."),
-    ({"merge": _merge_overlapping}, "after merging symbols[i] and symbols[i + 1], continue at "
-     "i + 2: moving on by one merges overlapping pairs and duplicates symbols ('a a a' "
-     "becomes 'aa aa' instead of 'aa a')."),
+    (
+        {"weighted": False},
+        "count each pair once per occurrence *times the word's count*: a "
+        "word seen 5 times contributes its pairs 5 times.",
+    ),
+    (
+        {"tie": "string"},
+        "ties: among equally frequent pairs pick the smallest (left id, right id), "
+        "where characters get ids in code-point order and each merged symbol the next id when it "
+        "is created; comparing the strings themselves breaks ties differently once merged "
+        "symbols compete with characters.",
+    ),
+    (
+        {"tie": "first"},
+        "ties: do not take the pair seen first; pick the smallest (left id, right "
+        "id), characters in code-point order, then merged symbols in creation order.",
+    ),
+    (
+        {"across_words": True},
+        "count pairs inside words only: gluing the corpus into one string "
+        "creates pairs across word boundaries.",
+    ),
+    (
+        {"merge": _merge_by_text},
+        "merge whole symbols only: replacing the text 'a b' in the "
+        "space-joined word also hits 'ca b' (symbol 'ca' followed by 'b'); walk the list of "
+        "symbols and compare (symbols[i], symbols[i+1]) with the pair.",
+    ),
+    (
+        {"merge": _merge_right_to_left},
+        "merge from left to right: 'a a a' with the merge (a, a) "
+        "becomes 'aa a', not 'a aa'. Walk the symbols from the start and skip both symbols of a "
+        "merged pair.",
+    ),
+    (
+        {"merge": _merge_first_only},
+        "merge *every* occurrence of the pair in each word (left to "
+        "right, without overlaps), not only the first.",
+    ),
+    (
+        {"merge": _merge_overlapping},
+        "after merging symbols[i] and symbols[i + 1], continue at "
+        "i + 2: moving on by one merges overlapping pairs and duplicates symbols ('a a a' "
+        "becomes 'aa aa' instead of 'aa a').",
+    ),
     ({"tie": "largest id"}, "ties: the *smallest* (left id, right id) wins, not the largest."),
 ]
 
@@ -138,9 +172,7 @@ def check_bpe_merges(learn_merges: MergeFn, seed: int = 0) -> None:
         expected = learn_bpe_merges(counts, n)
         with case(f"learn_merges on the corpus {counts}, num_merges={n}", _crash_hint):
             got = learn_merges(dict(counts), n)
-        if not isinstance(got, list) or not all(
-            isinstance(m, tuple) and len(m) == 2 for m in got
-        ):
+        if not isinstance(got, list) or not all(isinstance(m, tuple) and len(m) == 2 for m in got):
             raise AssertionError(
                 f"return a list of (left, right) string pairs, got {type(got).__name__} "
                 f"{str(got)[:80]}"
@@ -151,11 +183,13 @@ def check_bpe_merges(learn_merges: MergeFn, seed: int = 0) -> None:
         for knobs, hint in MISTAKES:
             if got == _variant(counts, n, **knobs):
                 raise AssertionError(f"your merges differ from the reference.\nHint: {hint}")
-        first = next((i for i, (a, b) in enumerate(zip(got, expected)) if a != b),
-                     min(len(got), len(expected)))
+        first = next(
+            (i for i, (a, b) in enumerate(zip(got, expected)) if a != b),
+            min(len(got), len(expected)),
+        )
         raise AssertionError(
             f"on the corpus {counts} your merges differ from merge {first + 1} on: you have "
-            f"{got[first:first + 2]}, expected {expected[first:first + 2]} "
+            f"{got[first : first + 2]}, expected {expected[first : first + 2]} "
             f"({len(got)} vs {len(expected)} merges)."
         )
     with case("learn_merges({'ab': 1}, 5)", _crash_hint):

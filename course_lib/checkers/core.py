@@ -137,8 +137,7 @@ def case(what: str, hint: Hint = "") -> Iterator[None]:
         if is_stub(err):
             raise
         raise AssertionError(
-            f"{what}: your code raised {type(err).__name__}: {err}\n"
-            f"Hint: {_hint_for(err, hint)}"
+            f"{what}: your code raised {type(err).__name__}: {err}\nHint: {_hint_for(err, hint)}"
         ) from err
 
 

@@ -15,12 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from course_lib.attention import (
-    MultiHeadAttention,
-    causal_mask,
-    merge_heads,
-    split_heads,
-)
+from course_lib.attention import MultiHeadAttention, causal_mask, merge_heads, split_heads
 from course_lib.checkers.core import case, checker, expect_close, expect_shape
 from course_lib.checkers.encoder import _explicit_attention
 from course_lib.checkers.mistakes import (
@@ -115,15 +110,33 @@ def _seeded(build, seed: int):
 # ----------------------------------------------------------------------------- 4.2
 
 
-def _cross_variant(mha, x, memory, mask, *, kv_src=None, use_mask=True, invert=False,
-                   out_proj=True, scale="d_head", mask_after_softmax=False):
+def _cross_variant(
+    mha,
+    x,
+    memory,
+    mask,
+    *,
+    kv_src=None,
+    use_mask=True,
+    invert=False,
+    out_proj=True,
+    scale="d_head",
+    mask_after_softmax=False,
+):
     """Cross-attention written out, with one ingredient changed (the typical mistakes)."""
     kv_src = memory if kv_src is None else kv_src
-    q, k, v = (split_heads(t, mha.num_heads) for t in
-               (mha.q_proj(x), mha.k_proj(kv_src), mha.v_proj(kv_src)))
+    q, k, v = (
+        split_heads(t, mha.num_heads)
+        for t in (mha.q_proj(x), mha.k_proj(kv_src), mha.v_proj(kv_src))
+    )
     d_head = q.shape[-1]
-    divisor = {"d_head": math.sqrt(d_head), "d_model": math.sqrt(mha.d_model),
-               "isqrt": math.isqrt(d_head), "none": 1.0, "linear": d_head}[scale]
+    divisor = {
+        "d_head": math.sqrt(d_head),
+        "d_model": math.sqrt(mha.d_model),
+        "isqrt": math.isqrt(d_head),
+        "none": 1.0,
+        "linear": d_head,
+    }[scale]
     scores = q @ k.transpose(-2, -1) / divisor
     blocked = None
     if use_mask:
@@ -175,13 +188,17 @@ def check_cross_attention(cross_attention, seed: int = 42) -> None:
         x = torch.randn(batch, tgt_len, d, generator=gen)
         memory = torch.randn(batch, src_len, d, generator=gen)
         mask = _lengths_mask(batch, src_len, gen)
-        what = (f"cross_attention with {heads} head(s), d_model={d}: x {tuple(x.shape)}, memory "
-                f"{tuple(memory.shape)}, memory_key_padding_mask {tuple(mask.shape)}")
+        what = (
+            f"cross_attention with {heads} head(s), d_model={d}: x {tuple(x.shape)}, memory "
+            f"{tuple(memory.shape)}, memory_key_padding_mask {tuple(mask.shape)}"
+        )
         with torch.no_grad(), case(what, _cross_crash_hint(tgt_len, src_len)):
             out = cross_attention(mha, x, memory, mask)
         if isinstance(out, tuple):
-            raise AssertionError("return only the output tensor (batch, tgt_len, d_model), not "
-                                 "a tuple with the weights.")
+            raise AssertionError(
+                "return only the output tensor (batch, tgt_len, d_model), not "
+                "a tuple with the weights."
+            )
         if isinstance(out, torch.Tensor) and out.shape == (batch, src_len, d):
             raise AssertionError(
                 f"the output has one row per *source* position {tuple(out.shape)}: the queries "
@@ -193,45 +210,70 @@ def check_cross_attention(cross_attention, seed: int = 42) -> None:
             expected = mha(x, memory, memory, key_padding_mask=mask, need_weights=False)[0]
             mistakes = {
                 "the memory padding mask is ignored: block the padded source positions "
-                "(mask[:, None, None, :] over (batch, heads, tgt_len, src_len)).":
-                    partial(_cross_variant, *args, use_mask=False),
-                "the mask is inverted: True marks padding, which must be *blocked*.":
-                    partial(_cross_variant, *args, invert=True),
+                "(mask[:, None, None, :] over (batch, heads, tgt_len, src_len)).": partial(
+                    _cross_variant, *args, use_mask=False
+                ),
+                "the mask is inverted: True marks padding, which must be *blocked*.": partial(
+                    _cross_variant, *args, invert=True
+                ),
                 "keys and values come from x: that is self-attention. In cross-attention they "
                 "come from the encoder memory.": partial(_cross_variant, *args, kv_src=x),
-                "the output projection is missing: merge the heads, then apply mha.out_proj.":
-                    partial(_cross_variant, *args, out_proj=False),
+                "the output projection is missing: merge the heads, then apply "
+                "mha.out_proj.": partial(_cross_variant, *args, out_proj=False),
                 "scale the scores by 1/sqrt(d_head), the size of one head (d_model // heads), "
                 "not of d_model.": partial(_cross_variant, *args, scale="d_model"),
                 "math.isqrt rounds the square root down to an integer: divide by "
                 "math.sqrt(d_head).": partial(_cross_variant, *args, scale="isqrt"),
-                "the scores are not scaled: divide them by sqrt(d_head).":
-                    partial(_cross_variant, *args, scale="none"),
-                "divide the scores by sqrt(d_head), not by d_head.":
-                    partial(_cross_variant, *args, scale="linear"),
+                "the scores are not scaled: divide them by sqrt(d_head).": partial(
+                    _cross_variant, *args, scale="none"
+                ),
+                "divide the scores by sqrt(d_head), not by d_head.": partial(
+                    _cross_variant, *args, scale="linear"
+                ),
                 "mask the scores before the softmax (fill padded keys with -inf): zeroing "
-                "weights after the softmax leaves rows that no longer sum to 1.":
-                    partial(_cross_variant, *args, mask_after_softmax=True),
+                "weights after the softmax leaves rows that no longer sum to 1.": partial(
+                    _cross_variant, *args, mask_after_softmax=True
+                ),
             }
             if heads != 4:  # the head count hard-coded to 4
                 four = copy.copy(mha)
                 four.num_heads = 4
-                mistakes[f"your output is what 4 heads would give; this layer has {heads}: use "
-                         "mha.num_heads, never a fixed number."] = partial(
-                    _cross_variant, four, *args[1:])
-        expect_close_or_explain(out, expected, f"{what}: output", mistakes,
-                                hint="q = q_proj(x), k = k_proj(memory), v = v_proj(memory), "
-                                "split into mha.num_heads heads, attend with the padding mask, "
-                                "merge, out_proj.")
+                mistakes[
+                    f"your output is what 4 heads would give; this layer has {heads}: use "
+                    "mha.num_heads, never a fixed number."
+                ] = partial(_cross_variant, four, *args[1:])
+        expect_close_or_explain(
+            out,
+            expected,
+            f"{what}: output",
+            mistakes,
+            hint="q = q_proj(x), k = k_proj(memory), v = v_proj(memory), "
+            "split into mha.num_heads heads, attend with the padding mask, "
+            "merge, out_proj.",
+        )
 
 
 # ----------------------------------------------------------------------------- 4.3
 
 
-def _layer_variant(ref: DecoderLayer, x, memory, tgt_mask, tgt_pad, mem_pad, *, order=(0, 1, 2),
-                   residual=True, use_mem_mask=True, use_tgt_mask=True, and_masks=False,
-                   use_tgt_pad=True, norms=(0, 1, 2), plain_norm=False,
-                   flip_norm=False):
+def _layer_variant(
+    ref: DecoderLayer,
+    x,
+    memory,
+    tgt_mask,
+    tgt_pad,
+    mem_pad,
+    *,
+    order=(0, 1, 2),
+    residual=True,
+    use_mem_mask=True,
+    use_tgt_mask=True,
+    and_masks=False,
+    use_tgt_pad=True,
+    norms=(0, 1, 2),
+    plain_norm=False,
+    flip_norm=False,
+):
     """The reference decoder layer's forward pass with one ingredient changed."""
     if not use_tgt_pad:
         tgt_pad = None
@@ -240,12 +282,23 @@ def _layer_variant(ref: DecoderLayer, x, memory, tgt_mask, tgt_pad, mem_pad, *, 
         if and_masks:  # a position blocked only when causal AND padding both say so
             combined = tgt_mask[None, None] & tgt_pad[:, None, None, :]
             return ref.self_attn(y, y, y, attn_mask=combined, need_weights=False)[0]
-        return ref.self_attn(y, y, y, key_padding_mask=tgt_pad,
-                             attn_mask=tgt_mask if use_tgt_mask else None, need_weights=False)[0]
+        return ref.self_attn(
+            y,
+            y,
+            y,
+            key_padding_mask=tgt_pad,
+            attn_mask=tgt_mask if use_tgt_mask else None,
+            need_weights=False,
+        )[0]
 
     def cross_attn(y):
-        return ref.cross_attn(y, memory, memory, key_padding_mask=mem_pad if use_mem_mask else None,
-                              need_weights=False)[0]
+        return ref.cross_attn(
+            y,
+            memory,
+            memory,
+            key_padding_mask=mem_pad if use_mem_mask else None,
+            need_weights=False,
+        )[0]
 
     subs = (self_attn, cross_attn, ref.feed_forward)
     blocks = (ref.add_norm1, ref.add_norm2, ref.add_norm3)
@@ -290,8 +343,10 @@ def _load_layer(layer: nn.Module, d, heads, d_ff, dropout, norm_first) -> Decode
     try:
         ref.load_state_dict(layer.state_dict())
     except RuntimeError as err:
-        raise AssertionError(f"your parameters differ from the reference's ({err}); build "
-                             "exactly the modules of the exercise.") from None
+        raise AssertionError(
+            f"your parameters differ from the reference's ({err}); build "
+            "exactly the modules of the exercise."
+        ) from None
     _explicit_attention(layer), _explicit_attention(ref)
     return ref
 
@@ -312,8 +367,12 @@ def _mask_crash_hint(err: BaseException) -> str:
 
 # (d_model, heads, norm_first, target padding, masks given): head sizes 12, 6, 3 and 4
 _LAYER_CONFIGS = (
-    (12, 1, False, "left", True), (12, 2, True, "left", True), (16, 4, False, "right", True),
-    (12, 4, True, "left", True), (12, 2, False, "left", False), (12, 4, True, "right", False),
+    (12, 1, False, "left", True),
+    (12, 2, True, "left", True),
+    (16, 4, False, "right", True),
+    (12, 4, True, "left", True),
+    (12, 2, False, "left", False),
+    (12, 4, True, "right", False),
 )
 
 
@@ -349,9 +408,11 @@ def check_decoder_layer(DecoderLayerClass, seed: int = 43) -> None:
             tgt_pad = torch.zeros(batch, tgt_len, dtype=torch.bool)
             mem_pad = torch.zeros(batch, src_len, dtype=torch.bool)
         masks = (tgt_mask, tgt_pad, mem_pad) if masked else (tgt_mask, None, None)
-        what = (f"DecoderLayer ({kind}, {heads} head(s), d_model={d}) on x {tuple(x.shape)}, "
-                f"memory {tuple(memory.shape)}, " + (
-                    f"{side}-padded targets" if masked else "padding masks None"))
+        what = (
+            f"DecoderLayer ({kind}, {heads} head(s), d_model={d}) on x {tuple(x.shape)}, "
+            f"memory {tuple(memory.shape)}, "
+            + (f"{side}-padded targets" if masked else "padding masks None")
+        )
         with torch.no_grad(), case(what, _mask_crash_hint):
             out = layer(x, memory, *masks)
         if isinstance(out, tuple):
@@ -365,16 +426,19 @@ def check_decoder_layer(DecoderLayerClass, seed: int = 43) -> None:
             expected = _layer_variant(*args)
             mistakes = {
                 "the residual connections are missing: wrap every sub-layer in its AddNorm, "
-                "x = add_norm(x, sublayer), which adds x back.":
-                    partial(_layer_variant, *args, residual=False),
+                "x = add_norm(x, sublayer), which adds x back.": partial(
+                    _layer_variant, *args, residual=False
+                ),
                 "the sub-layers are in the wrong order: masked self-attention first, then "
-                "cross-attention, then the feed-forward network.":
-                    partial(_layer_variant, *args, order=(1, 0, 2)),
-                "the causal mask is ignored: pass tgt_mask as attn_mask of the self-attention.":
-                    partial(_layer_variant, *args, use_tgt_mask=False),
+                "cross-attention, then the feed-forward network.": partial(
+                    _layer_variant, *args, order=(1, 0, 2)
+                ),
+                "the causal mask is ignored: pass tgt_mask as attn_mask of the "
+                "self-attention.": partial(_layer_variant, *args, use_tgt_mask=False),
                 "each sub-layer must have its own AddNorm (add_norm1, add_norm2, add_norm3 in "
-                "that order): yours use another one's layer norm.":
-                    partial(_layer_variant, *args, norms=(0, 0, 0)),
+                "that order): yours use another one's layer norm.": partial(
+                    _layer_variant, *args, norms=(0, 0, 0)
+                ),
                 "each sub-layer must have its own AddNorm (add_norm1, add_norm2, add_norm3 in "
                 "that order): yours are swapped.": partial(_layer_variant, *args, norms=(1, 0, 2)),
                 "use the AddNorm's layer norm with its weight and bias (add_norm.norm, or "
@@ -385,24 +449,37 @@ def check_decoder_layer(DecoderLayerClass, seed: int = 43) -> None:
                 "yourself.": partial(_layer_variant, *args, flip_norm=True),
             }
             if masked:
-                mistakes.update({
-                    "the memory padding mask is ignored: pass memory_key_padding_mask to the "
-                    "cross-attention.": partial(_layer_variant, *args, use_mem_mask=False),
-                    "the target padding mask is ignored: pass tgt_key_padding_mask to the "
-                    "self-attention.": partial(_layer_variant, *args, use_tgt_pad=False),
-                    "you combined the causal and padding masks with AND: a key is blocked when "
-                    "*either* mask blocks it (OR). Pass them separately as attn_mask and "
-                    "key_padding_mask.": partial(_layer_variant, *args, and_masks=True),
-                })
+                mistakes.update(
+                    {
+                        "the memory padding mask is ignored: pass memory_key_padding_mask to the "
+                        "cross-attention.": partial(_layer_variant, *args, use_mem_mask=False),
+                        "the target padding mask is ignored: pass tgt_key_padding_mask to the "
+                        "self-attention.": partial(_layer_variant, *args, use_tgt_pad=False),
+                        "you combined the causal and padding masks with AND: a key is blocked when "
+                        "*either* mask blocks it (OR). Pass them separately as attn_mask and "
+                        "key_padding_mask.": partial(_layer_variant, *args, and_masks=True),
+                    }
+                )
         expect_close_or_explain(
-            out[real], expected[real], f"{what}: output at real positions",
+            out[real],
+            expected[real],
+            f"{what}: output at real positions",
             {h: partial(_at, m, real) for h, m in mistakes.items()},
             hint="x = add_norm1(x, masked self-attention of x), x = add_norm2(x, "
             "cross-attention to memory), x = add_norm3(x, feed_forward).",
         )
         if i < 2:  # post-norm and pre-norm, all masks given
-            _layer_dropout(DecoderLayerClass, d, heads, d_ff, norm_first, seed + i,
-                           (x, memory, *masks), real, kind)
+            _layer_dropout(
+                DecoderLayerClass,
+                d,
+                heads,
+                d_ff,
+                norm_first,
+                seed + i,
+                (x, memory, *masks),
+                real,
+                kind,
+            )
 
 
 def _expect_dropout(build, inputs, real, seed: int, what: str, hints: dict[str, str]) -> None:
@@ -420,8 +497,12 @@ def _expect_dropout(build, inputs, real, seed: int, what: str, hints: dict[str, 
             ours.eval(), ref.eval()
             first = ours(*inputs)
             expect_deterministic(partial(ours, *inputs), first, f"{what}, dropout={p}")
-            expect_close(first[real], ref_runs[0]()[real],
-                         f"{what} in eval mode, built with dropout={p}", hint=hints["eval"])
+            expect_close(
+                first[real],
+                ref_runs[0]()[real],
+                f"{what} in eval mode, built with dropout={p}",
+                hint=hints["eval"],
+            )
             ours.train(), ref.train()
             seed_cpu(seed)
             outputs[p] = ours(*inputs)[real]
@@ -430,20 +511,27 @@ def _expect_dropout(build, inputs, real, seed: int, what: str, hints: dict[str, 
                 seed_cpu(seed)
                 expected.append(run()[real])
         if p == 0.0:
-            expect_close(outputs[p], expected[0], f"{what} in training mode with dropout=0.0",
-                         hint="dropout=0.0 means no dropping: pass the dropout argument on to "
-                         "every module, never a fixed rate such as 0.1.")
+            expect_close(
+                outputs[p],
+                expected[0],
+                f"{what} in training mode with dropout=0.0",
+                hint="dropout=0.0 means no dropping: pass the dropout argument on to "
+                "every module, never a fixed rate such as 0.1.",
+            )
         elif not any(close(outputs[p], e) for e in expected):
             assert not close(outputs[p], outputs[0.0]), (
                 f"{what} with dropout={p} in training mode gave the output of dropout=0: "
                 + hints["missing"]
             )
-            expect_close(outputs[p], expected[0], f"{what} in training mode, dropout={p}, "
-                         "under the same seed as the reference", hint=hints["seed"])
+            expect_close(
+                outputs[p],
+                expected[0],
+                f"{what} in training mode, dropout={p}, under the same seed as the reference",
+                hint=hints["seed"],
+            )
 
 
-def _layer_dropout(DecoderLayerClass, d, heads, d_ff, norm_first, seed, inputs, real,
-                   kind) -> None:
+def _layer_dropout(DecoderLayerClass, d, heads, d_ff, norm_first, seed, inputs, real, kind) -> None:
     """The decoder layer's dropout (see :func:`_expect_dropout`)."""
 
     def build(p):
@@ -454,17 +542,24 @@ def _layer_dropout(DecoderLayerClass, d, heads, d_ff, norm_first, seed, inputs, 
         ref = _load_layer(layer, d, heads, d_ff, p, norm_first)
         return layer, ref, [partial(ref, *inputs)]
 
-    _expect_dropout(build, inputs, real, seed, f"DecoderLayer ({kind}, {heads} head(s))", {
-        "eval": "dropout must be off in eval mode: use nn.Dropout modules (the attention's and "
-                "the AddNorm's), which know the mode; F.dropout(x, p) drops in eval mode too "
-                "unless given training=self.training.",
-        "missing": "pass dropout on to the two attentions, the feed-forward network and the "
-                   "AddNorms.",
-        "seed": "build self_attn and cross_attn with MultiHeadAttention(d_model, num_heads, "
-                "dropout=dropout), feed_forward with PositionwiseFeedForward(d_model, d_ff, "
-                "dropout) and each AddNorm with (d_model, dropout, norm_first); call each "
-                "AddNorm once, in order.",
-    })
+    _expect_dropout(
+        build,
+        inputs,
+        real,
+        seed,
+        f"DecoderLayer ({kind}, {heads} head(s))",
+        {
+            "eval": "dropout must be off in eval mode: use nn.Dropout modules (the attention's and "
+            "the AddNorm's), which know the mode; F.dropout(x, p) drops in eval mode too "
+            "unless given training=self.training.",
+            "missing": "pass dropout on to the two attentions, the feed-forward network and the "
+            "AddNorms.",
+            "seed": "build self_attn and cross_attn with MultiHeadAttention(d_model, num_heads, "
+            "dropout=dropout), feed_forward with PositionwiseFeedForward(d_model, d_ff, "
+            "dropout) and each AddNorm with (d_model, dropout, norm_first); call each "
+            "AddNorm once, in order.",
+        },
+    )
 
 
 # ----------------------------------------------------------------------------- 4.4
@@ -473,20 +568,36 @@ def _layer_dropout(DecoderLayerClass, d, heads, d_ff, norm_first, seed, inputs, 
 def _copy_into_reference(model: nn.Module, ref: Transformer) -> None:
     """Copy the exercise skeleton's modules (fixed names) into the reference Transformer."""
     pairs = (
-        ("src_embedding", ref.encoder.embedding), ("tgt_embedding", ref.decoder.embedding),
-        ("encoder_layers", ref.encoder.layers), ("decoder_layers", ref.decoder.layers),
+        ("src_embedding", ref.encoder.embedding),
+        ("tgt_embedding", ref.decoder.embedding),
+        ("encoder_layers", ref.encoder.layers),
+        ("decoder_layers", ref.decoder.layers),
         ("output", ref.output),
     )
     for name, target in pairs:
         if not hasattr(model, name):
-            raise AssertionError(f"your model has no attribute {name!r}: keep the __init__ of "
-                                 "the exercise and write forward only.")
+            raise AssertionError(
+                f"your model has no attribute {name!r}: keep the __init__ of "
+                "the exercise and write forward only."
+            )
         target.load_state_dict(getattr(model, name).state_dict())
 
 
-def _transformer_variant(ref: Transformer, src, tgt, src_pad, tgt_pad, *, scale=True, pe=True,
-                         causal=True, mem_mask=True, enc_mask=True, tgt_first=False,
-                         extra_norm=False):
+def _transformer_variant(
+    ref: Transformer,
+    src,
+    tgt,
+    src_pad,
+    tgt_pad,
+    *,
+    scale=True,
+    pe=True,
+    causal=True,
+    mem_mask=True,
+    enc_mask=True,
+    tgt_first=False,
+    extra_norm=False,
+):
     """The reference Transformer's forward pass with one ingredient changed (``tgt_first``
     embeds the target before encoding: the same function, other random draws)."""
     if not (scale and pe):
@@ -502,8 +613,11 @@ def _transformer_variant(ref: Transformer, src, tgt, src_pad, tgt_pad, *, scale=
     if not tgt_first:
         x = ref.decoder.embed(tgt)
     size = tgt.shape[1]
-    mask = {True: causal_mask(size), False: None,
-            "diagonal": torch.ones(size, size, dtype=torch.bool).triu(0)}[causal]
+    mask = {
+        True: causal_mask(size),
+        False: None,
+        "diagonal": torch.ones(size, size, dtype=torch.bool).triu(0),
+    }[causal]
     for layer in ref.decoder.layers:
         x = layer(x, memory, mask, tgt_pad, src_pad if mem_mask else None)
     x = ref.decoder.norm(x)
@@ -519,8 +633,7 @@ def _build_model(TransformerClass, sizes, dropout, seed):
     both with attention on its explicit path (the same random draws)."""
     src_v, tgt_v, d, heads, d_ff, n = sizes
     seed_cpu(seed)
-    with case(f"TransformerClass({src_v}, {tgt_v}, {d}, {heads}, {d_ff}, {n}, "
-              f"dropout={dropout})"):
+    with case(f"TransformerClass({src_v}, {tgt_v}, {d}, {heads}, {d_ff}, {n}, dropout={dropout})"):
         model = TransformerClass(src_v, tgt_v, d, heads, d_ff, n, dropout=dropout)
     randomise_norms(model, torch.Generator().manual_seed(seed))
     ref = Transformer(src_v, tgt_v, d, heads, d_ff, n, n, dropout=dropout)
@@ -555,9 +668,11 @@ def check_transformer(TransformerClass, seed: int = 44) -> None:
         tgt = torch.randint(1, tgt_v, (batch, t_len), generator=gen).masked_fill(tgt_pad, 0)
         masks = (src_pad, tgt_pad) if masked else ()
         real = ~tgt_pad
-        what = (f"the model ({heads} head(s), d_model={d}, {n} layer(s)) on src "
-                f"{tuple(src.shape)}, tgt_in {tuple(tgt.shape)}, " + (
-                    f"{side}-padded targets" if masked else "no padding masks (None)"))
+        what = (
+            f"the model ({heads} head(s), d_model={d}, {n} layer(s)) on src "
+            f"{tuple(src.shape)}, tgt_in {tuple(tgt.shape)}, "
+            + (f"{side}-padded targets" if masked else "no padding masks (None)")
+        )
         with torch.no_grad(), case(what, _mask_crash_hint):
             out = model(src, tgt, *masks)
         expect_shape(out, (batch, t_len, tgt_v), f"{what}: logits (batch, tgt_len, tgt_vocab)")
@@ -568,32 +683,42 @@ def check_transformer(TransformerClass, seed: int = 44) -> None:
             expected = _transformer_variant(*args)
             mistakes = {
                 "the embeddings are not scaled: multiply both embeddings by sqrt(d_model) "
-                "before adding the positional encoding.":
-                    partial(_transformer_variant, *args, scale=False),
+                "before adding the positional encoding.": partial(
+                    _transformer_variant, *args, scale=False
+                ),
                 "the positional encoding is missing: add self.positional_encoding to both "
                 "scaled embeddings.": partial(_transformer_variant, *args, pe=False),
                 "the decoder sees the future: pass causal_mask(tgt_len) as tgt_mask to every "
                 "decoder layer.": partial(_transformer_variant, *args, causal=False),
                 "your causal mask also blocks the diagonal: a position must see itself. Use "
-                "causal_mask(tgt_len), True strictly above the diagonal (triu(diagonal=1)).":
-                    partial(_transformer_variant, *args, causal="diagonal"),
+                "causal_mask(tgt_len), True strictly above the diagonal "
+                "(triu(diagonal=1)).": partial(_transformer_variant, *args, causal="diagonal"),
                 "the post-norm layers end in their own layer norm: apply the output projection "
-                "to the last decoder layer's output, with no extra layer norm.":
-                    partial(_transformer_variant, *args, extra_norm=True),
+                "to the last decoder layer's output, with no extra layer norm.": partial(
+                    _transformer_variant, *args, extra_norm=True
+                ),
             }
             if masked:
-                mistakes.update({
-                    "the decoder's cross-attention ignores the source padding: pass "
-                    "src_key_padding_mask as memory_key_padding_mask.":
-                        partial(_transformer_variant, *args, mem_mask=False),
-                    "the encoder ignores the source padding: pass src_key_padding_mask to every "
-                    "encoder layer.": partial(_transformer_variant, *args, enc_mask=False),
-                    "the decoder ignores the target padding: pass tgt_key_padding_mask as "
-                    "tgt_key_padding_mask to every decoder layer.":
-                        partial(_transformer_variant, ref, src, tgt, src_pad, None),
-                })
+                mistakes.update(
+                    {
+                        "the decoder's cross-attention ignores the source padding: pass "
+                        "src_key_padding_mask as memory_key_padding_mask.": partial(
+                            _transformer_variant, *args, mem_mask=False
+                        ),
+                        "the encoder ignores the source padding: pass src_key_padding_mask to "
+                        "every encoder layer.": partial(
+                            _transformer_variant, *args, enc_mask=False
+                        ),
+                        "the decoder ignores the target padding: pass tgt_key_padding_mask as "
+                        "tgt_key_padding_mask to every decoder layer.": partial(
+                            _transformer_variant, ref, src, tgt, src_pad, None
+                        ),
+                    }
+                )
         expect_close_or_explain(
-            out[real], expected[real], f"{what}: logits at real target positions",
+            out[real],
+            expected[real],
+            f"{what}: logits at real target positions",
             {h: partial(_at, m, real) for h, m in mistakes.items()},
             hint="memory = encoder layers over embed(src); x = decoder layers over "
             "embed(tgt_in) with the causal mask and both padding masks; logits = output(x).",
@@ -609,15 +734,25 @@ def _expect_model_dropout(TransformerClass, sizes, seed, inputs, args, real) -> 
     def build(p):
         model, ref = _build_model(TransformerClass, sizes, p, seed)
         ref_args = (ref, *args[1:])
-        return model, ref, [partial(_transformer_variant, *ref_args, tgt_first=first)
-                            for first in (False, True)]
+        return (
+            model,
+            ref,
+            [partial(_transformer_variant, *ref_args, tgt_first=first) for first in (False, True)],
+        )
 
-    _expect_dropout(build, inputs, real, seed, "the model", {
-        "eval": "dropout must be off in eval mode: use the modules' own dropout "
-                "(self.positional_encoding applies it), which knows the mode.",
-        "missing": "add the positions with self.positional_encoding(x), which applies the "
-                   "embedding dropout, and keep the layers' own dropout.",
-        "seed": "both embeddings go through self.positional_encoding(x) (it applies the "
-                "embedding dropout; adding its table by hand skips it), then every layer "
-                "once, in order.",
-    })
+    _expect_dropout(
+        build,
+        inputs,
+        real,
+        seed,
+        "the model",
+        {
+            "eval": "dropout must be off in eval mode: use the modules' own dropout "
+            "(self.positional_encoding applies it), which knows the mode.",
+            "missing": "add the positions with self.positional_encoding(x), which applies the "
+            "embedding dropout, and keep the layers' own dropout.",
+            "seed": "both embeddings go through self.positional_encoding(x) (it applies the "
+            "embedding dropout; adding its table by hand skips it), then every layer "
+            "once, in order.",
+        },
+    )

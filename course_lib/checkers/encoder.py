@@ -61,8 +61,9 @@ def _load_learner_weights(
         if not parts:
             reference.load_state_dict(learner.state_dict())
     except RuntimeError as err:
-        raise AssertionError(f"your parameters differ from the reference's ({err}); {advice}") \
-            from None
+        raise AssertionError(
+            f"your parameters differ from the reference's ({err}); {advice}"
+        ) from None
 
 
 # ----------------------------------------------------------------------------- 3.1
@@ -117,13 +118,21 @@ def check_feed_forward(FeedForward, seed: int = 31) -> None:
     # Dropout: on the hidden activations, only in training mode.
     ffn_drop = FeedForward(d_model, d_ff, dropout=0.5)
     ref = PositionwiseFeedForward(d_model, d_ff, dropout=0.5)
-    _load_learner_weights(ref, ffn_drop, "linear1 must be nn.Linear(d_model, d_ff) and "
-                          "linear2 nn.Linear(d_ff, d_model), both with bias.",
-                          parts=("linear1", "linear2"))
+    _load_learner_weights(
+        ref,
+        ffn_drop,
+        "linear1 must be nn.Linear(d_model, d_ff) and "
+        "linear2 nn.Linear(d_ff, d_model), both with bias.",
+        parts=("linear1", "linear2"),
+    )
     ffn_drop.eval()
     with torch.no_grad():
-        expect_close(ffn_drop(x), ref.eval()(x), "FFN(x) in eval mode with dropout=0.5",
-                     hint="dropout must be off in eval mode: use nn.Dropout (it knows the mode).")
+        expect_close(
+            ffn_drop(x),
+            ref.eval()(x),
+            "FFN(x) in eval mode with dropout=0.5",
+            hint="dropout must be off in eval mode: use nn.Dropout (it knows the mode).",
+        )
     ffn_drop.train()
     ref.train()
     with torch.no_grad():
@@ -135,9 +144,13 @@ def check_feed_forward(FeedForward, seed: int = 31) -> None:
         "with dropout=0.5 in training mode the output equals the eval-mode output: dropout is "
         "missing. Apply nn.Dropout(dropout) to the hidden activations."
     )
-    expect_close(train_out, ref_out, "FFN(x) in training mode (dropout=0.5, same seed)",
-                 hint="apply the dropout once, to the hidden activations after the ReLU and "
-                 "before linear2 (where nn.TransformerEncoderLayer applies it).")
+    expect_close(
+        train_out,
+        ref_out,
+        "FFN(x) in training mode (dropout=0.5, same seed)",
+        hint="apply the dropout once, to the hidden activations after the ReLU and "
+        "before linear2 (where nn.TransformerEncoderLayer applies it).",
+    )
     expect_gradients(ffn, ffn(x), "FFN(x)", names=("linear1", "linear2"))
 
 
@@ -177,36 +190,54 @@ def check_layer_norm(layer_norm, seed: int = 32) -> None:
             out = layer_norm(x, weight, bias, eps)
         mistakes = {
             "you normalised over the batch and positions, per feature: that is batch norm. "
-            "Layer norm takes the mean and variance of each token's own features (dim=-1).":
-                _norm_variant(x, (0, 1), eps) * weight + bias,
+            "Layer norm takes the mean and variance of each token's own features "
+            "(dim=-1).": _norm_variant(x, (0, 1), eps) * weight + bias,
             "you normalised over the positions of each sequence (dim=1); layer norm uses each "
             "token's own features (dim=-1).": _norm_variant(x, 1, eps) * weight + bias,
             "use the biased variance (divide by d, as nn.LayerNorm does): "
-            "x.var(dim=-1, unbiased=False), not torch.var's default.":
-                _norm_variant(x, -1, eps, unbiased=True) * weight + bias,
-            "eps goes inside the square root: sqrt(var + eps), not sqrt(var) + eps.":
-                _norm_variant(x, -1, 0.0, eps_out=eps) * weight + bias,
-            "add eps to the variance, inside the square root: sqrt(var + eps).":
-                _norm_variant(x, -1, 0.0) * weight + bias,
-            "scale and shift after normalising: multiply by weight, then add bias.":
-                _norm_variant(x, -1, eps),
-            "multiply by weight and add bias; you swapped them.":
-                _norm_variant(x, -1, eps) * bias + weight,
+            "x.var(dim=-1, unbiased=False), not torch.var's default.": _norm_variant(
+                x, -1, eps, unbiased=True
+            )
+            * weight
+            + bias,
+            "eps goes inside the square root: sqrt(var + eps), not sqrt(var) + eps.": _norm_variant(
+                x, -1, 0.0, eps_out=eps
+            )
+            * weight
+            + bias,
+            "add eps to the variance, inside the square root: sqrt(var + eps).": _norm_variant(
+                x, -1, 0.0
+            )
+            * weight
+            + bias,
+            "scale and shift after normalising: multiply by weight, then add bias.": _norm_variant(
+                x, -1, eps
+            ),
+            "multiply by weight and add bias; you swapped them.": _norm_variant(x, -1, eps) * bias
+            + weight,
         }
         if eps != 1e-5:
-            mistakes[f"the eps argument is ignored (this call passed eps={eps}): use eps, "
-                     "not a fixed 1e-5."] = _norm_variant(x, -1, 1e-5) * weight + bias
+            mistakes[
+                f"the eps argument is ignored (this call passed eps={eps}): use eps, "
+                "not a fixed 1e-5."
+            ] = _norm_variant(x, -1, 1e-5) * weight + bias
         if x is far:
-            mistakes["the variance computed as E[x^2] - E[x]^2 loses its precision when the "
-                     "mean is large compared to the spread (float32): compute "
-                     "((x - mean) ** 2).mean(-1) instead."] = (
-                _norm_variant(x, -1, eps, one_pass=True) * weight + bias
-            )
+            mistakes[
+                "the variance computed as E[x^2] - E[x]^2 loses its precision when the "
+                "mean is large compared to the spread (float32): compute "
+                "((x - mean) ** 2).mean(-1) instead."
+            ] = _norm_variant(x, -1, eps, one_pass=True) * weight + bias
         expected = F.layer_norm(x, (d,), weight, bias, eps)
-        expect_close_or_explain(out, expected, f"layer_norm of {what}", mistakes,
-                                hint="normalise each token over its own d features: (x - "
-                                "mean) / sqrt(var + eps) with the biased variance, then * "
-                                "weight + bias.", atol=atol)
+        expect_close_or_explain(
+            out,
+            expected,
+            f"layer_norm of {what}",
+            mistakes,
+            hint="normalise each token over its own d features: (x - "
+            "mean) / sqrt(var + eps) with the biased variance, then * "
+            "weight + bias.",
+            atol=atol,
+        )
     leaves = [t.clone().requires_grad_(True) for t in (typical, weight, bias)]
     with case("layer_norm(x, weight, bias, eps) with x, weight and bias requiring grad"):
         out = layer_norm(*leaves, 1e-5)
@@ -222,9 +253,12 @@ def check_layer_norm(layer_norm, seed: int = 32) -> None:
         "a token whose features are all equal (variance 0) gave inf or NaN: add eps inside the "
         "square root."
     )
-    expect_close(out, F.layer_norm(constant, (d,), weight, bias, 1e-5),
-                 "layer_norm of a constant token", hint="a constant token normalises to 0, "
-                 "so the output is just bias.")
+    expect_close(
+        out,
+        F.layer_norm(constant, (d,), weight, bias, 1e-5),
+        "layer_norm of a constant token",
+        hint="a constant token normalises to 0, so the output is just bias.",
+    )
 
 
 def _expect_affine_norm(block: nn.Module, kind: str) -> None:
@@ -290,13 +324,18 @@ def check_add_norm(AddNormClass, seed: int = 33) -> None:
                 ".": x + ln(sub(x)),
             }
             if norm_first:
-                mistakes["norm_first=True asks for pre-norm, x + sublayer(norm(x)); you computed "
-                         "post-norm."] = post
-                mistakes["pre-norm keeps the residual: x + sublayer(norm(x)), not "
-                         "sublayer(norm(x))."] = sub(ln(x))
+                mistakes[
+                    "norm_first=True asks for pre-norm, x + sublayer(norm(x)); you computed "
+                    "post-norm."
+                ] = post
+                mistakes[
+                    "pre-norm keeps the residual: x + sublayer(norm(x)), not sublayer(norm(x))."
+                ] = sub(ln(x))
             else:
-                mistakes["norm_first=False is the paper's post-norm, norm(x + sublayer(x)); you "
-                         "computed pre-norm."] = pre
+                mistakes[
+                    "norm_first=False is the paper's post-norm, norm(x + sublayer(x)); you "
+                    "computed pre-norm."
+                ] = pre
         expect_close_or_explain(out, pre if norm_first else post, f"AddNorm {kind}", mistakes)
         # Dropout: on the sub-layer's output, before the residual is added.
         drop = AddNormClass(d, dropout=0.5, norm_first=norm_first)
@@ -304,9 +343,12 @@ def check_add_norm(AddNormClass, seed: int = 33) -> None:
         _expect_affine_norm(drop, kind)
         _load_learner_weights(ref, drop, "norm must be nn.LayerNorm(d_model).", parts=("norm",))
         with torch.no_grad():
-            expect_close(drop.eval()(x, sub), ref.eval()(x, sub), f"AddNorm {kind} in eval mode "
-                         "with dropout=0.5", hint="dropout must be off in eval mode: use "
-                         "nn.Dropout.")
+            expect_close(
+                drop.eval()(x, sub),
+                ref.eval()(x, sub),
+                f"AddNorm {kind} in eval mode with dropout=0.5",
+                hint="dropout must be off in eval mode: use nn.Dropout.",
+            )
             drop.train(), ref.train()
             seed_cpu(seed)
             train_out = drop(x, sub)
@@ -316,9 +358,13 @@ def check_add_norm(AddNormClass, seed: int = 33) -> None:
             f"AddNorm {kind} with dropout=0.5 in training mode ignores the dropout: apply "
             "nn.Dropout to the sub-layer's output."
         )
-        expect_close(train_out, ref_out, f"AddNorm {kind} in training mode (dropout=0.5)",
-                     hint="apply dropout to the sub-layer's output, before adding x (not to x, "
-                     "not to the sum).")
+        expect_close(
+            train_out,
+            ref_out,
+            f"AddNorm {kind} in training mode (dropout=0.5)",
+            hint="apply dropout to the sub-layer's output, before adding x (not to x, "
+            "not to the sum).",
+        )
         expect_gradients(block, block(x, sub), f"AddNorm {kind}", names=("norm",))
 
 
@@ -364,9 +410,14 @@ def _eval_mode_matches(module: nn.Module, ours_fn, reference_fn, what: str) -> N
     with torch.no_grad(), case(what):
         first = ours_fn()
         expect_deterministic(ours_fn, first, what)
-        expect_close(first, reference_fn(), what, hint="dropout must be off in eval mode: use "
-                     "the modules' own dropout (nn.Dropout knows the mode); F.dropout(x, p) "
-                     "drops in eval mode too unless given training=self.training.")
+        expect_close(
+            first,
+            reference_fn(),
+            what,
+            hint="dropout must be off in eval mode: use "
+            "the modules' own dropout (nn.Dropout knows the mode); F.dropout(x, p) "
+            "drops in eval mode too unless given training=self.training.",
+        )
 
 
 @checker
@@ -385,21 +436,23 @@ def check_encoder_layer(EncoderLayerClass, seed: int = 34) -> None:
         seed_cpu(seed)
         layer = EncoderLayerClass(d, heads, d_ff, dropout=0.0, norm_first=norm_first)
         _require(layer, ("self_attn", "feed_forward", "add_norm1", "add_norm2"), "encoder layer")
-        what = (f"EncoderLayer ({kind}) on x {tuple(x.shape)} with key_padding_mask "
-                f"{tuple(mask.shape)}")
+        what = (
+            f"EncoderLayer ({kind}) on x {tuple(x.shape)} with key_padding_mask {tuple(mask.shape)}"
+        )
         with torch.no_grad(), case(what):
             out = layer(x, key_padding_mask=mask)
         if isinstance(out, tuple):
-            raise AssertionError("forward returned a tuple: return only the output tensor "
-                                 "(batch, seq, d_model).")
+            raise AssertionError(
+                "forward returned a tuple: return only the output tensor (batch, seq, d_model)."
+            )
         expect_shape(out, (batch, seq, d), f"EncoderLayer output ({kind})")
         expected = _torch_layer_out(layer, x, mask)
         other = EncoderLayerClass(d, heads, d_ff, dropout=0.0, norm_first=not norm_first)
         other.load_state_dict(layer.state_dict())
         with torch.no_grad():
             mistakes = {
-                "the padding mask is ignored: pass key_padding_mask to self_attn.":
-                    _torch_layer_out(layer, x, None),
+                "the padding mask is ignored: pass key_padding_mask to "
+                "self_attn.": _torch_layer_out(layer, x, None),
                 f"norm_first={norm_first} asks for {kind}; your layer computed the other one. "
                 "The AddNorm blocks know norm_first: use add_norm1/add_norm2 rather than "
                 "writing the norms yourself.": _torch_layer_out(other, x, mask),
@@ -416,7 +469,9 @@ def check_encoder_layer(EncoderLayerClass, seed: int = 34) -> None:
                 "key_padding_mask == 0."
             )
         expect_close_or_explain(
-            out[real], expected[real], f"EncoderLayer output at real tokens ({kind})",
+            out[real],
+            expected[real],
+            f"EncoderLayer output at real tokens ({kind})",
             {h: m[real] for h, m in mistakes.items()},
             hint="the order is: x = add_norm1(x, self-attention), then "
             "x = add_norm2(x, feed_forward); self-attention uses x as query, key and value.",
@@ -430,14 +485,18 @@ def check_encoder_layer(EncoderLayerClass, seed: int = 34) -> None:
         _train_mode_matches(
             lambda: drop(x, key_padding_mask=mask),
             lambda: CourseEncoderLayer.forward(drop, x, key_padding_mask=mask),
-            seed, what,
+            seed,
+            what,
             hint="with dropout on, your layer differs from the course's under the same seed: "
             "call add_norm1(x, self-attention) then add_norm2(x, feed_forward), once each; "
             "the blocks apply dropout to each sub-layer's output and keep the residual.",
         )
-    _eval_mode_matches(drop, lambda: drop(x, key_padding_mask=mask)[real],
-                       lambda: CourseEncoderLayer.forward(drop, x, key_padding_mask=mask)[real],
-                       "EncoderLayer (pre-norm) in eval mode, built with dropout=0.3")
+    _eval_mode_matches(
+        drop,
+        lambda: drop(x, key_padding_mask=mask)[real],
+        lambda: CourseEncoderLayer.forward(drop, x, key_padding_mask=mask)[real],
+        "EncoderLayer (pre-norm) in eval mode, built with dropout=0.3",
+    )
     # Padding never changes the outputs at real positions.
     layer.eval()
     longer = torch.cat([x, torch.randn(batch, 3, d, generator=gen)], dim=1)
@@ -445,8 +504,12 @@ def check_encoder_layer(EncoderLayerClass, seed: int = 34) -> None:
     with torch.no_grad():
         a = layer(x, key_padding_mask=mask)
         b = layer(longer, key_padding_mask=longer_mask)[:, :seq]
-    expect_close(b[real], a[real], "outputs at real tokens after appending 3 padded positions",
-                 hint="real tokens must not attend to padding: pass key_padding_mask on.")
+    expect_close(
+        b[real],
+        a[real],
+        "outputs at real tokens after appending 3 padded positions",
+        hint="real tokens must not attend to padding: pass key_padding_mask on.",
+    )
     # Gradients reach every parameter.
     layer.train()
     layer.zero_grad()
@@ -487,12 +550,17 @@ def check_encoder(EncoderClass, seed: int = 35) -> None:
     for norm_first in (False, True):
         kind = "pre-norm" if norm_first else "post-norm"
         seed_cpu(seed)
-        enc = EncoderClass(vocab, d, heads, d_ff, layers, dropout=0.0, max_len=64, pad_id=0,
-                           norm_first=norm_first)
-        ref = Encoder(vocab, d, heads, d_ff, layers, dropout=0.0, max_len=64, pad_id=0,
-                      norm_first=norm_first)
-        _load_learner_weights(ref, enc, "keep the __init__ of the exercise (embedding, "
-                              "positional_encoding, layers, norm).")
+        enc = EncoderClass(
+            vocab, d, heads, d_ff, layers, dropout=0.0, max_len=64, pad_id=0, norm_first=norm_first
+        )
+        ref = Encoder(
+            vocab, d, heads, d_ff, layers, dropout=0.0, max_len=64, pad_id=0, norm_first=norm_first
+        )
+        _load_learner_weights(
+            ref,
+            enc,
+            "keep the __init__ of the exercise (embedding, positional_encoding, layers, norm).",
+        )
         ref.eval(), enc.eval()
         what = f"Encoder ({kind}) on ids {tuple(ids.shape)} with padding_mask {tuple(mask.shape)}"
         with torch.no_grad(), case(what):
@@ -500,24 +568,30 @@ def check_encoder(EncoderClass, seed: int = 35) -> None:
         with torch.no_grad():
             expected = ref(ids, mask)
             mistakes = {
-                "scale the embeddings by sqrt(d_model) before adding the positional encoding.":
-                    _encoder_variant(ref, ids, mask, scale=False),
-                "multiply the embeddings by sqrt(d_model); you divided.":
-                    _encoder_variant(ref, ids, mask, scale="divide"),
+                "scale the embeddings by sqrt(d_model) before adding the "
+                "positional encoding.": _encoder_variant(ref, ids, mask, scale=False),
+                "multiply the embeddings by sqrt(d_model); you divided.": _encoder_variant(
+                    ref, ids, mask, scale="divide"
+                ),
                 "the positional encoding is missing: without it the encoder cannot tell word "
-                "order (self-attention is permutation-equivariant).":
-                    _encoder_variant(ref, ids, mask, pe=False),
-                "pass padding_mask to every layer (as key_padding_mask).":
-                    _encoder_variant(ref, ids, mask, use_mask=False),
+                "order (self-attention is permutation-equivariant).": _encoder_variant(
+                    ref, ids, mask, pe=False
+                ),
+                "pass padding_mask to every layer (as key_padding_mask).": _encoder_variant(
+                    ref, ids, mask, use_mask=False
+                ),
             }
             if norm_first:
-                mistakes["a pre-norm stack ends with one more layer norm: return "
-                         "self.norm(x)."] = _encoder_variant(ref, ids, mask, final=False)
+                mistakes["a pre-norm stack ends with one more layer norm: return self.norm(x)."] = (
+                    _encoder_variant(ref, ids, mask, final=False)
+                )
         if isinstance(out, tuple):
             raise AssertionError("forward returned a tuple: return only the output tensor.")
         expect_shape(out, (batch, seq, d), f"Encoder output ({kind})")
         expect_close_or_explain(
-            out[real], expected[real], f"Encoder output at real tokens ({kind})",
+            out[real],
+            expected[real],
+            f"Encoder output at real tokens ({kind})",
             {h: m[real] for h, m in mistakes.items()},
             hint="embed, multiply by sqrt(d_model), add the positional encoding (the module "
             "also applies dropout), run each layer with key_padding_mask=padding_mask, then "
@@ -525,22 +599,27 @@ def check_encoder(EncoderClass, seed: int = 35) -> None:
         )
     # Training mode: dropout after the positional encoding and in every layer.
     seed_cpu(seed)
-    drop = EncoderClass(vocab, d, heads, d_ff, layers, dropout=0.3, max_len=64, pad_id=0,
-                        norm_first=True).train()
+    drop = EncoderClass(
+        vocab, d, heads, d_ff, layers, dropout=0.3, max_len=64, pad_id=0, norm_first=True
+    ).train()
     _explicit_attention(drop)
     what = f"Encoder (pre-norm) in training mode, dropout=0.3, ids {tuple(ids.shape)}"
     with case(what):
         _train_mode_matches(
             lambda: drop(ids, mask)[real],
             lambda: Encoder.forward(drop, ids, mask)[real],
-            seed, what,
+            seed,
+            what,
             hint="with dropout on, your encoder differs from the course's under the same seed: "
             "add the positions with self.positional_encoding(x) (it applies the embedding "
             "dropout; adding the table yourself skips it), then run every layer once.",
         )
-    _eval_mode_matches(drop, lambda: drop(ids, mask)[real],
-                       lambda: Encoder.forward(drop, ids, mask)[real],
-                       "Encoder (pre-norm) in eval mode, built with dropout=0.3")
+    _eval_mode_matches(
+        drop,
+        lambda: drop(ids, mask)[real],
+        lambda: Encoder.forward(drop, ids, mask)[real],
+        "Encoder (pre-norm) in eval mode, built with dropout=0.3",
+    )
 
 
 # ----------------------------------------------------------------------------- pooling
@@ -558,13 +637,16 @@ def check_masked_mean_pool(pool, seed: int = 36) -> None:
     expected = masked_mean_pool(x, mask)
     keep = (~mask).unsqueeze(-1).float()
     mistakes = {
-        "you averaged over the padded positions too: sum only where padding_mask is False.":
-            x.mean(dim=1),
+        "you averaged over the padded positions too: sum only where padding_mask is False.": x.mean(
+            dim=1
+        ),
         "you zeroed the padding but divided by the padded length: divide by the number of "
         "real tokens of each row.": (x * keep).sum(dim=1) / seq,
         "that is a sum: divide by the number of real tokens to get a mean.": (x * keep).sum(1),
-        "the mask is inverted: True marks padding, so keep the positions where it is False.":
-            (x * (1 - keep)).sum(1) / (1 - keep).sum(1).clamp(min=1),
+        "the mask is inverted: True marks padding, so keep the positions where it is False.": (
+            x * (1 - keep)
+        ).sum(1)
+        / (1 - keep).sum(1).clamp(min=1),
     }
     expect_close_or_explain(out, expected, "masked mean of x (4, 6, 5)", mistakes)
     x_leaf = x.clone().requires_grad_(True)

@@ -17,34 +17,56 @@ def _approach_hint(num_examples: int, gpu: bool, fits: bool) -> str:
     """What the rule says for this case, and why."""
     if not fits:
         if gpu and num_examples >= FULL_FINE_TUNING_FROM:
-            return ("without a pre-trained model that fits, there is nothing to fine-tune: "
-                    "train from scratch, however much data and compute you have.")
-        return ("without a pre-trained model that fits, there is nothing to fine-tune: train "
-                "from scratch, whatever the data size or device.")
+            return (
+                "without a pre-trained model that fits, there is nothing to fine-tune: "
+                "train from scratch, however much data and compute you have."
+            )
+        return (
+            "without a pre-trained model that fits, there is nothing to fine-tune: train "
+            "from scratch, whatever the data size or device."
+        )
     if not gpu:
-        return ("without a GPU, full fine-tuning of a pre-trained model is slow: LoRA, "
-                "whatever the data size.")
+        return (
+            "without a GPU, full fine-tuning of a pre-trained model is slow: LoRA, "
+            "whatever the data size."
+        )
     if num_examples >= FULL_FINE_TUNING_FROM:
-        return (f"with a GPU and at least {FULL_FINE_TUNING_FROM:,} examples (inclusive: >=), "
-                "full fine-tuning.")
+        return (
+            f"with a GPU and at least {FULL_FINE_TUNING_FROM:,} examples (inclusive: >=), "
+            "full fine-tuning."
+        )
     if num_examples < FULL_FINE_TUNING_FROM // 10:
-        return ("a pre-trained model fits and data is small: LoRA (full fine-tuning of every "
-                "weight overfits small data and costs more memory; from scratch wastes the "
-                "pre-training).")
+        return (
+            "a pre-trained model fits and data is small: LoRA (full fine-tuning of every "
+            "weight overfits small data and costs more memory; from scratch wastes the "
+            "pre-training)."
+        )
     return f"below {FULL_FINE_TUNING_FROM:,} examples, LoRA even with a GPU."
 
 
 def _approach_cases(seed: int) -> list[tuple[int, bool, bool]]:
     """Both sides of every boundary of the rule, then random sizes (``seed`` picks them)."""
-    first = [(500, False, False), (1_000_000, True, False), (2_000, True, True),
-             (1_000_000, False, True), (FULL_FINE_TUNING_FROM, True, True),
-             (FULL_FINE_TUNING_FROM - 1, True, True)]
-    sizes = (1, 2_000, FULL_FINE_TUNING_FROM - 1, FULL_FINE_TUNING_FROM,
-             FULL_FINE_TUNING_FROM + 1, 10 * FULL_FINE_TUNING_FROM)
+    first = [
+        (500, False, False),
+        (1_000_000, True, False),
+        (2_000, True, True),
+        (1_000_000, False, True),
+        (FULL_FINE_TUNING_FROM, True, True),
+        (FULL_FINE_TUNING_FROM - 1, True, True),
+    ]
+    sizes = (
+        1,
+        2_000,
+        FULL_FINE_TUNING_FROM - 1,
+        FULL_FINE_TUNING_FROM,
+        FULL_FINE_TUNING_FROM + 1,
+        10 * FULL_FINE_TUNING_FROM,
+    )
     grid = [(n, gpu, fits) for n in sizes for gpu in (True, False) for fits in (True, False)]
     rng = random.Random(seed)
-    drawn = [(int(10 ** rng.uniform(1, 7)), rng.random() < 0.5, rng.random() < 0.5)
-             for _ in range(10)]
+    drawn = [
+        (int(10 ** rng.uniform(1, 7)), rng.random() < 0.5, rng.random() < 0.5) for _ in range(10)
+    ]
     return first + grid + drawn
 
 
@@ -94,10 +116,12 @@ def check_estimate_epoch_minutes(estimate, seed: int = 6) -> None:
             "time is tokens divided by tokens per second, not multiplied.": tokens * speed / 60,
             "hours, not minutes: divide by 60 once.": expected / 60,
             "count the real tokens (the sum of the lengths): the longest length times the "
-            "number of examples counts padding too.":
-                (max(sources) + max(targets)) * len(sources) / speed / 60,
-            "divide with /, not //: floor division rounds the seconds down.":
-                (tokens // speed) / 60,
+            "number of examples counts padding too.": (max(sources) + max(targets))
+            * len(sources)
+            / speed
+            / 60,
+            "divide with /, not //: floor division rounds the seconds down.": (tokens // speed)
+            / 60,
         }
         for hint, wrong in mistakes.items():
             if abs(answer - wrong) <= 1e-6 * abs(wrong):

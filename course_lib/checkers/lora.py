@@ -54,9 +54,13 @@ def _expect_initial_values(layer: nn.Module, base: nn.Linear, x: torch.Tensor) -
         )
     with torch.no_grad():
         expect_close_or_explain(
-            layer(x), base(x), "LoRALinear(x) at initialisation (lora_B = 0)",
-            {"the base layer's output is missing: return base(x) + (alpha / r) x A^T B^T; "
-             "LoRA learns a change to W, the frozen base(x) stays.": torch.zeros_like(base(x))},
+            layer(x),
+            base(x),
+            "LoRALinear(x) at initialisation (lora_B = 0)",
+            {
+                "the base layer's output is missing: return base(x) + (alpha / r) x A^T B^T; "
+                "LoRA learns a change to W, the frozen base(x) stays.": torch.zeros_like(base(x))
+            },
             hint="with lora_B = 0 the update is zero, so the output must be base(x) exactly.",
         )
 
@@ -145,29 +149,37 @@ def check_lora_linear(LoRALinear, seed: int = 0) -> None:
                 out = layer(x)
             mistakes = {
                 "scale the update by alpha / r, not by alpha.": base(x) + alpha * update,
-                "scale the update by alpha / r (you have r / alpha).":
-                    base(x) + r / alpha * update,
+                "scale the update by alpha / r (you have r / alpha).": base(x) + r / alpha * update,
                 "the update needs the scaling alpha / r.": base(x) + update,
                 "add the base layer's output: LoRA learns a change to W, the frozen "
                 "base(x) stays.": alpha / r * update,
-                "alpha // r is integer division (here 10 // 4 = 2, not 2.5): use alpha / r.":
-                    base(x) + (alpha // r) * update,
+                "alpha // r is integer division (here 10 // 4 = 2, not 2.5): use alpha / r.": base(
+                    x
+                )
+                + (alpha // r) * update,
             }
-            expect_close_or_explain(out, base(x) + alpha / r * update,
-                                    f"LoRALinear(x) with r={r}, alpha={alpha}", mistakes,
-                                    atol=1e-4)
+            expect_close_or_explain(
+                out,
+                base(x) + alpha / r * update,
+                f"LoRALinear(x) with r={r}, alpha={alpha}",
+                mistakes,
+                atol=1e-4,
+            )
             with case("layer.merged()"):
                 merged = layer.merged()
             if not isinstance(merged, nn.Linear):
-                raise AssertionError(f"merged() should return an nn.Linear, got "
-                                     f"{type(merged).__name__}.")
+                raise AssertionError(
+                    f"merged() should return an nn.Linear, got {type(merged).__name__}."
+                )
             with case("merged()(x)"):
                 merged_out = merged(x)
             expect_close_or_explain(
-                merged_out, out, "merged()(x)",
+                merged_out,
+                out,
+                "merged()(x)",
                 {
-                    "the merged weight is W + (alpha / r) B A: you forgot the scaling.":
-                        base(x) + update,
+                    "the merged weight is W + (alpha / r) B A: you forgot the scaling.": base(x)
+                    + update,
                     "keep the bias in the merged layer.": out - base.bias,
                 },
                 atol=1e-4,

@@ -10,8 +10,17 @@ from course_lib.checkers.mistakes import expect_close_or_explain, own_rng, seed_
 from course_lib.recurrent.lstm import copy_lstm_weights, lstm_gates
 
 
-def _variant(cell: nn.LSTMCell, x, h, c, order=(0, 1, 2, 3), g_act=torch.tanh,
-             forget=True, tanh_c=True, both_biases=True):
+def _variant(
+    cell: nn.LSTMCell,
+    x,
+    h,
+    c,
+    order=(0, 1, 2, 3),
+    g_act=torch.tanh,
+    forget=True,
+    tanh_c=True,
+    both_biases=True,
+):
     """What a (possibly wrong) LSTM step computes; the default is the right one."""
     pre = x @ cell.weight_ih.T + cell.bias_ih + h @ cell.weight_hh.T
     pre = pre + cell.bias_hh if both_biases else pre
@@ -24,19 +33,31 @@ def _variant(cell: nn.LSTMCell, x, h, c, order=(0, 1, 2, 3), g_act=torch.tanh,
 
 def _cell_mistakes(ref: nn.LSTMCell, x, h, c) -> list[tuple[tuple, str]]:
     return [
-        (_variant(ref, x, h, c, order=(0, 1, 3, 2)),
-         "the gates are in the wrong order: PyTorch stacks them as (input i, forget f, cell "
-         "candidate g, output o); split with gates.chunk(4, dim=-1) in that order."),
-        (_variant(ref, x, h, c, order=(1, 0, 2, 3)),
-         "input and forget gates are swapped: the order is (i, f, g, o)."),
-        (_variant(ref, x, h, c, g_act=torch.sigmoid),
-         "the candidate g must use tanh (values in [-1, 1]); only i, f, o use sigmoid."),
-        (_variant(ref, x, h, c, forget=False),
-         "the old cell state is dropped: c' = f * c + i * g (the forget gate keeps part of c)."),
-        (_variant(ref, x, h, c, tanh_c=False),
-         "h' = o * tanh(c'), not o * c': squash the cell state before the output gate."),
-        (_variant(ref, x, h, c, both_biases=False),
-         "a bias is missing: add both bias_ih and bias_hh to the pre-activations."),
+        (
+            _variant(ref, x, h, c, order=(0, 1, 3, 2)),
+            "the gates are in the wrong order: PyTorch stacks them as (input i, forget f, cell "
+            "candidate g, output o); split with gates.chunk(4, dim=-1) in that order.",
+        ),
+        (
+            _variant(ref, x, h, c, order=(1, 0, 2, 3)),
+            "input and forget gates are swapped: the order is (i, f, g, o).",
+        ),
+        (
+            _variant(ref, x, h, c, g_act=torch.sigmoid),
+            "the candidate g must use tanh (values in [-1, 1]); only i, f, o use sigmoid.",
+        ),
+        (
+            _variant(ref, x, h, c, forget=False),
+            "the old cell state is dropped: c' = f * c + i * g (the forget gate keeps part of c).",
+        ),
+        (
+            _variant(ref, x, h, c, tanh_c=False),
+            "h' = o * tanh(c'), not o * c': squash the cell state before the output gate.",
+        ),
+        (
+            _variant(ref, x, h, c, both_biases=False),
+            "a bias is missing: add both bias_ih and bias_hh to the pre-activations.",
+        ),
     ]
 
 
@@ -47,8 +68,12 @@ def check_lstm_cell(LSTMCell, seed: int = 1234) -> None:
     seed_cpu(seed)
     n_in, hidden, batch = 5, 7, 4
     ours, ref = LSTMCell(n_in, hidden), nn.LSTMCell(n_in, hidden)
-    for name, shape in (("weight_ih", (4 * hidden, n_in)), ("weight_hh", (4 * hidden, hidden)),
-                        ("bias_ih", (4 * hidden,)), ("bias_hh", (4 * hidden,))):
+    for name, shape in (
+        ("weight_ih", (4 * hidden, n_in)),
+        ("weight_hh", (4 * hidden, hidden)),
+        ("bias_ih", (4 * hidden,)),
+        ("bias_hh", (4 * hidden,)),
+    ):
         if not hasattr(ours, name):
             raise AssertionError(f"LSTMCell has no parameter {name!r}: keep the __init__ as given.")
         expect_shape(getattr(ours, name), shape, f"LSTMCell.{name}")
@@ -64,19 +89,24 @@ def check_lstm_cell(LSTMCell, seed: int = 1234) -> None:
     if torch.allclose(out[0], c_ref, atol=1e-5) and torch.allclose(out[1], h_ref, atol=1e-5):
         raise AssertionError("h and c are swapped: return (h_new, c_new) in this order.")
     expect_close_or_explain(
-        out[1], c_ref, "the new cell state c'", [(m[1], why) for m, why in mistakes],
+        out[1],
+        c_ref,
+        "the new cell state c'",
+        [(m[1], why) for m, why in mistakes],
         hint="c' = f * c + i * g with i, f = sigmoid(...), g = tanh(...).",
     )
     expect_close_or_explain(
-        out[0], h_ref, "the new hidden state h'", [(m[0], why) for m, why in mistakes],
+        out[0],
+        h_ref,
+        "the new hidden state h'",
+        [(m[0], why) for m, why in mistakes],
         hint="h' = o * tanh(c') with o = sigmoid(...).",
     )
     h_zero, _ = ref(x)
     with case(f"cell(x) with x ({batch}, {n_in}) and no state"):
         h_none = ours(x)[0]
     expect_close_or_explain(
-        h_none, h_zero, "h' with state=None",
-        hint="when state is None, start from h = c = zeros.",
+        h_none, h_zero, "h' with state=None", hint="when state is None, start from h = c = zeros."
     )
     dh, dc = torch.randn(batch, hidden), torch.randn(batch, hidden)
     ((out[0] * dh).sum() + (out[1] * dc).sum()).backward()
@@ -103,25 +133,38 @@ def check_cell_state_gradient(grad_fn, seed: int = 4321) -> None:
     h_new, _ = cell(x, (h, c))
     (autograd,) = torch.autograd.grad((v * h_new).sum(), c)
     with torch.no_grad():
-        with case(f"grad_fn(cell, x, (h, c), v) with x ({batch}, {n_in}), h, c and v "
-                  f"({batch}, {hidden})"):
+        with case(
+            f"grad_fn(cell, x, (h, c), v) with x ({batch}, {n_in}), h, c and v ({batch}, {hidden})"
+        ):
             ours = grad_fn(cell, x, (h, c.detach()), v)
         i, f, g, o = lstm_gates(cell, x, h)
         c_new = f * c + i * g
         tanh_c = torch.tanh(c_new)
         mistakes = [
-            (v * o * (1 - tanh_c**2),
-             "the forget gate is missing: c' = f * c + i * g, so dc'/dc = f."),
-            (v * o * f, "the derivative of tanh is missing: h' = o * tanh(c'), and "
-             "d tanh(u)/du = 1 - tanh(u)^2."),
-            (v * o * (1 - torch.tanh(c) ** 2) * f,
-             "tanh's derivative is taken at the old state c: evaluate it at the new one, c'."),
+            (
+                v * o * (1 - tanh_c**2),
+                "the forget gate is missing: c' = f * c + i * g, so dc'/dc = f.",
+            ),
+            (
+                v * o * f,
+                "the derivative of tanh is missing: h' = o * tanh(c'), and "
+                "d tanh(u)/du = 1 - tanh(u)^2.",
+            ),
+            (
+                v * o * (1 - torch.tanh(c) ** 2) * f,
+                "tanh's derivative is taken at the old state c: evaluate it at the new one, c'.",
+            ),
             (v * o * (1 - tanh_c) * f, "d tanh(u)/du = 1 - tanh(u)^2 (squared), not 1 - tanh(u)."),
-            (o * (1 - tanh_c**2) * f,
-             "the upstream gradient dL/dh' = v is missing: multiply by v."),
+            (
+                o * (1 - tanh_c**2) * f,
+                "the upstream gradient dL/dh' = v is missing: multiply by v.",
+            ),
         ]
     expect_close_or_explain(
-        ours, autograd, "dL/dc", mistakes,
+        ours,
+        autograd,
+        "dL/dc",
+        mistakes,
         hint="dL/dc = v * o * (1 - tanh(c')^2) * f (chain rule through h' = o tanh(c') and "
         "c' = f c + i g).",
     )

@@ -41,8 +41,9 @@ def seed_cpu(seed: int) -> None:
     torch.default_generator.manual_seed(seed)
 
 
-def expect_gradients(module: torch.nn.Module, output: torch.Tensor, what: str,
-                     names: tuple[str, ...] | None = None) -> None:
+def expect_gradients(
+    module: torch.nn.Module, output: torch.Tensor, what: str, names: tuple[str, ...] | None = None
+) -> None:
     """``output`` must keep its gradient, and a backward pass must reach ``module``'s
     parameters (those whose names start with one of ``names``, or all of them)."""
     if not isinstance(output, torch.Tensor) or not output.requires_grad:

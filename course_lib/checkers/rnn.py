@@ -20,16 +20,22 @@ def _mistakes(x, h0, W_xh, W_hh, b_h) -> list[tuple[np.ndarray, str]]:
     linear = np.stack(states, axis=1)
     shifted = np.concatenate([h0[:, None, :], reference(x, h0, W_xh, W_hh, b_h)[:, :-1]], axis=1)
     return [
-        (reference(x, h0, W_xh, W_hh.T, b_h),
-         "W_hh is applied transposed: with row-vector states the update is h @ W_hh "
-         "(shape (batch, hidden) @ (hidden, hidden)), not h @ W_hh.T."),
-        (no_carry,
-         "every step used h0: carry the state forward, h = tanh(x_t W_xh + h W_hh + b_h) "
-         "with h from the previous step."),
+        (
+            reference(x, h0, W_xh, W_hh.T, b_h),
+            "W_hh is applied transposed: with row-vector states the update is h @ W_hh "
+            "(shape (batch, hidden) @ (hidden, hidden)), not h @ W_hh.T.",
+        ),
+        (
+            no_carry,
+            "every step used h0: carry the state forward, h = tanh(x_t W_xh + h W_hh + b_h) "
+            "with h from the previous step.",
+        ),
         (linear, "no nonlinearity: h_t = tanh(x_t W_xh + h_{t-1} W_hh + b_h); apply np.tanh."),
-        (shifted,
-         "the states are one step late: store h_t after computing it, so states[:, 0] "
-         "is the state after reading x_0, not h0."),
+        (
+            shifted,
+            "the states are one step late: store h_t after computing it, so states[:, 0] "
+            "is the state after reading x_0, not h0.",
+        ),
     ]
 
 
@@ -43,8 +49,10 @@ def check_rnn_forward(rnn_forward, seed: int = 1234) -> None:
     W_xh = rng.normal(size=(n_in, hidden)) * 0.5
     W_hh = rng.normal(size=(hidden, hidden)) * 0.5
     b_h = rng.normal(size=hidden) * 0.1
-    with case(f"rnn_forward on x {x.shape}, h0 {h0.shape}, W_xh {W_xh.shape}, W_hh "
-              f"{W_hh.shape}, b_h {b_h.shape}"):
+    with case(
+        f"rnn_forward on x {x.shape}, h0 {h0.shape}, W_xh {W_xh.shape}, W_hh "
+        f"{W_hh.shape}, b_h {b_h.shape}"
+    ):
         out = rnn_forward(x, h0, W_xh, W_hh, b_h)
     if not isinstance(out, np.ndarray):
         raise AssertionError(f"rnn_forward should return a NumPy array, got {type(out).__name__}.")
@@ -55,7 +63,8 @@ def check_rnn_forward(rnn_forward, seed: int = 1234) -> None:
         )
     expected = reference(x, h0, W_xh, W_hh, b_h)
     expect_close_or_explain(
-        torch.from_numpy(np.asarray(out, dtype=np.float64)), torch.from_numpy(expected),
+        torch.from_numpy(np.asarray(out, dtype=np.float64)),
+        torch.from_numpy(expected),
         "rnn_forward(x, h0, W_xh, W_hh, b_h)",
         [(torch.from_numpy(w), why) for w, why in _mistakes(x, h0, W_xh, W_hh, b_h)],
         hint="h_t = tanh(x_t @ W_xh + h_{t-1} @ W_hh + b_h), starting from h_{-1} = h0.",

@@ -52,30 +52,43 @@ def _loss_mistakes(model, batch) -> list[tuple[torch.Tensor, str]]:
         logits_unshifted, _ = model(src, lengths, tgt)
         logits_no_bos, _ = model(src, lengths, tgt[:, :-1])
         logits_full_length, _ = model(src, torch.full_like(lengths, src.shape[1]), shifted)
-        per_token = F.cross_entropy(logits_ok.transpose(1, 2), tgt, ignore_index=pad,
-                                    reduction="none")
+        per_token = F.cross_entropy(
+            logits_ok.transpose(1, 2), tgt, ignore_index=pad, reduction="none"
+        )
         real = (tgt != pad).float()
         per_sequence = ((per_token * real).sum(1) / real.sum(1)).mean()
         return [
-            (ce(logits_unshifted, tgt, ignore_index=pad),
-             "the decoder was fed the target itself, so it can copy the answer: feed it the "
-             "target shifted right, <bos> first (shift_right), and predict the unshifted "
-             "target."),
-            (ce(logits_ok, tgt),
-             "padding counts in the loss: pass ignore_index=model.pad_id to F.cross_entropy."),
-            (ce(logits_no_bos, tgt[:, 1:], ignore_index=pad),
-             "the first target token is never predicted: start the decoder input with <bos> "
-             "(model.bos_id) and keep every target token as a label."),
-            (ce(logits_ok, tgt, ignore_index=pad, reduction="sum"),
-             "the loss is summed: average over the real (non-padding) tokens "
-             "(reduction='mean')."),
-            (ce(logits_full_length, tgt, ignore_index=pad),
-             "the source lengths were not used: pass batch['src_lengths'] to the model, so "
-             "the encoder stops at each row's last real token and attention skips padding."),
-            (per_sequence,
-             "the loss is a mean of per-sequence means: average over all real target tokens "
-             "of the batch at once (a long target counts more), as F.cross_entropy(..., "
-             "ignore_index=pad) does on the flattened logits."),
+            (
+                ce(logits_unshifted, tgt, ignore_index=pad),
+                "the decoder was fed the target itself, so it can copy the answer: feed it the "
+                "target shifted right, <bos> first (shift_right), and predict the unshifted "
+                "target.",
+            ),
+            (
+                ce(logits_ok, tgt),
+                "padding counts in the loss: pass ignore_index=model.pad_id to F.cross_entropy.",
+            ),
+            (
+                ce(logits_no_bos, tgt[:, 1:], ignore_index=pad),
+                "the first target token is never predicted: start the decoder input with <bos> "
+                "(model.bos_id) and keep every target token as a label.",
+            ),
+            (
+                ce(logits_ok, tgt, ignore_index=pad, reduction="sum"),
+                "the loss is summed: average over the real (non-padding) tokens "
+                "(reduction='mean').",
+            ),
+            (
+                ce(logits_full_length, tgt, ignore_index=pad),
+                "the source lengths were not used: pass batch['src_lengths'] to the model, so "
+                "the encoder stops at each row's last real token and attention skips padding.",
+            ),
+            (
+                per_sequence,
+                "the loss is a mean of per-sequence means: average over all real target tokens "
+                "of the batch at once (a long target counts more), as F.cross_entropy(..., "
+                "ignore_index=pad) does on the flattened logits.",
+            ),
         ]
 
 
@@ -88,8 +101,10 @@ def check_teacher_forcing_loss(loss_fn, seed: int = 7) -> None:
     """
     for attempt in range(2):
         model, batch = _toy_model_and_batch(attention=True, seed=seed + 1000 * attempt)
-        shapes = (f"src {tuple(batch['src'].shape)} (lengths {batch['src_lengths'].tolist()}), "
-                  f"tgt {tuple(batch['tgt'].shape)}")
+        shapes = (
+            f"src {tuple(batch['src'].shape)} (lengths {batch['src_lengths'].tolist()}), "
+            f"tgt {tuple(batch['tgt'].shape)}"
+        )
         what = f"the teacher-forcing loss on a batch with {shapes}"
         with case(what):
             ours = loss_fn(model, batch)
@@ -107,10 +122,14 @@ def check_teacher_forcing_loss(loss_fn, seed: int = 7) -> None:
         if close(ours, expected, atol=1e-6, rtol=1e-5):
             continue
         expect_close_or_explain(
-            ours, expected, what, _loss_mistakes(model, batch),
+            ours,
+            expected,
+            what,
+            _loss_mistakes(model, batch),
             hint="logits = model(src, src_lengths, shift_right(tgt, bos)); cross-entropy "
             "against tgt with ignore_index=pad, averaged over all real tokens.",
-            atol=1e-6, rtol=1e-5,
+            atol=1e-6,
+            rtol=1e-5,
         )
 
 
@@ -148,12 +167,16 @@ def _compare_decodes(model, src, lengths, max_len: int, ours, what: str) -> None
     expected, _ = greedy_decode(model, src, lengths, max_len)
     eos = model.eos_id
     mistakes = [
-        ({"feed_bos": True},
-         "every step was fed <bos>: feed back the token just predicted (argmax) as the next "
-         "input."),
-        ({"reset_state": True},
-         "the decoder state is reset each step: keep the state returned by model.decoder and "
-         "pass it to the next step."),
+        (
+            {"feed_bos": True},
+            "every step was fed <bos>: feed back the token just predicted (argmax) as the next "
+            "input.",
+        ),
+        (
+            {"reset_state": True},
+            "the decoder state is reset each step: keep the state returned by model.decoder and "
+            "pass it to the next step.",
+        ),
     ]
     for row, (got, want) in enumerate(zip(ours.tolist(), expected.tolist(), strict=True)):
         got, want = _first_eos_prefix(got, eos), _first_eos_prefix(want, eos)
@@ -168,9 +191,12 @@ def _compare_decodes(model, src, lengths, max_len: int, ours, what: str) -> None
             )
         prefixes = [_first_eos_prefix(r, eos) for r in ours.tolist()]
         matching = [
-            why for mistake, why in mistakes
-            if [_first_eos_prefix(r, eos)
-                for r in _wrong_decode(model, src, lengths, max_len, **mistake).tolist()]
+            why
+            for mistake, why in mistakes
+            if [
+                _first_eos_prefix(r, eos)
+                for r in _wrong_decode(model, src, lengths, max_len, **mistake).tolist()
+            ]
             == prefixes
         ]
         if matching:
@@ -198,8 +224,10 @@ def check_greedy_decode(decode, seed: int = 11) -> None:
     scripted = ScriptedReverser(vocab)
     batch = collate_pairs(encode_pairs(pairs, vocab), pad_id=vocab.pad_id)
     src, lengths = batch["src"], batch["src_lengths"]
-    what = (f"a model that reverses its source then emits <eos> (source lengths "
-            f"{lengths.tolist()}, so <eos> comes at a different step in each row; max_len 6)")
+    what = (
+        f"a model that reverses its source then emits <eos> (source lengths "
+        f"{lengths.tolist()}, so <eos> comes at a different step in each row; max_len 6)"
+    )
     with case(what):
         ours = decode(scripted, src, lengths, 6)
     _compare_decodes(scripted, src, lengths, 6, ours, what)
@@ -227,8 +255,10 @@ def check_dot_product_attention(attention, seed: int = 99) -> None:
         q, k, v = (rng.normal(size=(lead, n, d)) for n in (n_q, n_k, n_k))
         cases = (("2-D inputs (no batch)", (q[0], k[0], v[0])), ("batched inputs", (q, k, v)))
         for name, args in cases:
-            with case(f"attention on {name}: query {args[0].shape}, keys {args[1].shape}, "
-                      f"values {args[2].shape}"):
+            with case(
+                f"attention on {name}: query {args[0].shape}, keys {args[1].shape}, "
+                f"values {args[2].shape}"
+            ):
                 out = attention(*args)
             if not isinstance(out, tuple) or len(out) != 2:
                 raise AssertionError("attention must return the pair (context, weights).")
@@ -237,23 +267,34 @@ def check_dot_product_attention(attention, seed: int = 99) -> None:
             ref_context, ref_weights = scaled_dot_product_attention(tq, tk, tv, scale=1.0)
             scores = args[0] @ np.swapaxes(args[1], -1, -2)
             mistakes = [
-                (torch.from_numpy(_softmax(scores, axis=-2)),
-                 "the softmax runs over the queries: normalise each query's row of scores over "
-                 "the keys (axis=-1), so every row of weights sums to 1."),
-                (torch.from_numpy(scores),
-                 "the weights are the raw scores: turn them into probabilities with a softmax "
-                 "over the keys."),
-                (torch.from_numpy(_softmax(scores / np.sqrt(d), axis=-1)),
-                 "the scores are scaled by 1/sqrt(d): this exercise is plain dot-product "
-                 "attention (the scaled version comes in Module 2)."),
+                (
+                    torch.from_numpy(_softmax(scores, axis=-2)),
+                    "the softmax runs over the queries: normalise each query's row of scores over "
+                    "the keys (axis=-1), so every row of weights sums to 1.",
+                ),
+                (
+                    torch.from_numpy(scores),
+                    "the weights are the raw scores: turn them into probabilities with a softmax "
+                    "over the keys.",
+                ),
+                (
+                    torch.from_numpy(_softmax(scores / np.sqrt(d), axis=-1)),
+                    "the scores are scaled by 1/sqrt(d): this exercise is plain dot-product "
+                    "attention (the scaled version comes in Module 2).",
+                ),
             ]
             expect_close_or_explain(
-                weights, ref_weights, f"the weights ({name})", mistakes,
+                weights,
+                ref_weights,
+                f"the weights ({name})",
+                mistakes,
                 hint="weights = softmax(query @ keys^T) over the keys axis (-1); use "
                 "np.swapaxes(keys, -1, -2) rather than keys.T so batched inputs work.",
             )
             expect_close_or_explain(
-                context, ref_context, f"the context ({name})",
+                context,
+                ref_context,
+                f"the context ({name})",
                 hint="context = weights @ values: one weighted average of the values per query.",
             )
     # Stability: rows of scores around 0, 1000, -1000 and 300, one spanning 1000 (float64's
@@ -274,9 +315,15 @@ def check_dot_product_attention(attention, seed: int = 99) -> None:
             "before exponentiating; the softmax is unchanged."
         )
     expect_close_or_explain(
-        torch.from_numpy(weights), torch.from_numpy(_softmax(scores, axis=-1)), what,
-        [(torch.from_numpy(_softmax(np.clip(scores, -500, 500), axis=-1)),
-          "the scores were clipped: that changes the weights. Subtract each row's maximum "
-          "instead (exact).")],
+        torch.from_numpy(weights),
+        torch.from_numpy(_softmax(scores, axis=-1)),
+        what,
+        [
+            (
+                torch.from_numpy(_softmax(np.clip(scores, -500, 500), axis=-1)),
+                "the scores were clipped: that changes the weights. Subtract each row's maximum "
+                "instead (exact).",
+            )
+        ],
         hint="subtract each row's own maximum, exponentiate, divide by the row's sum.",
     )

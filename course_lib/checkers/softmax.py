@@ -19,9 +19,10 @@ def stress_rows(
     """(len(centres), width) scores: row r around centres[r], spanning about 2 * spreads[r]."""
     noise = 0.1 * torch.randn(len(centres), width, generator=gen, dtype=torch.float64)
     ramp = torch.linspace(-1.0, 1.0, width, dtype=torch.float64) + noise
-    scores = torch.tensor(centres, dtype=torch.float64)[:, None] + torch.tensor(
-        spreads, dtype=torch.float64
-    )[:, None] * ramp
+    scores = (
+        torch.tensor(centres, dtype=torch.float64)[:, None]
+        + torch.tensor(spreads, dtype=torch.float64)[:, None] * ramp
+    )
     return scores[:, torch.randperm(width, generator=gen)]
 
 
@@ -54,9 +55,11 @@ def check_softmax(softmax, seed: int = 1234) -> None:
         )
     big = stress_rows(gen).float()
     for scores, dim in ((big, -1), (big.T.contiguous(), 0)):
-        what = f"softmax(x, dim={dim}) on x of shape {tuple(scores.shape)} with " + (
-            "rows" if dim == -1 else "columns"
-        ) + " around 0, 1000, -1000 and 300"
+        what = (
+            f"softmax(x, dim={dim}) on x of shape {tuple(scores.shape)} with "
+            + ("rows" if dim == -1 else "columns")
+            + " around 0, 1000, -1000 and 300"
+        )
         with case(what):
             out = softmax(scores, dim=dim)
         if isinstance(out, torch.Tensor) and out.shape == scores.shape:
@@ -69,8 +72,9 @@ def check_softmax(softmax, seed: int = 1234) -> None:
             what,
             {
                 "the scores were clipped: that changes the probabilities. Subtract the "
-                "maximum along `dim` instead (the result is then exact).":
-                    torch.softmax(clipped, dim=dim),
+                "maximum along `dim` instead (the result is then exact).": torch.softmax(
+                    clipped, dim=dim
+                )
             },
             hint="subtract each slice's own maximum along `dim`, exponentiate, divide by "
             "the sum along `dim`.",

@@ -16,16 +16,24 @@ def _mistakes(center, context, negatives) -> list[tuple[torch.Tensor, str]]:
         pos = (center * context).sum(-1)
         neg = torch.einsum("bkd,bd->bk", negatives, center)
         return [
-            (-(F.logsigmoid(pos) + F.logsigmoid(neg).sum(-1)).mean(),
-             "the noise words are pushed the wrong way: use log sigma(-u_k . v_c) (note the "
-             "minus sign), so their score is driven down."),
-            (-(F.logsigmoid(pos) + F.logsigmoid(-neg).sum(-1)).sum(),
-             "the loss is summed over the batch: take the mean."),
-            (-(F.logsigmoid(pos) + F.logsigmoid(-neg).mean(-1)).mean(),
-             "the noise terms are averaged: sum them over the K negatives, then average over "
-             "the batch."),
-            (-(torch.sigmoid(pos) + torch.sigmoid(-neg).sum(-1)).mean(),
-             "the log is missing: the loss is -log sigma(...), use F.logsigmoid (stable)."),
+            (
+                -(F.logsigmoid(pos) + F.logsigmoid(neg).sum(-1)).mean(),
+                "the noise words are pushed the wrong way: use log sigma(-u_k . v_c) (note the "
+                "minus sign), so their score is driven down.",
+            ),
+            (
+                -(F.logsigmoid(pos) + F.logsigmoid(-neg).sum(-1)).sum(),
+                "the loss is summed over the batch: take the mean.",
+            ),
+            (
+                -(F.logsigmoid(pos) + F.logsigmoid(-neg).mean(-1)).mean(),
+                "the noise terms are averaged: sum them over the K negatives, then average over "
+                "the batch.",
+            ),
+            (
+                -(torch.sigmoid(pos) + torch.sigmoid(-neg).sum(-1)).mean(),
+                "the log is missing: the loss is -log sigma(...), use F.logsigmoid (stable).",
+            ),
         ]
 
 
@@ -65,15 +73,19 @@ def check_negative_sampling_loss(loss_fn, seed: int = 2024) -> None:
         refs = [t.clone().requires_grad_(True) for t in (center, context, negatives)]
         expected = reference(*refs)
         expect_close_or_explain(
-            ours, expected, where, _mistakes(center, context, negatives),
+            ours,
+            expected,
+            where,
+            _mistakes(center, context, negatives),
             hint="loss = mean over the batch of -[log sigma(u_o . v_c) + sum_k "
             "log sigma(-u_k . v_c)]; log(sigmoid(x)) underflows for large negative x (the "
             "value goes wrong, not only to inf): use F.logsigmoid(x).",
         )
         grads = torch.autograd.grad(ours, leaves, allow_unused=True)
         ref_grads = torch.autograd.grad(expected, refs)
-        for name, got, want in zip(("center", "context", "negatives"), grads, ref_grads,
-                                   strict=True):
+        for name, got, want in zip(
+            ("center", "context", "negatives"), grads, ref_grads, strict=True
+        ):
             if got is None or not torch.allclose(got, want, atol=1e-5, rtol=1e-4):
                 raise AssertionError(
                     f"{where}: the gradient with respect to {name} differs from the "

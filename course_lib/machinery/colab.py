@@ -476,8 +476,11 @@ def bootstrap(
         sync = clone_or_pull(url, branch, home)
     elif (home / "pyproject.toml").is_file():  # a copy (from Drive or a zip), or a clone
         kind = "clone" if (home / ".git").exists() else "copy (from Drive or a zip)"
-        sync = SyncResult("copied", f"using the {kind} of the course in {home}; REPO_URL is empty, "
-                          "so no updates are pulled")
+        sync = SyncResult(
+            "copied",
+            f"using the {kind} of the course in {home}; REPO_URL is empty, "
+            "so no updates are pulled",
+        )
     else:
         raise BootstrapError(
             f"No course to install in {home}: set REPO_URL to the course's clone URL, or put a "
@@ -496,8 +499,10 @@ def bootstrap(
         except BootstrapError as err:  # carry on without Drive, and say what that means
             local = home / "outputs"
             os.environ["COURSE_OUTPUT_DIR"] = str(local)
-            print(f"[colab] {err} Until then outputs go to {local} and are lost when the "
-                  "runtime disconnects.")
+            print(
+                f"[colab] {err} Until then outputs go to {local} and are lost when the "
+                "runtime disconnects."
+            )
     else:
         print(
             f"[colab] Drive not mounted: outputs go to {paths.output_dir(drive_root)} "
@@ -574,8 +579,9 @@ def fetch_course(
         fetch(staging)
         git_dir = os.path.join(staging, ".git")
         clone = os.path.isdir(git_dir)
-        with open(os.path.join(git_dir, marker) if clone else os.path.join(staging, "." + marker),
-                  "w") as f:
+        with open(
+            os.path.join(git_dir, marker) if clone else os.path.join(staging, "." + marker), "w"
+        ) as f:
             f.write(where + "\n")
         os.rename(staging, home)
 
@@ -583,8 +589,11 @@ def fetch_course(
         return f"the course is in {home}"
     note = ""
     if os.path.exists(home):
-        aside = next(f"{home}.incomplete-{n}" for n in range(1, 1000)
-                     if not os.path.exists(f"{home}.incomplete-{n}"))
+        aside = next(
+            f"{home}.incomplete-{n}"
+            for n in range(1, 1000)
+            if not os.path.exists(f"{home}.incomplete-{n}")
+        )
         os.rename(home, aside)
         note = f" ({home} was incomplete, a fetch cut short: it is kept in {aside})"
         print(f"{home} is incomplete (a fetch cut short): moved to {aside}, fetching again.")

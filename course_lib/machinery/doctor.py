@@ -287,12 +287,7 @@ def _offline_reason() -> str | None:
 
 def check_data(network: bool = True, timeout: float = PROBE_TIMEOUT_S) -> list[Finding]:
     """Whether each data set of the course is on this machine, or can be downloaded."""
-    from course_lib.data.registry import (
-        REGISTRY,
-        ChecksumError,
-        local_copy,
-        missing_fix,
-    )
+    from course_lib.data.registry import REGISTRY, ChecksumError, local_copy, missing_fix
     from course_lib.machinery import paths
 
     try:
@@ -379,9 +374,8 @@ def check_hub_cache() -> list[Finding]:
     wanted = course_hub_models()
     have = [name for name in wanted if _in_cache(cache, name)]
     lacking = [name for name in wanted if name not in have]
-    detail = (
-        f"{cache}: {len(have)} of the course's {len(wanted)} Hub models cached"
-        + (f" ({', '.join(have)})" if have else "")
+    detail = f"{cache}: {len(have)} of the course's {len(wanted)} Hub models cached" + (
+        f" ({', '.join(have)})" if have else ""
     )
     usable = cache if cache.exists() else next(p for p in cache.parents if p.exists())
     if not os.access(usable, os.W_OK):

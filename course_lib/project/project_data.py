@@ -159,7 +159,7 @@ def _csv_rows(path: Path, text: str, delimiter: str) -> Iterable[tuple[int, dict
             continue
         if len(row) != len(header):
             hint = (
-                f" (a value holding {delimiter!r} must be quoted: \"Hello{delimiter} world\")"
+                f' (a value holding {delimiter!r} must be quoted: "Hello{delimiter} world")'
                 if len(row) > len(header)
                 else ""
             )

@@ -45,7 +45,8 @@ class CharRNN(nn.Module):
         self.language = nn.Embedding(num_languages, lang_dim) if num_languages else None
         rnn_in = emb_dim + (lang_dim if num_languages else 0)
         self.rnn = (
-            LSTM(rnn_in, hidden_size) if from_scratch
+            LSTM(rnn_in, hidden_size)
+            if from_scratch
             else nn.LSTM(rnn_in, hidden_size, batch_first=True)
         )
         self.out = nn.Linear(hidden_size, vocab_size)

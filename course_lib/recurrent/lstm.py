@@ -122,7 +122,6 @@ def _lstm_params(module: nn.Module) -> dict[str, nn.Parameter]:
     )
 
 
-
 @torch.no_grad()
 def copy_lstm_weights(source: nn.Module, target: nn.Module) -> nn.Module:
     """Copy the weights of one LSTM into another (ours or PyTorch's, in either direction).

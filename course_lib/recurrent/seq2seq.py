@@ -150,15 +150,15 @@ class Seq2Seq(nn.Module):
         return logits, weights
 
 
-def build_seq2seq(
-    vocab: Vocab, emb_dim: int, hidden_size: int, attention: bool = False
-) -> Seq2Seq:
+def build_seq2seq(vocab: Vocab, emb_dim: int, hidden_size: int, attention: bool = False) -> Seq2Seq:
     """A :class:`Seq2Seq` over one shared vocabulary, with or without attention."""
     decoder_cls = RecurrentAttentionDecoder if attention else RecurrentDecoder
     return Seq2Seq(
         RecurrentEncoder(len(vocab), emb_dim, hidden_size, vocab.pad_id),
         decoder_cls(len(vocab), emb_dim, hidden_size, vocab.pad_id),
-        bos_id=vocab.bos_id, eos_id=vocab.eos_id, pad_id=vocab.pad_id,
+        bos_id=vocab.bos_id,
+        eos_id=vocab.eos_id,
+        pad_id=vocab.pad_id,
     )
 
 
@@ -203,7 +203,11 @@ def encode_pairs(
 
 @torch.no_grad()
 def recurrent_predict_strings(
-    model: Seq2Seq, sources: Sequence[str], vocab: Vocab, max_len: int, batch_size: int = 256,
+    model: Seq2Seq,
+    sources: Sequence[str],
+    vocab: Vocab,
+    max_len: int,
+    batch_size: int = 256,
     device: torch.device | str = "cpu",
 ) -> list[str]:
     """Greedy predictions (strings) for ``sources``, decoded up to the first ``<eos>``."""

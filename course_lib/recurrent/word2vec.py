@@ -121,8 +121,14 @@ def noise_distribution(counts: Sequence[int], power: float = 0.75) -> torch.Tens
 class SkipGramBatches:
     """Iterable of shuffled batches ``{"center", "context", "negatives"}`` (one pass = epoch)."""
 
-    def __init__(self, pairs: torch.Tensor, noise: torch.Tensor, batch_size: int,
-                 num_negatives: int = 5, seed: int = 0):
+    def __init__(
+        self,
+        pairs: torch.Tensor,
+        noise: torch.Tensor,
+        batch_size: int,
+        num_negatives: int = 5,
+        seed: int = 0,
+    ):
         self.pairs, self.noise = pairs, noise
         self.batch_size, self.num_negatives = batch_size, num_negatives
         self.generator = torch.Generator().manual_seed(seed)
@@ -135,7 +141,9 @@ class SkipGramBatches:
         for start in range(0, len(order), self.batch_size):
             batch = self.pairs[order[start : start + self.batch_size]]
             negatives = torch.multinomial(
-                self.noise, batch.shape[0] * self.num_negatives, replacement=True,
+                self.noise,
+                batch.shape[0] * self.num_negatives,
+                replacement=True,
                 generator=self.generator,
             ).view(batch.shape[0], self.num_negatives)
             yield {"center": batch[:, 0], "context": batch[:, 1], "negatives": negatives}
