@@ -123,6 +123,22 @@ def continues_after_eos(next_log_probs, bos_id, eos_id, max_len, beam_size):
     return max(beams, key=lambda c: c[1])[0][1:]
 
 
+def one_beam_too_few(next_log_probs, bos_id, eos_id, max_len, beam_size):
+    """Wrong: keeps beam_size - 1 hypotheses (an off-by-one slice; beam 1 still works)."""
+    return per_beam_top_k_then_merge(next_log_probs, bos_id, eos_id, max_len, max(1, beam_size - 1))
+
+
+def never_finishes(next_log_probs, bos_id, eos_id, max_len, beam_size):
+    """Wrong: eos is never chosen, so every hypothesis runs to max_len."""
+
+    def without_eos(ys):
+        logp = next_log_probs(ys).clone()
+        logp[:, eos_id] = float("-inf")
+        return logp
+
+    return per_beam_top_k_then_merge(without_eos, bos_id, eos_id, max_len, beam_size)
+
+
 @pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize(
     "search",
@@ -140,6 +156,8 @@ def test_right_versions_pass(search, seed, capsys):
         (independent_greedy_paths, "garden-path"),
         (ranks_by_last_token, "garden-path|random scorer"),
         (continues_after_eos, "finished|greedy decoding gives"),
+        (one_beam_too_few, "."),
+        (never_finishes, "."),
     ],
 )
 def test_typical_mistakes_fail(search, message, seed):

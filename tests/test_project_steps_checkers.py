@@ -76,8 +76,27 @@ def rouge1(task, balanced=True):
     return "rouge1" if task == "summarisation" else right_metric(task, balanced)
 
 
+def metric_from_a_table(task, balanced=True):
+    """Right, written as a lookup table."""
+    table = {("classification", True): "accuracy", ("classification", False): "f1",
+             ("translation", True): "bleu", ("summarisation", True): "rougeL"}
+    return table[(task, balanced or task != "classification")]
+
+
+def bleu_for_summaries(task, balanced=True):
+    return "bleu" if task == "summarisation" else right_metric(task, balanced)
+
+
+def always_f1(task, balanced=True):
+    return "f1" if task == "classification" else right_metric(task)
+
+
 def test_metric_choices():
     assert check_choose_metric(right_metric)
+    assert check_choose_metric(metric_from_a_table)
+    for wrong in (bleu_for_summaries, always_f1):
+        with pytest.raises(CheckFailed):
+            check_choose_metric(wrong)
     with pytest.raises(CheckFailed, match="macro F1"):
         check_choose_metric(always_accuracy)
     with pytest.raises(CheckFailed, match="rougeL"):
