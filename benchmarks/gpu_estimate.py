@@ -81,49 +81,60 @@ def module_work(module: int) -> list[dict]:
     if module == 0:
         return [training("bigram model", 27 * 27, 512, s["steps"])]
     if module == 1:  # batch sizes not in the profile: 32 (the notebook's default)
-        names = s["char_max_names"] * 0.9
+        names = s["surnames"]["max_names"] * 0.9
         return [
             training(
                 "character LSTM on names",
-                lstm_params(s["char_emb"], s["char_hidden"], vocab=60),
+                lstm_params(s["surnames"]["emb"], s["surnames"]["hidden"], vocab=60),
                 32 * 8,
-                math.ceil(names / 32) * s["char_epochs"],
+                math.ceil(names / 32) * s["surnames"]["epochs"],
             ),
             training(
                 "word2vec skip-gram",
-                2 * 6 * s["w2v_dim"] * 8000,
-                s["w2v_batch"],
-                math.ceil(s["w2v_sentences"] * 12 * 4 / s["w2v_batch"]) * s["w2v_epochs"],
+                2 * 6 * s["word2vec"]["dim"] * 8000,
+                s["word2vec"]["batch"],
+                math.ceil(s["word2vec"]["sentences"] * 12 * 4 / s["word2vec"]["batch"])
+                * s["word2vec"]["epochs"],
             ),
             *[
                 training(
                     f"seq2seq LSTM {k}",
-                    2 * lstm_params(s["s2s_emb"], s["s2s_hidden"], vocab=30),
-                    s["s2s_batch"] * 2 * s["s2s_max_len"],
-                    math.ceil(s["s2s_train"] / s["s2s_batch"]) * s["s2s_epochs"],
+                    2 * lstm_params(s["seq2seq"]["emb"], s["seq2seq"]["hidden"], vocab=30),
+                    s["seq2seq"]["batch"] * 2 * s["seq2seq"]["max_len"],
+                    math.ceil(s["seq2seq"]["train"] / s["seq2seq"]["batch"])
+                    * s["seq2seq"]["epochs"],
                 )
                 for k in ("plain", "attention")
             ],
         ]
     if module == 2:
-        steps = math.ceil(s["task_train"] / s["batch_size"]) * s["task_epochs"]
+        steps = (
+            math.ceil(s["neighbours"]["train"] / s["neighbours"]["batch_size"])
+            * s["neighbours"]["epochs"]
+        )
         return [
             training(
                 f"neighbour task ({k})",
-                transformer_params(s["task_d_model"], 4 * s["task_d_model"], enc=1, vocab=30),
-                s["batch_size"] * 12,
+                transformer_params(
+                    s["neighbours"]["d_model"], 4 * s["neighbours"]["d_model"], enc=1, vocab=30
+                ),
+                s["neighbours"]["batch_size"] * 12,
                 steps,
             )
             for k in ("no positions", "sinusoidal", "learned")
         ]
     if module == 3:
-        d, layers = s["d_model"], s["num_layers"]
-        steps = math.ceil(8530 / s["batch_size"]) * s["max_epochs"]  # early stopping: fewer
-        params = transformer_params(d, s["d_ff"], enc=layers, vocab=20000)
+        d, layers = s["classifier"]["d_model"], s["classifier"]["num_layers"]
+        steps = (
+            math.ceil(8530 / s["classifier"]["batch_size"]) * s["classifier"]["max_epochs"]
+        )  # early stopping: fewer
+        params = transformer_params(d, s["classifier"]["d_ff"], enc=layers, vocab=20000)
         return [
             training(
                 "gradient flow",
-                transformer_params(s["flow_d_model"], 4 * s["flow_d_model"], enc=s["flow_depth"]),
+                transformer_params(
+                    s["flow"]["d_model"], 4 * s["flow"]["d_model"], enc=s["flow"]["depth"]
+                ),
                 64 * 32,
                 50 * 2,
             ),
@@ -131,103 +142,129 @@ def module_work(module: int) -> list[dict]:
                 training(
                     f"encoder classifier, seed {seed}",
                     params,
-                    s["batch_size"] * 40,
+                    s["classifier"]["batch_size"] * 40,
                     steps,
                     layers,
                     40,
                     d,
                 )
-                for seed in s["seeds"]
+                for seed in s["classifier"]["seeds"]
             ],
             *[
-                training(f"bag of embeddings, seed {seed}", 20000 * d, s["batch_size"] * 40, steps)
-                for seed in s["seeds"]
+                training(
+                    f"bag of embeddings, seed {seed}",
+                    20000 * d,
+                    s["classifier"]["batch_size"] * 40,
+                    steps,
+                )
+                for seed in s["classifier"]["seeds"]
             ],
         ]
     if module == 4:
         toy = transformer_params(
-            s["toy_d_model"], s["toy_d_ff"], s["toy_layers"], s["toy_layers"], s["toy_alphabet"] + 4
+            s["toy"]["d_model"],
+            s["toy"]["d_ff"],
+            s["toy"]["layers"],
+            s["toy"]["layers"],
+            s["toy"]["alphabet"] + 4,
         )
-        toy_len = (s["toy_min_len"] + s["toy_max_len"]) / 2 + 2
+        toy_len = (s["toy"]["min_len"] + s["toy"]["max_len"]) / 2 + 2
         lm = (
-            transformer_params(s["lm_d_model"], 4 * s["lm_d_model"], dec=s["lm_layers"], vocab=65)
+            transformer_params(
+                s["lm"]["d_model"], 4 * s["lm"]["d_model"], dec=s["lm"]["layers"], vocab=65
+            )
             * 3
             // 4
         )  # decoder-only: no cross-attention
         mt = transformer_params(
-            s["mt_d_model"], s["mt_d_ff"], s["mt_layers"], s["mt_layers"], s["mt_vocab_size"]
+            s["translation"]["d_model"],
+            s["translation"]["d_ff"],
+            s["translation"]["layers"],
+            s["translation"]["layers"],
+            s["translation"]["vocab_size"],
         )
-        mt_tokens = 2 * s["mt_batch_tokens"]  # both sides of a batch, padding included
+        mt_tokens = 2 * s["translation"]["batch_tokens"]  # both sides of a batch, padding included
         mt_step = max(6 * mt * mt_tokens / (UTILISATION * T4_FP16_PEAK), STEP_FLOOR_S)
-        lm_tokens = s["lm_batch"] * s["lm_window"]
+        lm_tokens = s["lm"]["batch"] * s["lm"]["window"]
         return [
             training(
                 "4.1 causal-mask leak (2 models)",
                 transformer_params(32, 64, dec=1, vocab=65),
-                32 * s["leak_window"],
-                2 * s["leak_steps"],
+                32 * s["leak"]["window"],
+                2 * s["leak"]["steps"],
             ),
             training(
                 "4.6 toy reversal",
                 toy,
-                s["toy_batch"] * 2 * toy_len,
-                math.ceil(s["toy_train"] / s["toy_batch"]) * s["toy_epochs"],
-                2 * s["toy_layers"],
+                s["toy"]["batch"] * 2 * toy_len,
+                math.ceil(s["toy"]["train"] / s["toy"]["batch"]) * s["toy"]["epochs"],
+                2 * s["toy"]["layers"],
                 toy_len,
-                s["toy_d_model"],
+                s["toy"]["d_model"],
             ),
-            decoding("4.6 beam search on the toy test", toy, s["beam_test"], toy_len, 1, 4),
+            decoding("4.6 beam search on the toy test", toy, s["toy"]["beam_test"], toy_len, 1, 4),
             training(
                 "4.7 character Transformer LM",
                 lm,
                 lm_tokens,
-                s["lm_steps"],
-                s["lm_layers"],
-                s["lm_window"],
-                s["lm_d_model"],
+                s["lm"]["steps"],
+                s["lm"]["layers"],
+                s["lm"]["window"],
+                s["lm"]["d_model"],
             ),
             training(
                 "4.7 character LSTM LM",
-                lstm_params(s["lstm_hidden"], s["lstm_hidden"], vocab=65),
+                lstm_params(s["lm"]["lstm_hidden"], s["lm"]["lstm_hidden"], vocab=65),
                 lm_tokens,
-                s["lm_steps"],
+                s["lm"]["steps"],
             ),
             {
                 "what": "4.8 translation Transformer (wall-time budget)",
                 "kind": "training",
-                "steps": int(s["mt_minutes"] * 60 / mt_step),
+                "steps": int(s["translation"]["minutes"] * 60 / mt_step),
                 "flops": None,
-                "seconds": s["mt_minutes"] * 60,
+                "seconds": s["translation"]["minutes"] * 60,
             },
             # translate() decodes in batches of 128 up to the longest source + 50 tokens
-            decoding("4.8 greedy test translations", mt, s["mt_test_pairs"], 80, 128),
+            decoding("4.8 greedy test translations", mt, s["translation"]["test_pairs"], 80, 128),
             decoding(
                 "4.8 beam-search test translations",
                 mt,
-                s["mt_test_pairs"],
+                s["translation"]["test_pairs"],
                 80,
                 128,
-                s["mt_beam_size"],
+                s["translation"]["beam_size"],
             ),
-            decoding("4.8 cache comparison: with the cache", mt, s["mt_cache_sentences"], 80, 128),
+            decoding(
+                "4.8 cache comparison: with the cache",
+                mt,
+                s["translation"]["cache_sentences"],
+                80,
+                128,
+            ),
             decoding(
                 "4.8 cache comparison: without (the prefix again at every step)",
                 mt,
-                s["mt_cache_sentences"] * 40,
+                s["translation"]["cache_sentences"] * 40,
                 80,
                 128 * 40,
             ),
             training(
                 "4.9 ablations (10 rows)",
                 toy,
-                s["toy_batch"] * 2 * toy_len,
-                10 * math.ceil(s["ablation_train"] / s["toy_batch"]) * s["ablation_epochs"],
+                s["toy"]["batch"] * 2 * toy_len,
+                10
+                * math.ceil(s["ablation"]["train"] / s["toy"]["batch"])
+                * s["ablation"]["epochs"],
             ),
         ]
     if module == 5:
         bert = 110_000_000
-        steps = math.ceil(s["cls_train"] / s["cls_batch"]) * s["cls_epochs"]
-        tokens = s["cls_batch"] * 45  # dynamic padding to the longest of <= 64 tokens
+        steps = (
+            math.ceil(s["classification"]["train"] / s["classification"]["batch"])
+            * s["classification"]["epochs"]
+        )
+        tokens = s["classification"]["batch"] * 45  # dynamic padding to the longest of <= 64 tokens
         marian = 74_000_000
         return [
             *[
@@ -235,15 +272,20 @@ def module_work(module: int) -> list[dict]:
                 for k in ("full fine-tuning", "LoRA (ours)", "LoRA (peft)")
             ],
             decoding(
-                "5.1.3 opus-mt greedy and beam", marian, s["mt_test"], 30, 32, 1 + s["mt_beams"]
+                "5.1.3 opus-mt greedy and beam",
+                marian,
+                s["translation"]["test"],
+                30,
+                32,
+                1 + s["translation"]["beams"],
             ),
             decoding(
                 "5.1.3 Module 4's loops (no cache)",
                 marian,
-                s["mt_compare"],
+                s["translation"]["compare"],
                 48 * 24,
                 32,
-                1 + s["mt_beams"],
+                1 + s["translation"]["beams"],
             ),
         ]
     if module == 6:

@@ -29,7 +29,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from translation_table import FROM_SCRATCH, TORCH, build_models, machine, training_data  # noqa: E402
 
-from course_lib.machinery.profiles import MODULE_04_TRANSLATION, PROFILES  # noqa: E402
+from course_lib.machinery.profiles import PROFILES, sizes_for  # noqa: E402
 from course_lib.torch_interop import to_torch_transformer  # noqa: E402
 from course_lib.training import fit  # noqa: E402
 from course_lib.translation import translation_loss  # noqa: E402
@@ -67,8 +67,8 @@ def variants(vocab_size: int, s: dict) -> dict[str, torch.nn.Module]:
 def final_losses(models: dict, loader, s: dict, steps: int, last: int = 25) -> dict[str, float]:
     """Mean training loss of the last ``last`` of ``steps`` steps, the same batches for all.
 
-    The table's optimiser (AdamW, betas (0.9, 0.98), eps 1e-9, ``mt_lr``), a linear warm-up
-    over ``mt_warmup`` steps then a constant rate, gradient clipping at 1.
+    The table's optimiser (AdamW, betas (0.9, 0.98), eps 1e-9, the sizes' ``lr``), a linear
+    warm-up over ``warmup`` steps then a constant rate, gradient clipping at 1.
     """
     if not 0 < last <= steps:
         raise ValueError(f"need 0 < last <= steps, got last={last}, steps={steps}")
@@ -78,12 +78,12 @@ def final_losses(models: dict, loader, s: dict, steps: int, last: int = 25) -> d
     result = {}
     for name, model in models.items():
         optimizer = torch.optim.AdamW(
-            model.parameters(), lr=s["mt_lr"], betas=(0.9, 0.98), eps=1e-9, weight_decay=0.0
+            model.parameters(), lr=s["lr"], betas=(0.9, 0.98), eps=1e-9, weight_decay=0.0
         )
         warmup = torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lambda step: min(1.0, (step + 1) / s["mt_warmup"])
+            optimizer, lambda step: min(1.0, (step + 1) / s["warmup"])
         )
-        options = dict(loss_fn=lambda m, b: translation_loss(m, b, s["mt_label_smoothing"]),
+        options = dict(loss_fn=lambda m, b: translation_loss(m, b, s["label_smoothing"]),
                        optimizer=optimizer, epochs=1, clip_grad_norm=1.0, scheduler=warmup,
                        progress=False)
         if steps > last:
@@ -119,7 +119,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=200, help="training steps per model")
     parser.add_argument("--out", type=Path, default=RESULTS, help="folder for the .md")
     args = parser.parse_args()
-    s = MODULE_04_TRANSLATION[args.profile]
+    s = sizes_for(4, args.profile)["translation"]
     tokenizer, _, loader = training_data(s)
     losses = final_losses(variants(tokenizer.get_vocab_size(), s), loader, s, args.steps)
     about = machine()

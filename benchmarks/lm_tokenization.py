@@ -4,16 +4,16 @@ Notebook 4.7 trains a decoder-only Transformer and Module 1's LSTM on characters
 steps and finds them level. This script asks whether the tokens are what holds the
 Transformer back: it trains the four combinations of
 
-- tokens: characters (4.7's), or byte-level BPE (GPT-2's kind, ``lm_bpe_vocab`` tokens,
+- tokens: characters (4.7's), or byte-level BPE (GPT-2's kind, ``bpe_vocab`` tokens,
   learned on the training split);
 - model: 4.7's LSTM, or 4.7's Transformer (same sizes);
 
-with 4.7's recipe (``lm_steps`` batches of ``lm_batch`` windows of ``lm_window`` tokens, AdamW,
-warm-up) on the same split, and scores each on the same first ``lm_val_chars`` characters of
-the validation split with **per-character** perplexity (summed cross-entropy divided by the
-characters predicted), so a model that reads subwords and one that reads characters are
-judged on the same text. A subword window covers more characters, so the subword rows also
-see more text per step: that is part of what subwords buy. It writes
+with 4.7's recipe (Module 4's ``lm`` sizes: ``steps`` batches of ``batch`` windows of
+``window`` tokens, AdamW, warm-up) on the same split, and scores each on the same first
+``val_chars`` characters of the validation split with **per-character** perplexity (summed
+cross-entropy divided by the characters predicted), so a model that reads subwords and one
+that reads characters are judged on the same text. A subword window covers more characters,
+so the subword rows also see more text per step: that is part of what subwords buy. It writes
 ``benchmarks/results/lm_tokenization.md``::
 
     python benchmarks/lm_tokenization.py --profile cpu --seeds 0 1
@@ -41,7 +41,7 @@ from course_lib.language_model import (  # noqa: E402
     perplexity,
     train_language_model,
 )
-from course_lib.machinery.profiles import MODULE_04, PROFILES  # noqa: E402
+from course_lib.machinery.profiles import PROFILES, sizes_for  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 CHARACTERS, SUBWORDS = "characters", "byte-level BPE"
@@ -51,15 +51,15 @@ LSTM, TRANSFORMER = "LSTM (Module 1)", "Transformer (decoder-only)"
 def tokenized_splits(s: dict) -> dict[str, dict]:
     """Both tokenizations of tiny Shakespeare, split 90/10 at the same character.
 
-    Per tokenization: ``train`` and ``val`` ids ``(n,)`` (``val``: the first ``lm_val_chars``
+    Per tokenization: ``train`` and ``val`` ids ``(n,)`` (``val``: the first ``val_chars``
     characters of the validation split), ``lengths`` ``(vocab,)`` characters per id, and
     ``chars_per_token`` on ``val``.
     """
     text = load_tinyshakespeare()
     split = int(0.9 * len(text))
-    train_text, val_text = text[:split], text[split:][: s["lm_val_chars"]]
+    train_text, val_text = text[:split], text[split:][: s["val_chars"]]
     chars = Vocab.build([text])
-    bpe = byte_level_bpe([train_text], s["lm_bpe_vocab"])
+    bpe = byte_level_bpe([train_text], s["bpe_vocab"])
     splits = {
         CHARACTERS: (
             lambda t: chars.encode(t),
@@ -80,8 +80,8 @@ def tokenized_splits(s: dict) -> dict[str, dict]:
 def build(model: str, vocab_size: int, s: dict) -> torch.nn.Module:
     """4.7's Transformer or LSTM at the profile's sizes."""
     if model == TRANSFORMER:
-        return DecoderOnlyLM(vocab_size, s["lm_d_model"], s["lm_heads"], 4 * s["lm_d_model"],
-                             s["lm_layers"], max_len=s["lm_window"], dropout=s["lm_dropout"])
+        return DecoderOnlyLM(vocab_size, s["d_model"], s["heads"], 4 * s["d_model"],
+                             s["layers"], max_len=s["window"], dropout=s["dropout"])
     return LSTMLanguageModel(vocab_size, 64, s["lstm_hidden"])
 
 
@@ -94,9 +94,9 @@ def run(s: dict, seeds: list[int], device: str = "cpu") -> list[dict]:
                 start = time.perf_counter()
                 torch.manual_seed(seed)
                 model = build(model_name, len(data["lengths"]), s).to(device)
-                train_language_model(model, data["train"], s["lm_steps"], s["lm_window"],
-                                     s["lm_batch"], s["lm_lr"], device=device, seed=seed)
-                ppl = perplexity(model, data["val"], s["lm_window"], device=device,
+                train_language_model(model, data["train"], s["steps"], s["window"],
+                                     s["batch"], s["lr"], device=device, seed=seed)
+                ppl = perplexity(model, data["val"], s["window"], device=device,
                                  token_lengths=data["lengths"])
                 rows.append({
                     "tokens": tokens, "model": model_name, "seed": seed, "ppl": ppl,
@@ -122,9 +122,9 @@ def to_markdown(rows: list[dict], s: dict, profile: str, about: dict) -> str:
         f"{about['cpu_count']} CPU cores ({about['torch_threads']} torch threads); torch "
         f"{about['torch']}, tokenizers {about['tokenizers']}.",
         "",
-        f"Every model: {s['lm_steps']} steps of {s['lm_batch']} windows of {s['lm_window']} "
-        f"tokens, AdamW at {s['lm_lr']:g} with warm-up (notebook 4.7's recipe). Per-character "
-        f"perplexity on the first {s['lm_val_chars']:,} characters of the validation split, "
+        f"Every model: {s['steps']} steps of {s['batch']} windows of {s['window']} "
+        f"tokens, AdamW at {s['lr']:g} with warm-up (notebook 4.7's recipe). Per-character "
+        f"perplexity on the first {s['val_chars']:,} characters of the validation split, "
         "one value per seed (seeds change the initial weights and the batches). Time: "
         "training and scoring, per run.",
         "",
@@ -149,7 +149,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="one run per seed")
     parser.add_argument("--out", type=Path, default=RESULTS, help="folder for the .md")
     args = parser.parse_args()
-    s = MODULE_04[args.profile]
+    s = sizes_for(4, args.profile)["lm"]
     rows = run(s, args.seeds)
     args.out.mkdir(parents=True, exist_ok=True)
     text = to_markdown(rows, s, args.profile, machine())

@@ -14,7 +14,7 @@ date, the budget and the load::
     python benchmarks/translation_table.py --profile cpu --minutes 15 --resume  # after a stop
     python benchmarks/translation_table.py --profile cpu --minutes 15 --resume --redo throughput
 
-Sizes come from ``MODULE_04_TRANSLATION`` in ``course_lib/machinery/profiles.py``. Notebook 04
+Sizes: Module 4's ``"translation"`` dict in ``course_lib/machinery/profiles.py``. Notebook 04
 shows the Markdown file. Timings depend on the machine and its load: the file records the
 load average before and after.
 """
@@ -35,7 +35,7 @@ from torch import nn
 
 from course_lib.data import load_multi30k
 from course_lib.engine import TrainConfig, train
-from course_lib.machinery.profiles import MODULE_04_TRANSLATION, PROFILES
+from course_lib.machinery.profiles import PROFILES, sizes_for
 from course_lib.schedules import TimeBudgetSchedule
 from course_lib.transformer import Transformer
 from course_lib.translation import (
@@ -70,16 +70,16 @@ PARTS = {"scratch": FROM_SCRATCH, "torch": TORCH, "throughput": "throughput",
 def build_models(vocab_size: int, s: dict) -> dict[str, nn.Module]:
     """The four models of the table, seeded alike."""
     transformer_args = dict(
-        src_vocab_size=vocab_size, tgt_vocab_size=vocab_size, d_model=s["mt_d_model"],
-        num_heads=s["mt_heads"], d_ff=s["mt_d_ff"], num_encoder_layers=s["mt_layers"],
-        num_decoder_layers=s["mt_layers"], dropout=s["mt_dropout"], share_embeddings=True,
+        src_vocab_size=vocab_size, tgt_vocab_size=vocab_size, d_model=s["d_model"],
+        num_heads=s["heads"], d_ff=s["d_ff"], num_encoder_layers=s["layers"],
+        num_decoder_layers=s["layers"], dropout=s["dropout"], share_embeddings=True,
     )
     builders = {
         LSTM_NO_ATTENTION: lambda: recurrent_translator(
-            vocab_size, s["mt_lstm_emb"], s["mt_lstm_hidden"], attention=False
+            vocab_size, s["lstm_emb"], s["lstm_hidden"], attention=False
         ),
         LSTM_ATTENTION: lambda: recurrent_translator(
-            vocab_size, s["mt_lstm_emb"], s["mt_lstm_hidden"], attention=True
+            vocab_size, s["lstm_emb"], s["lstm_hidden"], attention=True
         ),
         FROM_SCRATCH: lambda: Transformer(**transformer_args),
         TORCH: lambda: TorchTransformer(**transformer_args),
@@ -94,10 +94,10 @@ def build_models(vocab_size: int, s: dict) -> dict[str, nn.Module]:
 def training_data(s: dict) -> tuple:
     """The BPE tokenizer of the profile's training pairs, those pairs encoded, and the
     token-budget batches over them: ``(tokenizer, encoded_pairs, loader)``."""
-    pairs = load_multi30k("train")[: s["mt_train_pairs"]]
-    tokenizer = tokenizer_for_pairs(pairs, s["mt_vocab_size"])
-    encoded = tokenize_pairs(tokenizer, pairs, max_tokens=s["mt_max_len"])
-    return tokenizer, encoded, bucketed_loader(encoded, s["mt_batch_tokens"], seed=0)
+    pairs = load_multi30k("train")[: s["train_pairs"]]
+    tokenizer = tokenizer_for_pairs(pairs, s["vocab_size"])
+    encoded = tokenize_pairs(tokenizer, pairs, max_tokens=s["max_len"])
+    return tokenizer, encoded, bucketed_loader(encoded, s["batch_tokens"], seed=0)
 
 
 def throughput_ratio(models: dict[str, nn.Module], loader, steps: int) -> dict[str, float]:
@@ -139,16 +139,16 @@ def train_and_score(name: str, model: nn.Module, data: dict, s: dict, minutes: f
     is_transformer = name in (FROM_SCRATCH, TORCH)
     if is_transformer:  # notebook 4.8's recipe: the paper's Adam, warm-up, decay to 0 by time
         optimizer = torch.optim.AdamW(
-            model.parameters(), lr=s["mt_lr"], betas=(0.9, 0.98), eps=1e-9, weight_decay=0.0
+            model.parameters(), lr=s["lr"], betas=(0.9, 0.98), eps=1e-9, weight_decay=0.0
         )
-        scheduler = TimeBudgetSchedule(optimizer, s["mt_warmup"], minutes)
+        scheduler = TimeBudgetSchedule(optimizer, s["warmup"], minutes)
     else:  # Module 1's recipe: Adam at a constant rate
-        optimizer, scheduler = torch.optim.Adam(model.parameters(), lr=s["mt_lstm_lr"]), None
+        optimizer, scheduler = torch.optim.Adam(model.parameters(), lr=s["lstm_lr"]), None
     config = TrainConfig(
         epochs=1000,  # the time budget stops it
         max_minutes=minutes,
         clip_grad_norm=1.0,
-        mixed_precision=s["mt_mixed_precision"],
+        mixed_precision=s["mixed_precision"],
         progress=False,
     )
     load_before = os.getloadavg()[0]
@@ -156,7 +156,7 @@ def train_and_score(name: str, model: nn.Module, data: dict, s: dict, minutes: f
     result = train(
         model,
         data["train_loader"],
-        lambda m, b: translation_loss(m, b, s["mt_label_smoothing"]),
+        lambda m, b: translation_loss(m, b, s["label_smoothing"]),
         optimizer,
         scheduler,
         config,
@@ -178,7 +178,7 @@ def train_and_score(name: str, model: nn.Module, data: dict, s: dict, minutes: f
         "load_during_training": (load_before + os.getloadavg()[0]) / 2,
     }
     if name == FROM_SCRATCH:  # nn.Transformer has no key/value cache: its beam search is slow
-        beam = translate(model, sources, data["tokenizer"], beam_size=s["mt_beam_size"])
+        beam = translate(model, sources, data["tokenizer"], beam_size=s["beam_size"])
         row["bleu_beam"] = corpus_bleu(beam, references)
     print(f"{name}: {row['bleu_greedy']:.1f} BLEU greedy after {row['steps']} steps", flush=True)
     return row
@@ -279,10 +279,10 @@ def main() -> None:
     args = parser.parse_args()
     if args.redo and not args.resume:
         parser.error("--redo goes with --resume (without it, every part runs anyway)")
-    s = MODULE_04_TRANSLATION[args.profile]
+    s = sizes_for(4, args.profile)["translation"]
     load_before = os.getloadavg()[0]
 
-    test = load_multi30k("test_2016_flickr")[: s["mt_test_pairs"]]
+    test = load_multi30k("test_2016_flickr")[: s["test_pairs"]]
     tokenizer, encoded, train_loader = training_data(s)
     data = {
         "tokenizer": tokenizer,
@@ -299,8 +299,8 @@ def main() -> None:
             "train_pairs": len(encoded),
             "test_pairs": len(test),
             "vocab_size": tokenizer.get_vocab_size(),
-            "max_tokens": s["mt_batch_tokens"],
-            "beam_size": s["mt_beam_size"],
+            "max_tokens": s["batch_tokens"],
+            "beam_size": s["beam_size"],
         },
         "rows": [],
         "published": [{"model": n, "bleu": b} for n, b in PUBLISHED],
@@ -321,7 +321,7 @@ def main() -> None:
         if name == "throughput":
             report["throughput"] = throughput_ratio(
                 build_models(tokenizer.get_vocab_size(), s), data["train_loader"],
-                s["mt_speed_steps"],
+                s["speed_steps"],
             )
         else:
             report["rows"].append(train_and_score(name, models[name], data, s, args.minutes))

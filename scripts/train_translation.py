@@ -7,7 +7,7 @@ one device or on several GPUs, and resume it: see docs/multi_gpu.md.
 
 The model, data and optimisation are the notebook's (section 4.8), at the sizes of
 ``--profile`` (default ``gpu``): a shared BPE vocabulary learnt on the training split, batches
-of about ``mt_batch_tokens`` tokens *per process*, AdamW with a warm-up then a linear decay
+of about ``batch_tokens`` tokens *per process*, AdamW with a warm-up then a linear decay
 to 0 (at the end of ``--max-minutes`` if given, else at the last step), label smoothing,
 gradient clipping. ``output_dir`` receives the tokenizer, the checkpoints and
 ``best_model.pt`` (lowest validation loss), which the notebook can load.
@@ -72,29 +72,29 @@ def main(argv: list[str] | None = None):
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
 
-    sizes = sizes_for(4, args.profile)
+    sizes = sizes_for(4, args.profile)["translation"]
     state = PartialState(cpu=args.cpu)
-    train_text = load_multi30k("train")[: sizes["mt_train_pairs"]]
-    tokenizer = shared_tokenizer(args.output_dir, train_text, sizes["mt_vocab_size"], state)
-    train_pairs = tokenize_pairs(tokenizer, train_text, max_tokens=sizes["mt_max_len"])
+    train_text = load_multi30k("train")[: sizes["train_pairs"]]
+    tokenizer = shared_tokenizer(args.output_dir, train_text, sizes["vocab_size"], state)
+    train_pairs = tokenize_pairs(tokenizer, train_text, max_tokens=sizes["max_len"])
     val_pairs = tokenize_pairs(tokenizer, load_multi30k("val")[: args.val_pairs])
-    train_loader = bucketed_loader(train_pairs, sizes["mt_batch_tokens"], seed=args.seed)
-    val_loader = bucketed_loader(val_pairs, sizes["mt_batch_tokens"], shuffle=False)
+    train_loader = bucketed_loader(train_pairs, sizes["batch_tokens"], seed=args.seed)
+    val_loader = bucketed_loader(val_pairs, sizes["batch_tokens"], shuffle=False)
 
     torch.manual_seed(args.seed)  # the same initial weights in every process
     vocab = tokenizer.get_vocab_size()
-    model = Transformer(vocab, vocab, sizes["mt_d_model"], sizes["mt_heads"], sizes["mt_d_ff"],
-                        sizes["mt_layers"], sizes["mt_layers"], dropout=sizes["mt_dropout"],
+    model = Transformer(vocab, vocab, sizes["d_model"], sizes["heads"], sizes["d_ff"],
+                        sizes["layers"], sizes["layers"], dropout=sizes["dropout"],
                         pad_id=PAD_ID, share_embeddings=True)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=sizes["mt_lr"], betas=(0.9, 0.98),
+    optimizer = torch.optim.AdamW(model.parameters(), lr=sizes["lr"], betas=(0.9, 0.98),
                                   eps=1e-9)
     if args.max_minutes is not None:  # the notebook's recipe: 0 at the end of the budget
-        scheduler = TimeBudgetSchedule(optimizer, sizes["mt_warmup"], args.max_minutes)
+        scheduler = TimeBudgetSchedule(optimizer, sizes["warmup"], args.max_minutes)
     else:  # 0 at the last step (each process takes its share of every epoch's batches)
         steps = args.epochs * -(-len(train_loader) // state.num_processes)
         steps = min(steps, args.max_steps or steps)
-        scheduler = linear_warmup_schedule(optimizer, sizes["mt_warmup"], steps)
-    loss_fn = partial(translation_loss, label_smoothing=sizes["mt_label_smoothing"])
+        scheduler = linear_warmup_schedule(optimizer, sizes["warmup"], steps)
+    loss_fn = partial(translation_loss, label_smoothing=sizes["label_smoothing"])
 
     def evaluate(m):
         device = next(m.parameters()).device
@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None):
 
     config = TrainConfig(
         epochs=args.epochs, max_steps=args.max_steps, max_minutes=args.max_minutes,
-        clip_grad_norm=1.0, mixed_precision=sizes["mt_mixed_precision"],
+        clip_grad_norm=1.0, mixed_precision=sizes["mixed_precision"],
         eval_every=args.eval_every, seed=args.seed,
     )
     result = train(model, train_loader, loss_fn, optimizer, scheduler, config=config,

@@ -31,7 +31,8 @@ from course_lib.report import say
 from course_lib.training import evaluate_loss, fit
 
 cfg = setup(module=1)
-S = cfg.sizes  # every size of this notebook, for the current profile
+# every size of this notebook, for the current profile: one dict per experiment
+GRAD, CHAR, W2V, S2S = (cfg.sizes[k] for k in ("gradients", "surnames", "word2vec", "seq2seq"))
 
 # %% [markdown]
 # ## 1.1 Why recurrence?
@@ -134,9 +135,9 @@ nets = {
     "LSTM, forget-gate bias 0 (f = 0.5, as at PyTorch's init)": lstm(0.0),
     "LSTM, forget-gate bias 3 (f = 0.95)": lstm(3.0),
 }
-norms = {name: gradient_norms_by_distance(net.double(), seq_len=S["grad_seq_len"])  # float64
+norms = {name: gradient_norms_by_distance(net.double(), seq_len=GRAD["seq_len"])  # float64
          for name, net in nets.items()}
-plot_lines({name: values / values[0] for name, values in norms.items()}, range(S["grad_seq_len"]),
+plot_lines({name: values / values[0] for name, values in norms.items()}, range(GRAD["seq_len"]),
            xlabel="distance k = T - t (time steps back)",
            ylabel="gradient norm\n(relative to k = 0)", logy=True, legend_outside=True,
            title="how strongly the last state depends on an input k steps back")
@@ -146,7 +147,7 @@ plt.show()
 # What the picture says, in numbers:
 
 # %%
-k = S["grad_seq_len"] - 1
+k = GRAD["seq_len"] - 1
 ratio = {name: values[k] / values[0] for name, values in norms.items()}
 for name, r in ratio.items():
     print(f"{name:52s} gradient at k={k} / at k=0: {r:.2e}")
@@ -319,7 +320,7 @@ from course_lib.data import Vocab, load_names, make_loader, split_items
 names_by_language = load_names()
 languages = sorted(names_by_language)
 unique = sorted({(lang, name) for lang in languages for name in names_by_language[lang]})
-unique = random.Random(cfg.seed).sample(unique, min(S["char_max_names"], len(unique)))
+unique = random.Random(cfg.seed).sample(unique, min(CHAR["max_names"], len(unique)))
 train_names, val_names = split_items(unique, (0.9, 0.1), seed=cfg.seed)
 char_vocab = Vocab.build([name for _, name in unique])
 print(f"{len(unique):,} unique (language, name) pairs; {len(char_vocab)} tokens; "
@@ -352,14 +353,14 @@ char_val = make_loader(as_items(val_names), 256, collate=collate_names)
 
 # %%
 torch.manual_seed(cfg.seed)
-char_model = CharRNN(len(char_vocab), S["char_emb"], S["char_hidden"], num_languages=len(languages),
+char_model = CharRNN(len(char_vocab), CHAR["emb"], CHAR["hidden"], num_languages=len(languages),
                      from_scratch=True)
 uniform = math.log(len(char_vocab))
 print(f"uniform baseline ln({len(char_vocab)}) = {uniform:.3f} nats; untrained model: "
       f"{evaluate_loss(char_model, char_val, char_lm_loss):.3f}")
 char_history = fit(
-    char_model, char_train, char_lm_loss, torch.optim.Adam(char_model.parameters(), lr=S["char_lr"]),
-    epochs=S["char_epochs"], device=cfg.device, clip_grad_norm=1.0,
+    char_model, char_train, char_lm_loss, torch.optim.Adam(char_model.parameters(), lr=CHAR["lr"]),
+    epochs=CHAR["epochs"], device=cfg.device, clip_grad_norm=1.0,
     evaluate=lambda m: {"val_loss": evaluate_loss(m, char_val, char_lm_loss, cfg.device)},
 )
 
@@ -369,7 +370,7 @@ plot_history(char_history, title="character-level LSTM on surnames",
              loss_baselines={f"uniform guess, ln {len(char_vocab)}": uniform})
 plt.show()
 assert_metric("char model validation loss (nats/char)", char_history["val_loss"][-1],
-              at_most=uniform - S["char_min_gain_nats"])
+              at_most=uniform - CHAR["min_gain_nats"])
 
 # %% [markdown]
 # **Sampling with a temperature.** To generate, feed `<bos>`, draw a character from
@@ -432,12 +433,12 @@ from course_lib.recurrent.word2vec import (
     word_counts,
 )
 
-captions = [tokenize(en) for _, en in load_multi30k("train")[: S["w2v_sentences"]]]
-word_vocab = Vocab.build(captions, min_freq=S["w2v_min_freq"])
+captions = [tokenize(en) for _, en in load_multi30k("train")[: W2V["sentences"]]]
+word_vocab = Vocab.build(captions, min_freq=W2V["min_freq"])
 counts = word_counts(captions, word_vocab)
 kept = [[w for w in word_vocab.encode(s) if w != word_vocab.unk_id] for s in captions]
 w2v_pairs = skipgram_pairs(subsample(kept, counts, seed=cfg.seed), window=2)
-w2v_batches = SkipGramBatches(w2v_pairs, noise_distribution(counts), S["w2v_batch"], num_negatives=5, seed=cfg.seed)
+w2v_batches = SkipGramBatches(w2v_pairs, noise_distribution(counts), W2V["batch"], num_negatives=5, seed=cfg.seed)
 print(f"{len(captions):,} captions, {sum(counts):,} words, vocabulary {len(word_vocab):,}, "
       f"{len(w2v_pairs):,} (centre, context) pairs")
 
@@ -469,13 +470,13 @@ from course_lib.recurrent.word2vec import negative_sampling_loss  # the course's
 
 # %%
 torch.manual_seed(cfg.seed)
-w2v = SkipGram(len(word_vocab), S["w2v_dim"])
-w2v_history = fit(w2v, w2v_batches, skipgram_loss, torch.optim.Adam(w2v.parameters(), lr=S["w2v_lr"]),
-                  epochs=S["w2v_epochs"])
+w2v = SkipGram(len(word_vocab), W2V["dim"])
+w2v_history = fit(w2v, w2v_batches, skipgram_loss, torch.optim.Adam(w2v.parameters(), lr=W2V["lr"]),
+                  epochs=W2V["epochs"])
 untrained = 6 * math.log(2)  # K + 1 = 6 decisions, each sigma(0) = 1/2 before training
 print(f"untrained loss: 6 ln 2 = {untrained:.3f}")
 assert_metric("skip-gram training loss (last epoch)", w2v_history["train_loss"][-1],
-              at_most=untrained - S["w2v_min_gain_nats"])
+              at_most=untrained - W2V["min_gain_nats"])
 
 # %% [markdown]
 # Nearest neighbours by cosine similarity: words that appear in the same kinds of captions
@@ -503,7 +504,7 @@ random_pairs = [tuple(rng.sample(word_vocab.itos[4:], 2)) for _ in range(200)]
 related_sim = np.mean([cosine(embeddings, word_vocab, a, b) for a, b in related])
 random_sim = np.mean([cosine(embeddings, word_vocab, a, b) for a, b in random_pairs])
 print(f"mean cosine: related pairs {related_sim:.3f}, random pairs {random_sim:.3f}")
-assert_metric("similarity gap (related - random)", related_sim - random_sim, at_least=S["w2v_min_similarity_gap"])
+assert_metric("similarity gap (related - random)", related_sim - random_sim, at_least=W2V["min_similarity_gap"])
 
 # %% [markdown]
 # A 2-D picture: project a few groups of words on the two main directions of their vectors
@@ -567,11 +568,11 @@ from course_lib.recurrent.seq2seq import (
     recurrent_predict_strings,
 )
 
-S_LENGTHS = range(S["s2s_min_len"], S["s2s_max_len"] + 1)
-rev_train = reversal_task(S["s2s_train"], S["s2s_min_len"], S["s2s_max_len"], seed=cfg.seed)
-rev_val = reversal_task(500, S["s2s_min_len"], S["s2s_max_len"], seed=cfg.seed + 1)
+S_LENGTHS = range(S2S["min_len"], S2S["max_len"] + 1)
+rev_train = reversal_task(S2S["train"], S2S["min_len"], S2S["max_len"], seed=cfg.seed)
+rev_val = reversal_task(500, S2S["min_len"], S2S["max_len"], seed=cfg.seed + 1)
 seen = {src for src, _ in rev_train}
-rev_test = [p for n in S_LENGTHS for p in reversal_task(S["s2s_test_per_length"], n, n, seed=100 + n)
+rev_test = [p for n in S_LENGTHS for p in reversal_task(S2S["test_per_length"], n, n, seed=100 + n)
             if p[0] not in seen]  # only strings never seen in training
 rev_vocab = Vocab.build([src for src, _ in rev_train])
 print(rev_train[:3], f"| vocabulary: {len(rev_vocab)} tokens | {len(rev_test)} test strings")
@@ -660,7 +661,7 @@ from course_lib.recurrent.seq2seq import (
 # what our `LSTM` computes, as proven above).
 
 # %%
-rev_loader = make_loader(encode_pairs(rev_train, rev_vocab), S["s2s_batch"], shuffle=True, seed=cfg.seed)
+rev_loader = make_loader(encode_pairs(rev_train, rev_vocab), S2S["batch"], shuffle=True, seed=cfg.seed)
 rev_val_loader = make_loader(encode_pairs(rev_val, rev_vocab), 256)
 
 
@@ -670,12 +671,12 @@ def train_reversal(attention: bool):
     Adam, with the learning rate decayed linearly to 0 over training, and gradient clipping.
     """
     torch.manual_seed(cfg.seed)
-    model = build_seq2seq(rev_vocab, S["s2s_emb"], S["s2s_hidden"], attention=attention)
-    optimizer = torch.optim.Adam(model.parameters(), lr=S["s2s_lr"])
-    steps = S["s2s_epochs"] * len(rev_loader)
+    model = build_seq2seq(rev_vocab, S2S["emb"], S2S["hidden"], attention=attention)
+    optimizer = torch.optim.Adam(model.parameters(), lr=S2S["lr"])
+    steps = S2S["epochs"] * len(rev_loader)
     decay = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1 - step / steps)
     history = fit(
-        model, rev_loader, teacher_forcing_loss, optimizer, epochs=S["s2s_epochs"],
+        model, rev_loader, teacher_forcing_loss, optimizer, epochs=S2S["epochs"],
         device=cfg.device, clip_grad_norm=1.0, scheduler=decay,
         evaluate=lambda m: {"val_loss": evaluate_loss(m, rev_val_loader, teacher_forcing_loss, cfg.device)},
     )
@@ -696,7 +697,7 @@ plt.show()
 # %%
 def evaluate_reversal(model):
     """Greedy decoding on rev_test: (exact match by length, character accuracy, predictions)."""
-    preds = recurrent_predict_strings(model, [s for s, _ in rev_test], rev_vocab, S["s2s_max_len"] + 2, device=cfg.device)
+    preds = recurrent_predict_strings(model, [s for s, _ in rev_test], rev_vocab, S2S["max_len"] + 2, device=cfg.device)
     return exact_match_by_length(rev_test, preds), char_accuracy(rev_test, preds), preds
 
 
@@ -713,8 +714,8 @@ plot_history({"no attention (1.2)": list(plain_by_length.values())},
 plt.show()
 
 # %%
-assert_metric("no attention: validation loss", plain_history["val_loss"][-1], at_most=S["s2s_plain_max_val_loss"])
-assert_metric("no attention: character accuracy", plain_chars, at_least=S["s2s_min_char_accuracy"])
+assert_metric("no attention: validation loss", plain_history["val_loss"][-1], at_most=S2S["plain_max_val_loss"])
+assert_metric("no attention: character accuracy", plain_chars, at_least=S2S["min_char_accuracy"])
 
 # %% [markdown]
 # Short strings come out right; long ones rarely do. The decoder has to rebuild $n$
@@ -824,14 +825,14 @@ plt.show()
 # model does far better. Both models had the same data, sizes and number of updates.
 
 # %%
-long_lengths = [n for n in S_LENGTHS if n >= S["s2s_long_from"]]
+long_lengths = [n for n in S_LENGTHS if n >= S2S["long_from"]]
 attn_long = min(attn_by_length[n] for n in long_lengths)
 plain_long = float(np.mean([plain_by_length[n] for n in long_lengths]))
 print(f"long sources: lengths {long_lengths[0]}..{long_lengths[-1]}")
-assert_metric("attention: worst exact match on long sources", attn_long, at_least=S["s2s_attn_min_exact_long"])
-assert_metric("no attention: mean exact match on long sources", plain_long, at_most=S["s2s_plain_max_exact_long"])
-assert_metric("attention: validation loss", attn_history["val_loss"][-1], at_most=S["s2s_attn_max_val_loss"])
-assert_metric("attention: character accuracy", attn_chars, at_least=S["s2s_attn_min_char_accuracy"])
+assert_metric("attention: worst exact match on long sources", attn_long, at_least=S2S["attn_min_exact_long"])
+assert_metric("no attention: mean exact match on long sources", plain_long, at_most=S2S["plain_max_exact_long"])
+assert_metric("attention: validation loss", attn_history["val_loss"][-1], at_most=S2S["attn_max_val_loss"])
+assert_metric("attention: character accuracy", attn_chars, at_least=S2S["attn_min_char_accuracy"])
 say(f"On sources of {long_lengths[0]} to {long_lengths[-1]} characters, exact match without "
     f"attention is {', '.join(f'{plain_by_length[n]:.2f}' for n in long_lengths)}; with attention "
     f"{', '.join(f'{attn_by_length[n]:.2f}' for n in long_lengths)} (same lengths, in order).")
@@ -846,7 +847,7 @@ say(f"On sources of {long_lengths[0]} to {long_lengths[-1]} characters, exact ma
 # %%
 from course_lib.data import collate_pairs
 
-example = reversal_task(1, S["s2s_max_len"], S["s2s_max_len"], seed=2024)[0][0]
+example = reversal_task(1, S2S["max_len"], S2S["max_len"], seed=2024)[0][0]
 batch = collate_pairs(encode_pairs([(example, example[::-1])], rev_vocab))
 attn_model.eval()
 ids, weights = greedy_decode(attn_model, batch["src"].to(cfg.device), batch["src_lengths"].to(cfg.device), len(example) + 1)
@@ -867,7 +868,7 @@ for n in S_LENGTHS:
     _, w = greedy_decode(attn_model, b["src"].to(cfg.device), b["src_lengths"].to(cfg.device), n)
     on_diagonal += (w.argmax(dim=-1).cpu() == torch.arange(n - 1, -1, -1)).sum().item()
     total += len(pairs) * n
-assert_metric("share of steps attending to the mirrored position", on_diagonal / total, at_least=S["s2s_min_diagonal"])
+assert_metric("share of steps attending to the mirrored position", on_diagonal / total, at_least=S2S["min_diagonal"])
 
 # %% [markdown]
 # ## What you built, and what comes next

@@ -30,6 +30,8 @@ from torch import nn
 from course_lib import setup
 
 cfg = setup(module=2)
+# every size of this notebook, for the current profile: one dict per experiment
+SCALE, TASK, COST = (cfg.sizes[k] for k in ("scaling", "neighbours", "cost"))
 
 # %% [markdown]
 # ## 2.1 The idea: a soft dictionary lookup
@@ -107,8 +109,8 @@ print("NumPy and F.scaled_dot_product_attention agree:\n", output_torch.numpy())
 
 # %%
 gen = torch.Generator().manual_seed(cfg.seed)
-n_keys, samples = 16, cfg.sizes["scale_samples"]
-dims = cfg.sizes["scale_dims"]
+n_keys, samples = 16, SCALE["samples"]
+dims = SCALE["dims"]
 stats = {key: [] for key in ("var", "max_raw", "max_scaled", "entropy_raw", "entropy_scaled",
                              "grad_raw", "grad_scaled")}
 for d in dims:
@@ -163,9 +165,9 @@ ratio = [v / d for v, d in zip(stats["var"], dims, strict=True)]
 assert_metric("min over d_k of var(q.k) / d_k", min(ratio), at_least=0.8)
 assert_metric("max over d_k of var(q.k) / d_k", max(ratio), at_most=1.2)
 assert_metric(f"unscaled max weight at d_k={dims[-1]}", stats["max_raw"][-1],
-              at_least=cfg.sizes["min_unscaled_max_weight"])
+              at_least=SCALE["min_unscaled_max_weight"])
 assert_metric(f"scaled max weight at d_k={dims[-1]}", stats["max_scaled"][-1],
-              at_most=cfg.sizes["max_scaled_max_weight"])
+              at_most=SCALE["max_scaled_max_weight"])
 assert_metric("gradient shrink factor without scaling (largest d_k / smallest)",
               stats["grad_raw"][-1] / stats["grad_raw"][0], at_most=0.5)
 
@@ -551,13 +553,13 @@ print(with_sinusoids.shape, with_learned.shape,
 # %%
 from course_lib.data import collate_pairs, make_loader, reversal_task
 
-strings = [s for s, _ in reversal_task(cfg.sizes["task_train"] + cfg.sizes["task_val"],
+strings = [s for s, _ in reversal_task(TASK["train"] + TASK["val"],
                                        min_len=4, max_len=12, seed=cfg.seed)]
 letters = Vocab.build(strings)
 # a pair (source, target) whose target is the source itself: the labels are read off it
 items = [(ids, ids) for ids in (letters.encode(s, bos=True, eos=True) for s in strings)]
-train_items, val_items = items[: cfg.sizes["task_train"]], items[cfg.sizes["task_train"]:]
-train_loader = make_loader(train_items, cfg.sizes["batch_size"], collate=collate_pairs,
+train_items, val_items = items[: TASK["train"]], items[TASK["train"]:]
+train_loader = make_loader(train_items, TASK["batch_size"], collate=collate_pairs,
                            pad_id=letters.pad_id, shuffle=True, seed=cfg.seed)
 val_loader = make_loader(val_items, 256, collate=collate_pairs, pad_id=letters.pad_id)
 MAX_LEN = 14  # 12 letters + <bos> + <eos>
@@ -618,7 +620,7 @@ def neighbour_accuracy(model):
 from course_lib.plots import plot_history
 from course_lib.training import fit
 
-d_model = cfg.sizes["task_d_model"]
+d_model = TASK["d_model"]
 variants = {
     "no positions": None,
     "sinusoidal": SinusoidalPositionalEncoding(d_model, max_len=MAX_LEN),
@@ -628,9 +630,9 @@ models, histories = {}, {}
 for name, positions in variants.items():
     torch.manual_seed(cfg.seed)
     models[name] = NeighbourModel(len(letters), d_model, positions)
-    optimizer = torch.optim.Adam(models[name].parameters(), lr=cfg.sizes["task_lr"])
+    optimizer = torch.optim.Adam(models[name].parameters(), lr=TASK["lr"])
     histories[name] = fit(models[name], train_loader, neighbour_loss, optimizer,
-                          cfg.sizes["task_epochs"], device=cfg.device,
+                          TASK["epochs"], device=cfg.device,
                           evaluate=neighbour_accuracy, progress=False)
     print(f"{name:13s} held-out accuracy {histories[name]['val_accuracy'][-1]:.3f}")
 
@@ -654,10 +656,10 @@ fig = plot_history(curves, title="previous / next character, one attention layer
                    metric_baselines={"most frequent character": frequency})
 accuracy = {name: history["val_accuracy"][-1] for name, history in histories.items()}
 assert_metric("accuracy without positions", accuracy["no positions"],
-              at_most=cfg.sizes["max_accuracy_without_positions"])
+              at_most=TASK["max_accuracy_without_positions"])
 for name in ("sinusoidal", "learned"):
     assert_metric(f"accuracy with {name} positions", accuracy[name],
-                  at_least=cfg.sizes["min_task_accuracy"])
+                  at_least=TASK["min_accuracy"])
 say(f"Without positions the model reaches {accuracy['no positions']:.2f} held-out accuracy, "
     f"against {frequency:.2f} for always guessing the most frequent character: it cannot tell "
     f"its left neighbour from any other letter. With sinusoidal or learned positions it reaches "
@@ -688,9 +690,9 @@ for name, model in models.items():
 # %%
 focus = neighbour_focus(models["sinusoidal"], val_batch)
 assert_metric("sinusoidal model: best head's weight on the left neighbour", focus[:, 0].max().item(),
-              at_least=cfg.sizes["min_head_focus"])
+              at_least=TASK["min_head_focus"])
 assert_metric("sinusoidal model: best head's weight on the right neighbour", focus[:, 1].max().item(),
-              at_least=cfg.sizes["min_head_focus"])
+              at_least=TASK["min_head_focus"])
 example = val_batch["src"][0][~val_batch["src_key_padding_mask"][0]]
 labels = [letters.itos[i] for i in example.tolist()]
 with torch.no_grad():
@@ -821,7 +823,7 @@ kernels = {
     "explicit (course reference)": lambda q, k, v: scaled_dot_product_attention(q, k, v)[0],
     "fused (F.scaled_dot_product_attention)": F.scaled_dot_product_attention,
 }
-lengths = cfg.sizes["cost_lengths"]
+lengths = COST["lengths"]
 cost = {name: {"seconds": [], "bytes": []} for name in kernels}
 threads = torch.get_num_threads()
 torch.set_num_threads(1)
@@ -829,7 +831,7 @@ for n in lengths:
     q, k, v = (torch.randn(1, 4, n, 64, device=cfg.device, requires_grad=True) for _ in range(3))
     for name, fn in kernels.items():
         fn(q, k, v)  # warm-up
-        cost[name]["seconds"].append(fastest_seconds(fn, q, k, v, repeats=cfg.sizes["cost_repeats"]))
+        cost[name]["seconds"].append(fastest_seconds(fn, q, k, v, repeats=COST["repeats"]))
         cost[name]["bytes"].append(saved_for_backward_bytes(fn, q, k, v))
 torch.set_num_threads(threads)
 for name in kernels:
@@ -865,7 +867,7 @@ assert_metric("explicit attention: log-log slope of memory", loglog_slope(length
 assert_metric("fused kernel: log-log slope of memory", loglog_slope(lengths, fused_kernel["bytes"]),
               at_most=1.2)
 assert_metric("explicit attention: log-log slope of time", loglog_slope(lengths, explicit["seconds"]),
-              at_least=cfg.sizes["min_time_slope"])
+              at_least=COST["min_time_slope"])
 time_slope = loglog_slope(lengths, explicit["seconds"])
 if time_slope > 2.2:
     why = ("above 2: more than quadratic at these lengths, most likely because each score "

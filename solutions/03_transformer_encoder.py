@@ -36,7 +36,7 @@ from course_lib import setup
 from course_lib.checkers import assert_metric
 
 cfg = setup(module=3)
-sizes = cfg.sizes
+FLOW, CLS = cfg.sizes["flow"], cfg.sizes["classifier"]  # one dict per experiment
 
 # %% [markdown]
 # ## 3.1 The position-wise feed-forward network
@@ -410,7 +410,7 @@ def gradient_flow(blocks, x, target):
     return [t.grad.norm().item() for t in inputs], spread
 
 
-depth, width = sizes["flow_depth"], sizes["flow_d_model"]
+depth, width = FLOW["depth"], FLOW["d_model"]
 x, target = torch.randn(8, 16, width, dtype=torch.float64), torch.randn(8, 16, width, dtype=torch.float64)
 flows = {}
 for name in ("post-norm", "pre-norm", "no residual", "no residual, no norm"):
@@ -610,11 +610,11 @@ from course_lib.data import Vocab, collate_labelled, load_rotten_tomatoes, make_
 
 data = load_rotten_tomatoes()
 train_items, val_items, test_items = split_items(data, (0.8, 0.1, 0.1), seed=cfg.seed)
-vocab = Vocab.build((text.split() for text, _ in train_items), min_freq=sizes["min_freq"])
+vocab = Vocab.build((text.split() for text, _ in train_items), min_freq=CLS["min_freq"])
 
 
 def encode(items):
-    return [(vocab.encode(text.split())[: sizes["max_tokens"]], label) for text, label in items]
+    return [(vocab.encode(text.split())[: CLS["max_tokens"]], label) for text, label in items]
 
 
 train_set, val_set, test_set = encode(train_items), encode(val_items), encode(test_items)
@@ -625,7 +625,7 @@ print("e.g.", train_items[0])
 
 # %%
 loaders = {
-    "train": make_loader(train_set, sizes["batch_size"], collate_labelled, pad_id=vocab.pad_id,
+    "train": make_loader(train_set, CLS["batch_size"], collate_labelled, pad_id=vocab.pad_id,
                          shuffle=True, seed=cfg.seed),
     "val": make_loader(val_set, 256, collate_labelled, pad_id=vocab.pad_id),
     "test": make_loader(test_set, 256, collate_labelled, pad_id=vocab.pad_id),
@@ -677,15 +677,15 @@ from course_lib.classifier import (  # the course's reference from here on, and 
 def make_classifier(num_layers: int, seed: int) -> TransformerClassifier:
     torch.manual_seed(seed)
     return TransformerClassifier(
-        len(vocab), num_classes=2, d_model=sizes["d_model"], num_heads=sizes["num_heads"],
-        d_ff=sizes["d_ff"], num_layers=num_layers, dropout=sizes["dropout"],
-        max_len=sizes["max_tokens"], pad_id=vocab.pad_id,
+        len(vocab), num_classes=2, d_model=CLS["d_model"], num_heads=CLS["num_heads"],
+        d_ff=CLS["d_ff"], num_layers=num_layers, dropout=CLS["dropout"],
+        max_len=CLS["max_tokens"], pad_id=vocab.pad_id,
     ).to(cfg.device)
 
 
-model = make_classifier(sizes["num_layers"], seed=cfg.seed)
-d_model, per_layer = sizes["d_model"], layer_parameters(sizes["d_model"], sizes["d_ff"])
-derived = len(vocab) * d_model + sizes["num_layers"] * per_layer + (d_model * 2 + 2)  # + head
+model = make_classifier(CLS["num_layers"], seed=cfg.seed)
+d_model, per_layer = CLS["d_model"], layer_parameters(CLS["d_model"], CLS["d_ff"])
+derived = len(vocab) * d_model + CLS["num_layers"] * per_layer + (d_model * 2 + 2)  # + head
 assert sum(p.numel() for p in model.parameters()) == derived
 print(f"{derived:,} parameters: {len(vocab) * d_model:,} in the word embeddings, "
       f"{per_layer:,} per encoder layer, {d_model * 2 + 2} in the head")
@@ -714,15 +714,15 @@ def loss_fn(model, batch):
 
 def train_classifier(model, seed, progress=True):
     """Train until the validation loss stops improving; batches shuffled with ``seed``."""
-    train_loader = make_loader(train_set, sizes["batch_size"], collate_labelled,
+    train_loader = make_loader(train_set, CLS["batch_size"], collate_labelled,
                                pad_id=vocab.pad_id, shuffle=True, seed=seed)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=sizes["lr"], weight_decay=0.01)
-    total = sizes["max_epochs"] * len(train_loader)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=CLS["lr"], weight_decay=0.01)
+    total = CLS["max_epochs"] * len(train_loader)
     return fit(
-        model, train_loader, loss_fn, optimizer, sizes["max_epochs"], device=cfg.device,
-        scheduler=linear_warmup_schedule(optimizer, sizes["warmup_steps"], total),
+        model, train_loader, loss_fn, optimizer, CLS["max_epochs"], device=cfg.device,
+        scheduler=linear_warmup_schedule(optimizer, CLS["warmup_steps"], total),
         evaluate=lambda m: evaluate_classifier(m, loaders["val"], logits_fn, cfg.device, "val_"),
-        patience=sizes["patience"], progress=progress,
+        patience=CLS["patience"], progress=progress,
     )
 
 
@@ -754,8 +754,8 @@ else:
 
 # %%
 test_metrics = evaluate_classifier(model, loaders["test"], logits_fn, cfg.device)
-assert_metric("test accuracy", test_metrics["accuracy"], at_least=sizes["min_test_accuracy"])
-assert_metric("test macro F1", test_metrics["f1"], at_least=sizes["min_test_f1"])
+assert_metric("test accuracy", test_metrics["accuracy"], at_least=CLS["min_test_accuracy"])
+assert_metric("test macro F1", test_metrics["f1"], at_least=CLS["min_test_f1"])
 
 # %% [markdown]
 # Is the encoder pulling its weight? The same model with **zero** layers is a "bag of
@@ -775,8 +775,8 @@ import statistics
 
 accuracy = {"bag of embeddings": {}, "Transformer encoder": {cfg.seed: test_metrics["accuracy"]}}
 baseline_history = None  # the bag of embeddings' curves with the notebook's seed, drawn below
-for seed in sizes["seeds"]:
-    for name, num_layers in (("bag of embeddings", 0), ("Transformer encoder", sizes["num_layers"])):
+for seed in CLS["seeds"]:
+    for name, num_layers in (("bag of embeddings", 0), ("Transformer encoder", CLS["num_layers"])):
         if seed not in accuracy[name]:
             trained = make_classifier(num_layers, seed)
             run = train_classifier(trained, seed, progress=False)
@@ -785,8 +785,8 @@ for seed in sizes["seeds"]:
 mean = {name: statistics.mean(by_seed.values()) for name, by_seed in accuracy.items()}
 spread = {name: statistics.pstdev(by_seed.values()) for name, by_seed in accuracy.items()}
 for name, by_seed in accuracy.items():
-    runs = ", ".join(f"{by_seed[s]:.3f}" for s in sizes["seeds"])
-    print(f"{name:20s} test accuracy {mean[name]:.3f} ± {spread[name]:.3f} over seeds {sizes['seeds']} ({runs})")
+    runs = ", ".join(f"{by_seed[s]:.3f}" for s in CLS["seeds"])
+    print(f"{name:20s} test accuracy {mean[name]:.3f} ± {spread[name]:.3f} over seeds {CLS['seeds']} ({runs})")
 
 # %%
 plot_history({"Transformer encoder": history["val_accuracy"],
@@ -805,12 +805,12 @@ from IPython.display import Markdown, display
 
 gain = mean["Transformer encoder"] - mean["bag of embeddings"]
 test_se = math.sqrt(mean["Transformer encoder"] * (1 - mean["Transformer encoder"]) / len(test_set))
-wins = sum(accuracy["Transformer encoder"][s] > accuracy["bag of embeddings"][s] for s in sizes["seeds"])
+wins = sum(accuracy["Transformer encoder"][s] > accuracy["bag of embeddings"][s] for s in CLS["seeds"])
 display(Markdown(
-    f"Over {len(sizes['seeds'])} seed(s) the encoder's mean test accuracy is **{abs(gain):.3f} "
+    f"Over {len(CLS['seeds'])} seed(s) the encoder's mean test accuracy is **{abs(gain):.3f} "
     f"{'above' if gain > 0 else 'below'}** the bag of embeddings' ({gain / test_se:+.1f} standard "
     f"errors of a test accuracy, {test_se:.3f} on {len(test_set):,} sentences). The encoder is "
-    f"ahead with {wins} of {len(sizes['seeds'])} seed(s); the spreads over seeds are "
+    f"ahead with {wins} of {len(CLS['seeds'])} seed(s); the spreads over seeds are "
     f"{spread['Transformer encoder']:.3f} (encoder) and {spread['bag of embeddings']:.3f} (bag of embeddings)."
 ))
 
@@ -822,9 +822,9 @@ display(Markdown(
 # below pin the measured accuracies of both models, so a change that breaks either one fails.
 
 # %%
-assert_metric("encoder: mean test accuracy over seeds", mean["Transformer encoder"], at_least=sizes["min_mean_test_accuracy"])
-assert_metric("bag of embeddings: mean test accuracy over seeds", mean["bag of embeddings"], at_least=sizes["min_baseline_accuracy"])
-assert_metric("encoder minus bag of embeddings (mean accuracy)", gain, at_least=sizes["min_gain_over_baseline"])
+assert_metric("encoder: mean test accuracy over seeds", mean["Transformer encoder"], at_least=CLS["min_mean_test_accuracy"])
+assert_metric("bag of embeddings: mean test accuracy over seeds", mean["bag of embeddings"], at_least=CLS["min_baseline_accuracy"])
+assert_metric("encoder minus bag of embeddings (mean accuracy)", gain, at_least=CLS["min_gain_over_baseline"])
 
 # %% [markdown]
 # ### 3.6.3 What does a trained layer attend to?

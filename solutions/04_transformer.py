@@ -34,7 +34,9 @@ from course_lib.checkers import assert_metric
 from course_lib.machinery.profiles import unmeasured_note
 
 cfg = setup(module=4)
-sizes = cfg.sizes
+# every size of this notebook, for the current profile: one dict per experiment
+LEAK, CACHE, TOY, LM, MT, ABL = (
+    cfg.sizes[k] for k in ("leak", "cache", "toy", "lm", "translation", "ablation"))
 if unmeasured_note(4, cfg.profile):  # gpu: thresholds no GPU run has measured yet
     print(unmeasured_note(4, cfg.profile))
 notebook_start = time.perf_counter()
@@ -83,7 +85,7 @@ torch.manual_seed(cfg.seed)
 from course_lib.attention import MultiHeadAttention
 from course_lib.plots import plot_attention
 
-n = sizes["mask_demo_len"]
+n = LEAK["mask_demo_len"]
 mha = MultiHeadAttention(16, 2).eval()
 x = torch.randn(1, n, 16)
 with torch.no_grad():
@@ -130,13 +132,13 @@ print(f"{len(text):,} characters, {len(chars)} symbols (with 4 specials); "
 
 # %%
 leak_start = time.perf_counter()
-w = sizes["leak_window"]
+w = LEAK["window"]
 leak = {}
 for causal in (True, False):
     torch.manual_seed(cfg.seed)
     model = DecoderOnlyLM(len(chars), 64, 4, 128, 2, max_len=w, dropout=0.0,
                           causal=causal).to(cfg.device)
-    train_loss = train_language_model(model, train_data, sizes["leak_steps"], w, 32, 3e-3,
+    train_loss = train_language_model(model, train_data, LEAK["steps"], w, 32, 3e-3,
                                       device=cfg.device, seed=cfg.seed, mixed_precision=precision)
     leak[causal] = (model, train_loss)
 print(f"trained both in {time.perf_counter() - leak_start:.0f} s")
@@ -505,11 +507,11 @@ def fastest(fn, repeats=3):
 
 
 torch.manual_seed(cfg.seed)
-speed_model = Transformer(50, 50, sizes["toy_d_model"], sizes["toy_heads"], sizes["toy_d_ff"],
-                          sizes["toy_layers"], sizes["toy_layers"]).to(cfg.device).eval()
+speed_model = Transformer(50, 50, TOY["d_model"], TOY["heads"], TOY["d_ff"],
+                          TOY["layers"], TOY["layers"]).to(cfg.device).eval()
 src = torch.randint(4, 50, (32, 20), device=cfg.device)
 timings = {"with key/value cache": [], "re-running the prefix": []}
-for length in sizes["speed_lengths"]:
+for length in CACHE["lengths"]:
     cached = transformer_greedy_decode(speed_model, src, None, 1, -1, length, use_cache=True)
     assert torch.equal(cached, transformer_greedy_decode(speed_model, src, None, 1, -1, length, use_cache=False))
     for label, use_cache in (("with key/value cache", True), ("re-running the prefix", False)):
@@ -519,19 +521,19 @@ for length in sizes["speed_lengths"]:
 # %%
 from course_lib.plots import plot_history
 
-plot_history(timings, xlabel="output length (tokens)", x=sizes["speed_lengths"],
+plot_history(timings, xlabel="output length (tokens)", x=CACHE["lengths"],
              metric_label="decoding time for 32 sources (s)",
              title="Greedy decoding: cached vs uncached (same tokens)")
 plt.show()
 ratios = [u / c for c, u in zip(timings["with key/value cache"], timings["re-running the prefix"])]
-print("speed-up by output length:", {n: f"{r:.1f}x" for n, r in zip(sizes["speed_lengths"], ratios)})
-assert_metric("cache speed-up at the longest length", ratios[-1], at_least=sizes["min_long_speedup"])
+print("speed-up by output length:", {n: f"{r:.1f}x" for n, r in zip(CACHE["lengths"], ratios)})
+assert_metric("cache speed-up at the longest length", ratios[-1], at_least=CACHE["min_long_speedup"])
 from course_lib.report import compare, say
 
 growth = {"better": "grows with the output length",
           "level": "does not clearly grow over these lengths (the profile's lengths are short)",
           "worse": "shrinks over these lengths in this run"}
-say(f"From {sizes['speed_lengths'][0]} to {sizes['speed_lengths'][-1]} tokens the speed-up "
+say(f"From {CACHE['lengths'][0]} to {CACHE['lengths'][-1]} tokens the speed-up "
     f"goes from **{ratios[0]:.1f}x** to **{ratios[-1]:.1f}x**: it "
     f"{growth[compare(ratios[-1], ratios[0], digits=1)]}.")
 
@@ -606,7 +608,7 @@ import statistics
 
 torch.manual_seed(cfg.seed)
 kv_mha = MultiHeadAttention(64, 4).eval()
-kv_x = torch.randn(8, sizes["kv_tokens"], 64)
+kv_x = torch.randn(8, CACHE["step_tokens"], 64)
 
 
 def per_step_seconds(cached: bool) -> list[float]:
@@ -628,7 +630,7 @@ step_us = {}
 for label, cached in (("with the key/value cache", True), ("re-running the prefix", False)):
     runs = [per_step_seconds(cached) for _ in range(5)]
     step_us[label] = [1e6 * statistics.median(r[t] for r in runs) for t in range(len(runs[0]))]
-plot_history(step_us, xlabel="position of the new token", x=range(1, sizes["kv_tokens"] + 1),
+plot_history(step_us, xlabel="position of the new token", x=range(1, CACHE["step_tokens"] + 1),
              metric_label="time of one step (µs, median of 5 runs)",
              title="Self-attention, one token at a time (batch 8, d_model 64)")
 plt.show()
@@ -702,12 +704,12 @@ from course_lib.data import collate_pairs, make_loader, reversal_task
 from course_lib.recurrent.seq2seq import encode_pairs
 
 toy_start = time.perf_counter()
-lo, hi = sizes["toy_min_len"], sizes["toy_max_len"]
-letters = "abcdefghijklmnopqrstuvwxyz"[: sizes["toy_alphabet"]]
-train_pairs = reversal_task(sizes["toy_train"], lo, hi, letters, seed=cfg.seed)
-test_pairs = reversal_task(sizes["toy_test"], lo, hi, letters, seed=cfg.seed + 1)
+lo, hi = TOY["min_len"], TOY["max_len"]
+letters = "abcdefghijklmnopqrstuvwxyz"[: TOY["alphabet"]]
+train_pairs = reversal_task(TOY["train"], lo, hi, letters, seed=cfg.seed)
+test_pairs = reversal_task(TOY["test"], lo, hi, letters, seed=cfg.seed + 1)
 toy_vocab = Vocab.build(s for s, _ in train_pairs)
-toy_loader = make_loader(encode_pairs(train_pairs, toy_vocab), sizes["toy_batch"], collate_pairs,
+toy_loader = make_loader(encode_pairs(train_pairs, toy_vocab), TOY["batch"], collate_pairs,
                          shuffle=True, seed=cfg.seed)
 print(f"{len(train_pairs):,} training pairs, lengths {lo}-{hi}, e.g. {train_pairs[0]}; "
       f"vocabulary {len(toy_vocab)}")
@@ -716,7 +718,7 @@ print(f"{len(train_pairs):,} training pairs, lengths {lo}-{hi}, e.g. {train_pair
 # Training uses the course's `fit` loop with AdamW, a linear warm-up then linear decay,
 # gradient clipping and label smoothing 0.1 (the paper's value: the target distribution puts
 # 0.9 on the right token and spreads 0.1 over the others, which discourages over-confident
-# logits). Dropout is off (`toy_dropout` in the profile): the generator can make as many
+# logits). Dropout is off (`TOY["dropout"]` in the profile): the generator can make as many
 # training strings as we like, so there is no overfitting to fight, and dropout only slows
 # learning down (4.9 measures by how much). 4.8, on real data, uses it.
 # `make_toy_model` and `train_toy` take options, because 4.9 reuses them.
@@ -739,9 +741,9 @@ from course_lib.transformer import transformer_loss
 
 def make_toy_model(seed=cfg.seed, **options):
     torch.manual_seed(seed)
-    settings = dict(d_model=sizes["toy_d_model"], num_heads=sizes["toy_heads"],
-                    d_ff=sizes["toy_d_ff"], num_encoder_layers=sizes["toy_layers"],
-                    num_decoder_layers=sizes["toy_layers"], dropout=sizes["toy_dropout"],
+    settings = dict(d_model=TOY["d_model"], num_heads=TOY["heads"],
+                    d_ff=TOY["d_ff"], num_encoder_layers=TOY["layers"],
+                    num_decoder_layers=TOY["layers"], dropout=TOY["dropout"],
                     max_len=64)
     settings.update(options)
     return Transformer(len(toy_vocab), len(toy_vocab), **settings).to(cfg.device)
@@ -751,8 +753,8 @@ def train_toy(model, epochs, loader=toy_loader, warmup=True, label_smoothing=0.1
               progress=True):
     """fit's history, plus "batch_loss": the loss of every optimizer step."""
     steps = epochs * len(loader)
-    opt = torch.optim.AdamW(model.parameters(), lr=sizes["toy_lr"], weight_decay=0.01)
-    sched = linear_warmup_schedule(opt, sizes["toy_warmup"] if warmup else 0, steps)
+    opt = torch.optim.AdamW(model.parameters(), lr=TOY["lr"], weight_decay=0.01)
+    sched = linear_warmup_schedule(opt, TOY["warmup"] if warmup else 0, steps)
     batch_losses = []
 
     def loss_fn(m, b):
@@ -772,10 +774,10 @@ def exact_match(model, pairs, beam_size=1):
 
 # %%
 toy_model = make_toy_model()
-toy_history = train_toy(toy_model, sizes["toy_epochs"])
+toy_history = train_toy(toy_model, TOY["epochs"])
 plot_history({"batch_loss": toy_history["batch_loss"]}, xlabel="optimizer step",
              loss_label="loss of each batch (nats, label-smoothed)",
-             title=f"Transformer on string reversal: {sizes['toy_epochs']} epoch(s) of "
+             title=f"Transformer on string reversal: {TOY['epochs']} epoch(s) of "
                    f"{len(toy_loader)} batches")
 plt.show()
 
@@ -784,13 +786,13 @@ toy_exact, toy_predictions = exact_match(toy_model, test_pairs)
 print(f"trained and decoded in {time.perf_counter() - toy_start:.0f} s")
 for (src_text, tgt_text), pred in list(zip(test_pairs, toy_predictions))[:3]:
     print(f"{src_text:>{hi}} -> {pred:<{hi}} {'ok' if pred == tgt_text else 'WRONG'}")
-assert_metric("toy test exact match (greedy)", toy_exact, at_least=sizes["min_toy_exact"])
+assert_metric("toy test exact match (greedy)", toy_exact, at_least=TOY["min_exact"])
 
 # %% [markdown]
 # Greedy against beam search on the same test strings, and the cache on real outputs:
 
 # %%
-subset = test_pairs[: sizes["beam_test"]]
+subset = test_pairs[: TOY["beam_test"]]
 beam_exact, _ = exact_match(toy_model, subset, beam_size=4)
 greedy_subset, _ = exact_match(toy_model, subset)
 print(f"exact match on {len(subset)} test strings: greedy {greedy_subset:.3f}, "
@@ -855,12 +857,12 @@ plt.show()
 from course_lib.language_model import LSTMLanguageModel, perplexity
 
 lm_start = time.perf_counter()
-window = sizes["lm_window"]
-val_slice = val_data[: sizes["lm_val_chars"]]
+window = LM["window"]
+val_slice = val_data[: LM["val_chars"]]
 torch.manual_seed(cfg.seed)
-lm = DecoderOnlyLM(len(chars), sizes["lm_d_model"], sizes["lm_heads"], 4 * sizes["lm_d_model"],
-                   sizes["lm_layers"], max_len=window, dropout=sizes["lm_dropout"]).to(cfg.device)
-train_language_model(lm, train_data, sizes["lm_steps"], window, sizes["lm_batch"], sizes["lm_lr"],
+lm = DecoderOnlyLM(len(chars), LM["d_model"], LM["heads"], 4 * LM["d_model"],
+                   LM["layers"], max_len=window, dropout=LM["dropout"]).to(cfg.device)
+train_language_model(lm, train_data, LM["steps"], window, LM["batch"], LM["lr"],
                      device=cfg.device, seed=cfg.seed, mixed_precision=precision)
 lm_ppl = perplexity(lm, val_slice, window, device=cfg.device)
 lm_time = time.perf_counter() - lm_start
@@ -869,8 +871,8 @@ print(f"Transformer LM: {count_parameters(lm):,} parameters, trained in {lm_time
 # %%
 lstm_start = time.perf_counter()
 torch.manual_seed(cfg.seed)
-lstm = LSTMLanguageModel(len(chars), 64, sizes["lstm_hidden"]).to(cfg.device)
-train_language_model(lstm, train_data, sizes["lm_steps"], window, sizes["lm_batch"], sizes["lm_lr"],
+lstm = LSTMLanguageModel(len(chars), 64, LM["lstm_hidden"]).to(cfg.device)
+train_language_model(lstm, train_data, LM["steps"], window, LM["batch"], LM["lr"],
                      device=cfg.device, seed=cfg.seed, mixed_precision=precision)
 lstm_ppl = perplexity(lstm, val_slice, window, device=cfg.device)
 lstm_time = time.perf_counter() - lstm_start
@@ -881,10 +883,10 @@ from course_lib.report import show_benchmark
 
 print(f"validation perplexity: uniform {len(chars)}, LSTM {lstm_ppl:.2f}, "
       f"Transformer {lm_ppl:.2f}")
-assert_metric("Transformer LM validation perplexity", lm_ppl, at_most=sizes["max_lm_ppl"])
-assert_metric("Transformer / LSTM perplexity", lm_ppl / lstm_ppl, at_most=sizes["max_ppl_ratio"])
+assert_metric("Transformer LM validation perplexity", lm_ppl, at_most=LM["max_ppl"])
+assert_metric("Transformer / LSTM perplexity", lm_ppl / lstm_ppl, at_most=LM["max_ppl_ratio"])
 # Level within 5%: two seeds of one model differ by up to 4% in lm_tokenization.md (below).
-lm_sentence = compare_sentence(f"After {sizes['lm_steps']} steps the Transformer", lm_ppl,
+lm_sentence = compare_sentence(f"After {LM['steps']} steps the Transformer", lm_ppl,
                                "the LSTM", lstm_ppl, verb="reaches validation perplexity",
                                higher_is_better=False, noise=0.05 * lstm_ppl)
 say(f"{lm_sentence} Both are far below the uniform guess ({len(chars)}); the Transformer "
@@ -897,7 +899,7 @@ say(f"{lm_sentence} Both are far below the uniform guess ({len(chars)}); the Tra
 # %%
 prompt = torch.tensor([chars.encode("ROMEO:\n")], device=cfg.device)
 for temperature in (0.5, 1.0):
-    out = lm.generate(prompt, sizes["sample_chars"], temperature=temperature,
+    out = lm.generate(prompt, LM["sample_chars"], temperature=temperature,
                       generator=torch.Generator(cfg.device).manual_seed(cfg.seed))
     print(f"--- temperature {temperature} ---\n" + "".join(chars.decode(out[0].tolist())))
 
@@ -917,22 +919,22 @@ for temperature in (0.5, 1.0):
 # reached perplexity 4.73 against the LSTM's 4.87 (3% lower, in about 2.3x the LSTM's training
 # time). A wider, shallower Transformer (2 layers of 192) did better than a deeper, narrower
 # one (3 of 128) for the same steps; the `gpu` profile's sizes (6 layers of 384, 5,000 steps)
-# are where the gap is expected to be wide, a target not measured here. Try `lm_steps`,
-# `lm_d_model` and `lm_layers` in `sizes` and watch both numbers and both times.
+# are where the gap is expected to be wide, a target not measured here. Try `LM["steps"]`,
+# `LM["d_model"]` and `LM["layers"]` in the profile and watch both numbers and both times.
 #
 # ### Reading subwords, like GPT-2
 #
 # GPT-2 does not read characters: it reads **byte-level BPE** subwords (Module 5 builds BPE
 # from scratch). Frequent words and word pieces become single tokens, and the 256 byte values
 # are tokens too, so any text can be written and nothing is ever unknown.
-# `course_lib.bpe.byte_level_bpe` learns such a vocabulary, of `sizes["lm_bpe_vocab"]`
+# `course_lib.bpe.byte_level_bpe` learns such a vocabulary, of `LM["bpe_vocab"]`
 # tokens, on the training split with Hugging Face `tokenizers`:
 
 # %%
 from course_lib.bpe import byte_level_bpe
 
-train_text, val_text = text[:split], text[split:][: sizes["lm_val_chars"]]
-bpe = byte_level_bpe([train_text], sizes["lm_bpe_vocab"])
+train_text, val_text = text[:split], text[split:][: LM["val_chars"]]
+bpe = byte_level_bpe([train_text], LM["bpe_vocab"])
 print(f"{bpe.get_vocab_size():,} subwords, {len(val_text) / len(bpe.encode(val_text).ids):.2f} "
       "characters per token on the validation text")
 print(f"'ROMEO: Wherefore art thou?' -> {bpe.encode('ROMEO: Wherefore art thou?').tokens}"
@@ -1009,9 +1011,9 @@ from course_lib.data import load_multi30k, make_loader
 from course_lib.translation import bucketed_loader, real_tokens, tokenize_pairs, tokenizer_for_pairs
 
 start_48 = time.perf_counter()
-mt_train_pairs = load_multi30k("train")[: sizes["mt_train_pairs"]]
-mt_test_pairs = load_multi30k("test_2016_flickr")[: sizes["mt_test_pairs"]]
-tokenizer = tokenizer_for_pairs(mt_train_pairs, sizes["mt_vocab_size"])
+mt_train_pairs = load_multi30k("train")[: MT["train_pairs"]]
+mt_test_pairs = load_multi30k("test_2016_flickr")[: MT["test_pairs"]]
+tokenizer = tokenizer_for_pairs(mt_train_pairs, MT["vocab_size"])
 print(f"{len(mt_train_pairs):,} training pairs, {len(mt_test_pairs):,} test pairs, "
       f"{tokenizer.get_vocab_size():,} shared subwords")
 for sentence in mt_test_pairs[1]:
@@ -1020,14 +1022,14 @@ for sentence in mt_test_pairs[1]:
 # %% [markdown]
 # **Batches by token count.** A batch of 64 random sentences is padded to its longest
 # sentence, so most of its compute is spent on padding. Sorting pairs by length and cutting
-# the sorted list into batches of about `mt_batch_tokens` tokens (sentences x longest side)
+# the sorted list into batches of about `MT["batch_tokens"]` tokens (sentences x longest side)
 # keeps each batch's sentences alike in length: short sentences make big batches, long ones
 # small batches, and each optimizer step sees about the same number of tokens. The order of
 # the batches is shuffled at every pass. The cell measures the padding both ways.
 
 # %%
-train_ids = tokenize_pairs(tokenizer, mt_train_pairs, max_tokens=sizes["mt_max_len"])
-loader = bucketed_loader(train_ids, sizes["mt_batch_tokens"], seed=cfg.seed)
+train_ids = tokenize_pairs(tokenizer, mt_train_pairs, max_tokens=MT["max_len"])
+loader = bucketed_loader(train_ids, MT["batch_tokens"], seed=cfg.seed)
 
 
 def padding_share(batches) -> float:
@@ -1041,7 +1043,7 @@ def padding_share(batches) -> float:
 
 pairs_per_batch = round(len(train_ids) / len(loader))
 random_batches = make_loader(train_ids, pairs_per_batch, shuffle=True, seed=cfg.seed)
-print(f"{len(loader)} batches of <= {sizes['mt_batch_tokens']} tokens, "
+print(f"{len(loader)} batches of <= {MT['batch_tokens']} tokens, "
       f"{pairs_per_batch} pairs on average")
 print(f"padding: {padding_share(loader):.1%} with length buckets, "
       f"{padding_share(random_batches):.1%} with random batches of {pairs_per_batch} pairs")
@@ -1052,16 +1054,16 @@ print(f"padding: {padding_share(loader):.1%} with length buckets, "
 # **label smoothing** 0.1 (the target puts 0.9 on the right token and spreads 0.1 over the
 # vocabulary: the model is never pushed to infinite confidence, which costs a little
 # perplexity and gains BLEU), and gradient clipping at norm 1. `course_lib.engine.train`
-# runs it for a fixed **wall-time budget** (`mt_minutes`) and writes checkpoints to the
+# runs it for a fixed **wall-time budget** (`MT["minutes"]`) and writes checkpoints to the
 # output folder: a re-run of this notebook loads the finished model instead of training again
-# (set `sizes["mt_retrain"] = True` to retrain), and an interrupted run resumes where it
+# (set `MT["retrain"] = True` to retrain), and an interrupted run resumes where it
 # stopped, with the minutes it had already used.
 #
 # One change to the paper's recipe: the paper's "Noam" rate (warm-up, then $1/\sqrt{step}$)
 # decays slowly and never ends, while our run ends when the budget does. Stopped that way, it
 # stops at a rate near its peak, and the noise of the last few steps decides the score: two
 # runs of this notebook with Noam gave 28.3 and 21.9 BLEU. `TimeBudgetSchedule` warms up for
-# `mt_warmup` steps, then lowers the rate linearly to **zero at the end of the budget**
+# `MT["warmup"]` steps, then lowers the rate linearly to **zero at the end of the budget**
 # (a *budget-aware* schedule: Li et al. 2020, "Budgeted Training"; Geiping & Goldstein 2022,
 # "Cramming"), so every run ends on the calm weights of its last, smallest steps.
 
@@ -1069,16 +1071,16 @@ print(f"padding: {padding_share(loader):.1%} with length buckets, "
 from course_lib.transformer import Transformer, count_parameters
 
 # What a saved model must have been trained with to be reused (sizes and recipe).
-recipe = {k: sizes[k] for k in ("mt_d_model", "mt_heads", "mt_d_ff", "mt_layers", "mt_lr",
-                                "mt_warmup", "mt_minutes", "mt_batch_tokens")}
+recipe = {k: MT[k] for k in ("d_model", "heads", "d_ff", "layers", "lr", "warmup", "minutes",
+                             "batch_tokens")}
 torch.manual_seed(cfg.seed)
 mt_model = Transformer(
-    tokenizer.get_vocab_size(), tokenizer.get_vocab_size(), sizes["mt_d_model"],
-    sizes["mt_heads"], sizes["mt_d_ff"], sizes["mt_layers"], sizes["mt_layers"],
-    dropout=sizes["mt_dropout"], share_embeddings=True,
+    tokenizer.get_vocab_size(), tokenizer.get_vocab_size(), MT["d_model"],
+    MT["heads"], MT["d_ff"], MT["layers"], MT["layers"],
+    dropout=MT["dropout"], share_embeddings=True,
 ).to(cfg.device)
 print(f"{count_parameters(mt_model) / 1e6:.2f}M parameters, "
-      f"{sizes['mt_layers']} + {sizes['mt_layers']} layers, d_model {sizes['mt_d_model']}")
+      f"{MT['layers']} + {MT['layers']} layers, d_model {MT['d_model']}")
 
 # %%
 import json
@@ -1091,29 +1093,29 @@ from course_lib.translation import translation_loss
 
 run_dir = cfg.output_dir / f"04_multi30k_{cfg.profile}"
 finished = run_dir / "finished_model.pt"
-reuse = finished.exists() and not sizes["mt_retrain"]
+reuse = finished.exists() and not MT["retrain"]
 if reuse:
     saved = read_checkpoint(finished)
     reuse = saved.get("recipe") == recipe and saved["vocab_size"] == len(tokenizer.get_vocab())
 if reuse:
     mt_model.load_state_dict(saved["model"])
-    print(f"Loaded the finished model of {finished} (sizes['mt_retrain'] = True trains again).")
+    print(f"Loaded the finished model of {finished} (MT['retrain'] = True trains again).")
 
 # %%
 if not reuse:
     recipe_file = run_dir / "recipe.json"  # checkpoints of another recipe cannot be resumed
     stale = recipe_file.exists() and json.loads(recipe_file.read_text()) != recipe
-    if sizes["mt_retrain"] or stale:
+    if MT["retrain"] or stale:
         shutil.rmtree(run_dir, ignore_errors=True)
     run_dir.mkdir(parents=True, exist_ok=True)
     recipe_file.write_text(json.dumps(recipe))
-    optimizer = torch.optim.AdamW(mt_model.parameters(), lr=sizes["mt_lr"], betas=(0.9, 0.98),
+    optimizer = torch.optim.AdamW(mt_model.parameters(), lr=MT["lr"], betas=(0.9, 0.98),
                                   eps=1e-9, weight_decay=0.0)
     result = train(
-        mt_model, loader, partial(translation_loss, label_smoothing=sizes["mt_label_smoothing"]),
-        optimizer, TimeBudgetSchedule(optimizer, sizes["mt_warmup"], sizes["mt_minutes"]),
+        mt_model, loader, partial(translation_loss, label_smoothing=MT["label_smoothing"]),
+        optimizer, TimeBudgetSchedule(optimizer, MT["warmup"], MT["minutes"]),
         TrainConfig(**training_settings(cfg.profile), epochs=1000,  # the time budget stops it
-                    max_minutes=sizes["mt_minutes"], clip_grad_norm=1.0),
+                    max_minutes=MT["minutes"], clip_grad_norm=1.0),
         output_dir=run_dir, resume=latest_checkpoint(run_dir) is not None, count_tokens=real_tokens,
     )
     saved = {"model": mt_model.state_dict(), "recipe": recipe,
@@ -1143,7 +1145,7 @@ plt.show()
 final_loss = sum(saved["step_losses"][-10:]) / len(saved["step_losses"][-10:])
 uniform = math.log(tokenizer.get_vocab_size())
 print(f"final training loss {final_loss:.2f} nats/token (uniform guessing: {uniform:.2f})")
-assert final_loss < sizes["mt_max_loss_ratio"] * uniform
+assert final_loss < MT["max_loss_ratio"] * uniform
 
 # %% [markdown]
 # **BLEU** counts the 1- to 4-word sequences of each translation that also occur in its
@@ -1151,7 +1153,7 @@ assert final_loss < sizes["mt_max_loss_ratio"] * uniform
 # shorter than the references; 100 means identical text. We use `sacrebleu` (cased, `13a`
 # tokenisation), the implementation papers report, on detokenised text: exactly the strings a
 # user would see. Greedy decoding takes the best token at every step; beam search keeps the
-# `mt_beam_size` best prefixes (with the length penalty of 4.5).
+# `MT["beam_size"]` best prefixes (with the length penalty of 4.5).
 
 # %%
 from course_lib.translation import corpus_bleu, translate
@@ -1159,18 +1161,18 @@ from course_lib.translation import corpus_bleu, translate
 sources = [de for de, _ in mt_test_pairs]
 references = [en for _, en in mt_test_pairs]
 tic = time.perf_counter()
-greedy = translate(mt_model, sources, tokenizer, max_extra_tokens=sizes["mt_max_extra_tokens"])
+greedy = translate(mt_model, sources, tokenizer, max_extra_tokens=MT["max_extra_tokens"])
 greedy_s = time.perf_counter() - tic
 tic = time.perf_counter()
-beam = translate(mt_model, sources, tokenizer, beam_size=sizes["mt_beam_size"],
-                 max_extra_tokens=sizes["mt_max_extra_tokens"])
+beam = translate(mt_model, sources, tokenizer, beam_size=MT["beam_size"],
+                 max_extra_tokens=MT["max_extra_tokens"])
 beam_s = time.perf_counter() - tic
 bleu = {"greedy": corpus_bleu(greedy, references), "beam": corpus_bleu(beam, references)}
 print(f"test 2016 BLEU: greedy {bleu['greedy']:.1f} ({greedy_s:.0f} s), "
-      f"beam search of {sizes['mt_beam_size']} {bleu['beam']:.1f} ({beam_s:.0f} s)")
-assert_metric("test 2016 BLEU, greedy", bleu["greedy"], at_least=sizes["mt_min_bleu"])
-if sizes["mt_min_beam_bleu"] is not None:  # the ci model is too small for a beam threshold
-    assert_metric("test 2016 BLEU, beam search", bleu["beam"], at_least=sizes["mt_min_beam_bleu"])
+      f"beam search of {MT['beam_size']} {bleu['beam']:.1f} ({beam_s:.0f} s)")
+assert_metric("test 2016 BLEU, greedy", bleu["greedy"], at_least=MT["min_bleu"])
+if MT["min_beam_bleu"] is not None:  # the ci model is too small for a beam threshold
+    assert_metric("test 2016 BLEU, beam search", bleu["beam"], at_least=MT["min_beam_bleu"])
 
 # %% [markdown]
 # With the `gpu` profile (a Colab T4: `d_model` 512, 6 + 6 layers, fp16) the target is
@@ -1188,7 +1190,7 @@ from course_lib.data import pad_sequences, padding_mask
 from course_lib.decoding import transformer_greedy_decode
 from course_lib.translation import BOS_ID, EOS_ID, PAD_ID
 
-src_ids = [e.ids for e in tokenizer.encode_batch(sources[: sizes["mt_cache_sentences"]])]
+src_ids = [e.ids for e in tokenizer.encode_batch(sources[: MT["cache_sentences"]])]
 
 
 def timed_greedy(rows, use_cache: bool) -> tuple[torch.Tensor, float]:
@@ -1196,7 +1198,7 @@ def timed_greedy(rows, use_cache: bool) -> tuple[torch.Tensor, float]:
     src, lengths = pad_sequences([src_ids[i] for i in rows], PAD_ID)
     src, mask = src.to(cfg.device), padding_mask(lengths, src.shape[1]).to(cfg.device)
     tic = time.perf_counter()
-    max_len = int(lengths.max()) + sizes["mt_max_extra_tokens"]
+    max_len = int(lengths.max()) + MT["max_extra_tokens"]
     ids = transformer_greedy_decode(mt_model, src, mask, BOS_ID, EOS_ID, max_len, use_cache)
     return ids.cpu(), time.perf_counter() - tic
 
@@ -1217,7 +1219,7 @@ speedup = sum(seconds["uncached"].values()) / sum(seconds["cached"].values())
 print(f"greedy decoding of {len(src_ids)} test sentences: "
       f"{sum(seconds['uncached'].values()):.1f} s without the cache, "
       f"{sum(seconds['cached'].values()):.1f} s with it: {speedup:.1f}x faster, same tokens")
-assert speedup >= sizes["mt_min_cache_speedup"]
+assert speedup >= MT["min_cache_speedup"]
 
 # %%
 lengths_axis = [start + 2 for start in sorted(groups)]  # the middle of each length group
@@ -1397,8 +1399,8 @@ print(f"4.8 took {time.perf_counter() - start_48:.0f} s in the {cfg.profile} pro
 
 # %%
 ablation_start = time.perf_counter()
-ablation_loader = make_loader(encode_pairs(train_pairs[: sizes["ablation_train"]], toy_vocab),
-                              sizes["toy_batch"], collate_pairs, shuffle=True, seed=cfg.seed)
+ablation_loader = make_loader(encode_pairs(train_pairs[: ABL["train"]], toy_vocab),
+                              TOY["batch"], collate_pairs, shuffle=True, seed=cfg.seed)
 ablations = {
     "baseline (post-norm, warm-up, 4.6's settings)": ({}, {}),
     "baseline, another seed (the noise)": ({"seed": cfg.seed + 1}, {}),
@@ -1414,7 +1416,7 @@ ablations = {
 results = {}
 for name, (model_options, train_options) in ablations.items():
     model = make_toy_model(**model_options)
-    history = train_toy(model, sizes["ablation_epochs"], ablation_loader, progress=False,
+    history = train_toy(model, ABL["epochs"], ablation_loader, progress=False,
                         **train_options)
     results[name] = (exact_match(model, subset)[0], history["train_loss"][-1])
 print(f"{len(ablations)} runs in {time.perf_counter() - ablation_start:.0f} s")
@@ -1442,7 +1444,7 @@ if base_exact <= margin:  # the baseline itself has not learned: no row can fall
     say(f"The baseline reaches only {base_exact:.3f} exact match in the `{cfg.profile}` "
         f"profile: {TOO_SMALL}. Read the `cpu` run described below.")
 assert_metric("exact match lost without positional encoding",
-              base_exact - results["no positional encoding"][0], at_least=sizes["min_pe_gap"])
+              base_exact - results["no positional encoding"][0], at_least=ABL["min_pe_gap"])
 
 # %% [markdown]
 # How to read the table. Every row gets the same short budget (one epoch in `cpu`), so the

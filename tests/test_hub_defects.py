@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from course_lib.lora import count_trainable, inject_lora, query_value_names
-from course_lib.machinery.profiles import CI_HUB, UNMEASURED_GPU, sizes_for, unmeasured_note
+from course_lib.machinery.profiles import CI_HUB, UNMEASURED_GPU, lookup, sizes_for, unmeasured_note
 from course_lib.pretrained import mixed_precision_for, trainer_precision
 from course_lib.project.final_project import Seq2SeqBatches, stand_in_tokenizer
 
@@ -95,9 +95,9 @@ def test_scratch_lora_and_peft_train_the_same_weights_on_distilbert():
 
 def test_ci_hub_names_apply_to_the_ci_profile_only_when_asked(monkeypatch):
     monkeypatch.delenv("COURSE_CI_HUB", raising=False)
-    assert sizes_for(5, "ci")["generator_hub"] is None
+    assert sizes_for(5, "ci")["generation"]["hub"] is None
     monkeypatch.setenv("COURSE_CI_HUB", "1")
-    assert sizes_for(5, "ci")["generator_hub"] == "gpt2"
+    assert sizes_for(5, "ci")["generation"]["hub"] == "gpt2"
     assert sizes_for(6, "ci")["hub_model"] == "t5-small" == CI_HUB[6]["hub_model"]
     assert sizes_for(5, "cpu") == {**sizes_for(5, "cpu")} and sizes_for(4, "ci") == sizes_for(
         4, "ci"
@@ -134,12 +134,13 @@ def test_no_unmeasured_gpu_threshold_is_stricter_than_the_measured_cpu_one():
     """gpu thresholds nobody measured: at most as strict as cpu's, which runs measured."""
     for module, keys in UNMEASURED_GPU.items():
         gpu, cpu = sizes_for(module, "gpu"), sizes_for(module, "cpu")
-        for key in keys:
-            if cpu[key] is None:
+        for path in keys:
+            on_gpu, on_cpu = lookup(gpu, path), lookup(cpu, path)
+            if on_cpu is None:
                 continue
-            if "min_" in key:
-                assert gpu[key] <= cpu[key], (module, key)
+            if "min_" in path:
+                assert on_gpu <= on_cpu, (module, path)
             else:
-                assert "max_" in key and gpu[key] >= cpu[key], (module, key)
-    assert unmeasured_note(4, "gpu").count("max_lm_ppl 6.3") == 1
+                assert "max_" in path and on_gpu >= on_cpu, (module, path)
+    assert unmeasured_note(4, "gpu").count("lm.max_ppl 6.3") == 1
     assert unmeasured_note(4, "cpu") is None and unmeasured_note(0, "gpu") is None

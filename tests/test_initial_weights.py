@@ -8,10 +8,10 @@ import pytest
 import torch
 
 from course_lib.data import load_multi30k
-from course_lib.machinery.profiles import MODULE_04_TRANSLATION
+from course_lib.machinery.profiles import sizes_for
 from course_lib.translation import bucketed_loader, tokenize_pairs, tokenizer_for_pairs
 
-SIZES = MODULE_04_TRANSLATION["ci"]
+SIZES = sizes_for(4, "ci")["translation"]
 
 
 @pytest.fixture(scope="module")
@@ -45,8 +45,8 @@ def test_final_layer_norms_removed_only_where_said(script, models):
 
 def test_final_losses_and_markdown(script):
     pairs = load_multi30k("train")[:200]
-    tokenizer = tokenizer_for_pairs(pairs, SIZES["mt_vocab_size"])
-    loader = bucketed_loader(tokenize_pairs(tokenizer, pairs), SIZES["mt_batch_tokens"])
+    tokenizer = tokenizer_for_pairs(pairs, SIZES["vocab_size"])
+    loader = bucketed_loader(tokenize_pairs(tokenizer, pairs), SIZES["batch_tokens"])
     models = script.variants(tokenizer.get_vocab_size(), SIZES)
     losses = script.final_losses(models, loader, SIZES, steps=3, last=2)
     assert list(losses) == list(models)

@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from course_lib.data import load_tinyshakespeare
-from course_lib.machinery.profiles import MODULE_04
+from course_lib.machinery.profiles import sizes_for
 
-SIZES = {**MODULE_04["ci"], "lm_steps": 25, "lm_val_chars": 1500}
+SIZES = {**sizes_for(4, "ci")["lm"], "steps": 25, "val_chars": 1500}
 
 
 @pytest.fixture(scope="module")
@@ -23,14 +23,14 @@ def splits(script):
 
 def test_both_tokenizations_cover_the_same_validation_characters(script, splits):
     text = load_tinyshakespeare()
-    val_text = text[int(0.9 * len(text)):][: SIZES["lm_val_chars"]]
+    val_text = text[int(0.9 * len(text)):][: SIZES["val_chars"]]
     chars, subwords = splits[script.CHARACTERS], splits[script.SUBWORDS]
     for data in (chars, subwords):
         assert data["lengths"][data["val"]].sum() == len(val_text)
         assert data["lengths"][data["train"]].sum() == int(0.9 * len(text))
     assert chars["chars_per_token"] == 1.0
     assert subwords["chars_per_token"] > 1.2  # the merges join characters
-    assert len(subwords["lengths"]) == SIZES["lm_bpe_vocab"]
+    assert len(subwords["lengths"]) == SIZES["bpe_vocab"]
 
 
 def test_rows_and_markdown(script):

@@ -2,7 +2,16 @@ import pytest
 import torch
 
 from course_lib.machinery import paths
-from course_lib.machinery.profiles import PROFILES, SIZES, detect_profile, sizes_for
+from course_lib.machinery.profiles import (
+    CI_HUB,
+    PROFILES,
+    SIZES,
+    UNMEASURED_GPU,
+    detect_profile,
+    lookup,
+    sizes_for,
+    unmeasured_note,
+)
 from course_lib.machinery.settings import pick_device, pick_threads, setup
 
 
@@ -24,21 +33,74 @@ def test_automatic_profile_follows_cuda(monkeypatch):
     assert detect_profile(cuda_available=False) == "cpu"
 
 
-def test_every_module_has_every_profile_with_the_same_keys():
+def experiments(sizes: dict) -> dict:
+    """``{experiment: set of keys}`` of one module's sizes (``{None: keys}`` when flat)."""
+    nested = {name: set(value) for name, value in sizes.items() if isinstance(value, dict)}
+    return {**nested, None: {name for name in sizes if name not in nested}}
+
+
+def test_every_profile_of_a_module_has_the_same_experiments_and_keys():
     for module, table in SIZES.items():
         assert set(table) == set(PROFILES), module
-        keys = {name: set(sizes) for name, sizes in table.items()}
-        assert keys["ci"] == keys["cpu"] == keys["gpu"], f"module {module}: {keys}"
+        shapes = {name: experiments(sizes) for name, sizes in table.items()}
+        assert shapes["ci"] == shapes["cpu"] == shapes["gpu"], f"module {module}: {shapes}"
 
 
-def test_sizes_for_returns_a_copy_and_rejects_unknowns():
+def test_several_experiments_are_nested_and_no_key_keeps_an_experiment_prefix():
+    """Module 4's translation sizes are ``sizes["translation"]["d_model"]``, not ``mt_d_model``;
+    a module of one experiment (0, 6) stays flat."""
+    assert experiments(SIZES[4]["ci"]).keys() >= {"leak", "toy", "lm", "translation"}
+    assert all(not isinstance(v, dict) for m in (0, 6) for v in SIZES[m]["ci"].values())
+    # the old flat keys' prefixes, and the experiment's own name
+    old = ("mt_", "toy_", "lm_", "s2s_", "w2v_", "char_", "cls_", "gen_", "tok_", "task_", "kv_")
+    for module, table in SIZES.items():
+        for profile, sizes in table.items():
+            for experiment, keys in experiments(sizes).items():
+                prefixes = (*old, f"{experiment}_") if experiment else old
+                for key in keys:
+                    assert not key.startswith(prefixes), (module, profile, experiment, key)
+
+
+def test_sizes_for_returns_a_deep_copy_and_rejects_unknowns():
     sizes = sizes_for(0, "ci")
     sizes["steps"] = -1
     assert sizes_for(0, "ci")["steps"] != -1
+    nested = sizes_for(4, "ci")
+    nested["translation"]["d_model"] = -1
+    nested["cache"]["lengths"].append(-1)
+    assert sizes_for(4, "ci") == SIZES[4]["ci"] and nested != SIZES[4]["ci"]
     with pytest.raises(KeyError, match="No sizes for module 99"):
         sizes_for(99, "ci")
     with pytest.raises(ValueError, match="Unknown profile"):
         sizes_for(0, "tpu")
+
+
+def test_ci_hub_updates_one_experiment_and_keeps_its_other_keys(monkeypatch):
+    monkeypatch.setenv("COURSE_CI_HUB", "1")
+    hub = sizes_for(5, "ci")
+    plain = SIZES[5]["ci"]
+    for experiment, overrides in CI_HUB[5].items():
+        assert hub[experiment] == {**plain[experiment], **overrides}, experiment
+    assert hub["translation"]["d_model"] == plain["translation"]["d_model"]
+    assert hub["classification"]["hub"] == "bert-base-uncased" and hub["tokenizers"] == plain[
+        "tokenizers"
+    ]
+    assert sizes_for(6, "ci")["hub_model"] == CI_HUB[6]["hub_model"]  # a flat module
+    assert sizes_for(6, "ci")["d_model"] == SIZES[6]["ci"]["d_model"]
+    assert SIZES[5]["ci"]["classification"]["hub"] is None  # the table itself is untouched
+
+
+def test_every_unmeasured_gpu_path_exists_and_the_note_names_it():
+    for module, names in UNMEASURED_GPU.items():
+        sizes = sizes_for(module, "gpu")
+        note = unmeasured_note(module, "gpu")
+        for path in names:
+            value = lookup(sizes, path)  # a KeyError names a path that does not exist
+            assert not isinstance(value, dict), path
+            assert f"{path} {value}" in note, (path, note)
+    assert "translation.min_bleu 30.0" in unmeasured_note(4, "gpu")
+    with pytest.raises(KeyError):
+        lookup(sizes_for(4, "gpu"), "translation.no_such_key")
 
 
 def test_setup_prints_banner_and_seeds(monkeypatch, tmp_path, capsys):
@@ -108,12 +170,3 @@ def test_outputs_go_to_drive_when_mounted(monkeypatch, tmp_path):
     drive.mkdir()
     out = paths.output_dir(drive_root=drive)
     assert out == drive / paths.DRIVE_FOLDER / "outputs" and out.is_dir()
-
-
-def test_module_4_tables_share_no_key():
-    """SIZES[4] merges the two Module 4 tables: a shared key would silently take the
-    translation value (the LM's LSTM once got the translation LSTM's width this way)."""
-    from course_lib.machinery.profiles import MODULE_04, MODULE_04_TRANSLATION
-
-    for profile in PROFILES:
-        assert not set(MODULE_04[profile]) & set(MODULE_04_TRANSLATION[profile]), profile

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from course_lib.data import load_multi30k
-from course_lib.machinery.profiles import MODULE_04_TRANSLATION
+from course_lib.machinery.profiles import sizes_for
 from course_lib.translation import bucketed_loader, tokenize_pairs, tokenizer_for_pairs
 
 
@@ -16,20 +16,20 @@ def table(load_script):
 
 
 def test_the_two_transformers_have_the_same_size(table):
-    sizes = MODULE_04_TRANSLATION["cpu"]
+    sizes = sizes_for(4, "cpu")["translation"]
     models = table.build_models(8000, sizes)
     assert list(models) == [table.LSTM_NO_ATTENTION, table.LSTM_ATTENTION, table.FROM_SCRATCH,
                             table.TORCH]
     count = {n: sum(p.numel() for p in m.parameters()) for n, m in models.items()}
     # nn.Transformer adds a final LayerNorm to each stack (2 x 2 x d_model), nothing else
-    assert count[table.TORCH] - count[table.FROM_SCRATCH] == 4 * sizes["mt_d_model"]
+    assert count[table.TORCH] - count[table.FROM_SCRATCH] == 4 * sizes["d_model"]
 
 
 def test_throughput_ratio_and_markdown(table):
-    sizes = MODULE_04_TRANSLATION["ci"]
+    sizes = sizes_for(4, "ci")["translation"]
     pairs = load_multi30k("train")[:200]
-    tokenizer = tokenizer_for_pairs(pairs, sizes["mt_vocab_size"])
-    loader = bucketed_loader(tokenize_pairs(tokenizer, pairs), sizes["mt_batch_tokens"])
+    tokenizer = tokenizer_for_pairs(pairs, sizes["vocab_size"])
+    loader = bucketed_loader(tokenize_pairs(tokenizer, pairs), sizes["batch_tokens"])
     torch.manual_seed(0)
     speed = table.throughput_ratio(table.build_models(600, sizes), loader, steps=2)
     assert speed["ratio"] == pytest.approx(

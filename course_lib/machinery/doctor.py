@@ -349,12 +349,13 @@ def course_hub_models() -> list[str]:
     """The Hub models the course's notebooks name (in any profile), from the size tables."""
     from course_lib.machinery.profiles import SIZES
 
+    tables = [sizes for module in SIZES.values() for sizes in module.values()]
+    tables += [value for sizes in tables for value in sizes.values() if isinstance(value, dict)]
     names = {
         value
-        for module in SIZES.values()
-        for sizes in module.values()
+        for sizes in tables
         for key, value in sizes.items()
-        if (key.endswith("_hub") or key == "hub_model") and isinstance(value, str)
+        if key in ("hub", "hub_model") and isinstance(value, str)
     }
     return sorted(names)
 
