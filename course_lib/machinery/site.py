@@ -37,10 +37,16 @@ MATHJAX_PARTS = (  # what MathJax 2.7's HTML-CSS output with the STIX-Web fonts 
     "fonts/HTML-CSS/STIX-Web/woff",
     "localization/en",
 )
-# The package ships only the STIX-Web fonts: tell MathJax to use them and no other.
+# The package ships only the STIX-Web fonts: tell MathJax to use them and no other. Assistive
+# MathML is off: its hidden <math> elements ask for TeX fonts the package lacks (404s). The
+# blank font MathJax measures with is local() instead of url('about:blank'), which today's
+# Chromium refuses with a console error.
 MATHJAX_LOCAL_CONFIG = """MathJax.Hub.Config({
-  "HTML-CSS": {availableFonts: [], preferredFont: null, webFont: "STIX-Web", imageFont: null},
-  menuSettings: {zoom: "None"}
+  "HTML-CSS": {
+    availableFonts: [], preferredFont: null, webFont: "STIX-Web", imageFont: null,
+    styles: {"@font-face": {"font-family": "MathJax_Blank", src: "local('MathJax_Blank')"}}
+  },
+  menuSettings: {zoom: "None", assistiveMML: false}
 });
 MathJax.Ajax.loadComplete("[MathJax]/config/local/course.js");
 """
@@ -49,10 +55,10 @@ MATHJAX_LOADER = """(function () {
   if (window.MathJax) { return; }
   var here = document.currentScript.src.replace(/[^/]*$/, "");
   var script = document.createElement("script");
-  script.src = here + "mathjax/MathJax.js?config=%s";
+  script.src = here + "mathjax/MathJax.js?config=CONFIG";
   document.head.appendChild(script);
 })();
-""" % MATHJAX_CONFIG
+""".replace("CONFIG", MATHJAX_CONFIG)
 COLAB_BADGE_SVG = """<svg xmlns="http://www.w3.org/2000/svg" width="117" height="20" role="img"
  aria-label="Open in Colab"><title>Open in Colab</title>
 <rect width="117" height="20" rx="3" fill="#555"/><rect x="20" width="97" height="20" rx="3"
