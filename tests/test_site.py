@@ -14,6 +14,7 @@ import functools
 import os
 import re
 import shutil
+import subprocess
 import threading
 import time
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -22,6 +23,7 @@ from urllib.parse import urljoin
 
 import nbformat
 import pytest
+import yaml
 
 from course_lib.machinery import paths, reference
 from course_lib.machinery.lessons import find_lessons
@@ -155,3 +157,29 @@ def test_every_page_loads_in_chromium_with_images_math_and_navigation(chromium, 
     chromium.save_screenshot(str(shot))
     assert shot.stat().st_size > 10_000
     print(f"screenshot: {shot}; browser checks took {time.monotonic() - started:.1f} s")
+
+
+PAGES = ROOT / ".github" / "workflows" / "pages.yml"
+
+
+def test_pages_workflow_matches_githubs_schema_offline():
+    tool = shutil.which("check-jsonschema")
+    assert tool, "check-jsonschema is missing: pip install -e '.[dev]'"
+    command = [tool, "--builtin-schema", "vendor.github-workflows", str(PAGES)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_pages_workflow_builds_with_course_site_and_deploys_what_it_built():
+    workflow = yaml.safe_load(PAGES.read_text(encoding="utf-8"))
+    triggers = workflow[True] if True in workflow else workflow["on"]  # YAML 1.1 reads on: as True
+    assert triggers["push"]["branches"] == ["main"]
+    assert workflow["permissions"] == {"contents": "read", "pages": "write", "id-token": "write"}
+    build, deploy = workflow["jobs"]["build"], workflow["jobs"]["deploy"]
+    runs = [s["run"] for s in build["steps"] if "run" in s]
+    assert any('-e ".[dev]"' in run for run in runs), "installs the site tools (dev extra)"
+    (site_run,) = [run for run in runs if run.startswith("course site")]
+    upload = next(s for s in build["steps"] if "upload-pages-artifact" in s.get("uses", ""))
+    assert site_run.split("--out")[1].strip() == upload["with"]["path"]
+    assert deploy["needs"] == "build" and deploy["environment"]["name"] == "github-pages"
+    assert any("actions/deploy-pages" in s.get("uses", "") for s in deploy["steps"])
