@@ -70,6 +70,7 @@ def _executed_copy(course, tmp_path):
     code = next(c for c in nb.cells if c.cell_type == "code")
     widget = "application/vnd.jupyter.widget-view+json"
     code.outputs = [
+        nbformat.v4.new_output("stream", text="[course] module 00 | profile cpu | threads 2 |\n"),
         nbformat.v4.new_output(
             "display_data", data={widget: {"model_id": "a"}, "text/plain": "Slider(value=1)"}
         ),
@@ -90,15 +91,15 @@ def test_a_recorded_run_is_stamped_slim_and_fresh(course, tmp_path):
     nb = nbformat.read(target, as_version=4)
     stamp = nb.metadata[reference.STAMP_KEY]
     assert stamp["profile"] == "cpu" and stamp["seconds"] == 75.3
-    assert stamp["load_average_at_start"] == 0.42 and stamp["torch_threads"] >= 1
+    assert stamp["load_average_at_start"] == 0.42 and stamp["torch_threads"] == 2
     assert stamp["code_hash"] == reference.code_hash(nbformat.read(solved, as_version=4))
     assert {"date", "machine", "git_commit"} <= set(stamp)
     assert "Reference run" in nb.cells[0].source and "1 min 15 s" in nb.cells[0].source
     assert "widgets" not in nb.metadata
     outputs = next(c for c in nb.cells if c.cell_type == "code").outputs
-    assert len(outputs) == 2, "the widget-only output is dropped, the others kept"
-    assert outputs[0].data == {"text/plain": "Slider(value=1)"}
-    png = base64.b64decode(outputs[1].data["image/png"])
+    assert len(outputs) == 3, "the widget-only output is dropped, the others kept"
+    assert outputs[1].data == {"text/plain": "Slider(value=1)"}
+    png = base64.b64decode(outputs[2].data["image/png"])
     assert png.startswith(b"\x89PNG") and len(png) <= reference.PNG_MAX_BYTES
     assert reference.reference_status(course) == reference.Status([], [], [STEM])
 

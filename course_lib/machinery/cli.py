@@ -35,7 +35,8 @@ def _build(args: argparse.Namespace) -> int:
             print(f"stale: {path.relative_to(root)} (run `course build`)")
         print("notebooks up to date" if not stale else f"{len(stale)} stale file(s)")
         references = reference_status(root)
-        print("\n".join(status_lines(references)))
+        for line in status_lines(references):
+            print(line)
         return 1 if stale or references.stale else 0
     for path in stale:
         print(f"written: {path.relative_to(root)}")

@@ -20,6 +20,7 @@ import hashlib
 import io
 import os
 import platform
+import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,15 +73,25 @@ def _git_commit(root: Path) -> str:
     return commit.stdout.strip() + ("-dirty" if dirty else "")
 
 
-def machine_stamp(profile: str, seconds: float, load_at_start: float, root: Path) -> dict:
-    """What a reference run is stamped with (see the module docstring)."""
-    import torch
+SETUP_THREADS = re.compile(r"\| threads (\d+) \|")  # setup()'s line: "... | threads 2 | ..."
 
+
+def kernel_threads(nb) -> int | None:
+    """The torch threads the run used, as ``setup()`` printed them in ``nb``'s outputs."""
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            found = SETUP_THREADS.search(output.get("text", ""))
+            if found:
+                return int(found.group(1))
+    return None
+
+
+def machine_stamp(profile: str, seconds: float, load_at_start: float, root: Path) -> dict:
+    """Where and how a run was made (the torch threads come from the run's own outputs)."""
     return {
         "date": datetime.date.today().isoformat(),
         "machine": f"{os.cpu_count()} CPU cores, {platform.machine()}",
         "profile": profile,
-        "torch_threads": int(os.environ.get("COURSE_THREADS", "") or torch.get_num_threads()),
         "seconds": round(seconds, 1),
         "load_average_at_start": round(load_at_start, 2),
         "git_commit": _git_commit(root),
@@ -143,8 +154,8 @@ def stamp_text(stem: str, stamp: dict) -> str:
     commit = f", commit `{stamp['git_commit']}`" if stamp.get("git_commit") else ""
     return (
         f"> **Reference run** of `solutions/{stem}.ipynb`: executed on {stamp['date']} in the "
-        f"`{stamp['profile']}` profile on {stamp['machine']}, {stamp['torch_threads']} torch "
-        f"thread(s), in {run_times.format_seconds(stamp['seconds'])} (load average "
+        f"`{stamp['profile']}` profile on {stamp['machine']}, {stamp['torch_threads'] or '?'} "
+        f"torch thread(s), in {run_times.format_seconds(stamp['seconds'])} (load average "
         f"{stamp['load_average_at_start']} at the start). Lesson code `{stamp['code_hash']}`"
         f"{commit}. Your own run will differ a little; re-record with "
         f"`{rerecord_command(stem)}`."
@@ -157,6 +168,7 @@ def write_reference(
     """Store the executed copy of the solved notebook ``solved`` as its reference run."""
     nb = slim(nbformat.read(executed, as_version=4))
     stamp = machine_stamp(profile, seconds, load_at_start, root)
+    stamp["torch_threads"] = kernel_threads(nb)
     stamp["code_hash"] = code_hash(nbformat.read(solved, as_version=4))
     nb.metadata[STAMP_KEY] = stamp
     cell = nbformat.v4.new_markdown_cell(stamp_text(solved.stem, stamp))
