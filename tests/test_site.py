@@ -154,7 +154,8 @@ def test_every_page_loads_in_chromium_with_images_math_and_navigation(chromium, 
     assert figures > 1, f"the executed pages {executed} show no figures"  # badge + figures
     shot = paths.output_dir() / "site-screenshot.png"
     _open(chromium, modules[executed[0]])
-    chromium.save_screenshot(str(shot))
+    chromium.execute_script("document.querySelector('.jp-OutputArea img').scrollIntoView();")
+    chromium.save_screenshot(str(shot))  # the page at its first figure
     assert shot.stat().st_size > 10_000
     print(f"screenshot: {shot}; browser checks took {time.monotonic() - started:.1f} s")
 
