@@ -1,4 +1,5 @@
-"""The ``course`` command: ``course build [--check]``, ``course run MODULE``, ``course doctor``."""
+"""The ``course`` command: ``course build [--check]``, ``course run MODULE``, ``course doctor``,
+``course site``."""
 
 from __future__ import annotations
 
@@ -28,10 +29,15 @@ def _build(args: argparse.Namespace) -> int:
         + build_readme(root, check=args.check)
     )
     if args.check:
+        from course_lib.machinery.reference import reference_status, status_lines
+
         for path in stale:
             print(f"stale: {path.relative_to(root)} (run `course build`)")
         print("notebooks up to date" if not stale else f"{len(stale)} stale file(s)")
-        return 1 if stale else 0
+        references = reference_status(root)
+        for line in status_lines(references):
+            print(line)
+        return 1 if stale or references.stale else 0
     for path in stale:
         print(f"written: {path.relative_to(root)}")
     print(f"{len(stale)} file(s) written")
@@ -40,6 +46,7 @@ def _build(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from course_lib.machinery.profiles import detect_profile
+    from course_lib.machinery.reference import load_average, write_reference
     from course_lib.machinery.run_times import record_run
     from course_lib.machinery.runner import (
         NotebookBusy,
@@ -51,6 +58,11 @@ def _run(args: argparse.Namespace) -> int:
     from course_lib.machinery.settings import check_environment
 
     root = _root()
+    if args.reference and not args.solution:
+        print(
+            "course run: --reference records the solved notebook: add --solution.", file=sys.stderr
+        )
+        return 2
     try:
         path = find_notebook(args.module, solution=args.solution, root=root)
         read_notebook(path)
@@ -60,6 +72,7 @@ def _run(args: argparse.Namespace) -> int:
         print(f"course run: {err}", file=sys.stderr)
         return 2
     print(f"running {path.relative_to(root)} in profile {profile}")
+    load_at_start = load_average()
     try:
         out, seconds = run_notebook(path, timeout=args.timeout)
     except NotebookBusy as err:
@@ -72,6 +85,22 @@ def _run(args: argparse.Namespace) -> int:
     if args.record:
         where = record_run(root, path.stem, profile, seconds, note=args.note)
         print(f"recorded in {where.relative_to(root)}: run `course build` to update the notebooks")
+    if args.reference:
+        where = write_reference(root, path, out, profile, seconds, load_at_start)
+        print(f"reference run written: {where.relative_to(root)}")
+    return 0
+
+
+def _site(args: argparse.Namespace) -> int:
+    from course_lib.machinery.site import SiteError, build_site
+
+    root = _root()
+    try:
+        out = build_site(root, out=args.out, source=args.source)
+    except SiteError as err:
+        print(f"course site: {err}", file=sys.stderr)
+        return 1
+    print(f"site built: {out}/index.html")
     return 0
 
 
@@ -96,7 +125,22 @@ def main(argv: list[str] | None = None) -> int:
         "--record", action="store_true", help="store the run time in docs/run_times.json"
     )
     run.add_argument("--note", default="", help="with --record: how the machine was loaded")
+    run.add_argument(
+        "--reference",
+        action="store_true",
+        help="with --solution: keep the executed copy as docs/reference/NN_topic.ipynb",
+    )
     run.set_defaults(func=_run)
+    site = sub.add_parser("site", help="build the course site (offline) with mkdocs")
+    site.add_argument("--out", type=Path, default=None, help="output folder (default: site/)")
+    site.add_argument(
+        "--from",
+        dest="source",
+        type=Path,
+        default=None,
+        help="folder of executed notebooks (default: docs/reference/)",
+    )
+    site.set_defaults(func=_site)
     doctor = sub.add_parser("doctor", help="check versions, device, data, Hub; say how to fix")
     doctor_options(doctor)
     doctor.set_defaults(func=run_doctor)
