@@ -669,10 +669,15 @@ MODULE_06 = {  # final project: your data, train or fine-tune, evaluate, optimis
         "max_new_tokens": 100,
         "num_beams": 1,
         "optimise_examples": 48,
-        # PROVISIONAL thresholds (the lead sets them from a cpu reference run on a quiet
-        # machine): not measured yet with this recipe (the old recipe kept 10.7 BLEU of margin).
-        "min_val_loss_drop": 5.0,
-        "min_margin": 25.0,
+        # PROVISIONAL thresholds, set low so that a reference run ends (the lead sets them
+        # from the cpu reference run on a quiet machine; the old recipe, d_model 128 and 12
+        # minutes, measured a margin of 10.7 BLEU on 500 held-out pairs). Equal-step runs
+        # (2026-12-07, busy machine, one thread each, this recipe with the schedule scaled to
+        # the steps, greedy BLEU on the first 300 test 2016 pairs): 250 steps: Module 4's
+        # Transformer 6.5 BLEU (loss 4.52), this T5 2.0 (loss 5.24); 120 steps: 0.6 / 1.5
+        # (T5 at lr 1e-3: 1.9, loss 5.86 against 5.42 at 3e-3); T5 ~20% fewer tokens/s.
+        "min_val_loss_drop": 4.0,
+        "min_margin": 10.0,
     },
     "gpu": {  # not run here (no GPU, no network): thresholds unmeasured, to set on Colab
         # 10,000 examples (was 20,000) and 20 minutes (was 30): t5-small trains in fp32 on a
