@@ -30,7 +30,12 @@ from IPython.display import Markdown, display
 
 from course_lib import setup
 from course_lib.checkers import assert_metric
-from course_lib.machinery.profiles import sizes_for, training_settings, unmeasured_note
+from course_lib.machinery.profiles import (
+    MODULE_04_CPU_RESULT,
+    sizes_for,
+    training_settings,
+    unmeasured_note,
+)
 
 cfg = setup(module=6)
 sizes = cfg.sizes
@@ -64,10 +69,13 @@ TASK, PREFIX = sizes["task"], sizes["prefix"]
 # *(text, label)* for classification. Name your file and its two columns here.
 #
 # The worked example first writes its own file, so that the rest of the notebook reads a
-# file exactly as it would read yours: `write_multi30k_jsonl(path)` writes the course's
-# Multi30k training pairs as JSONL lines `{"source": German, "target": English}` (online,
-# `write_cnn_dailymail_jsonl(path, count)` writes the first `count` CNN/DailyMail articles
-# with their highlights); both return the path.
+# file exactly as it would read yours: `write_multi30k_jsonl(path, split)` writes the
+# course's Multi30k pairs of `split` as JSONL lines `{"source": German, "target": English}`
+# (online, `write_cnn_dailymail_jsonl(path, count)` writes the first `count` CNN/DailyMail
+# articles with their highlights); both return the path. Multi30k comes with its own test
+# set, "test 2016", the 1,000 pairs Module 4 scored: offline the worked example writes it
+# as a second file, `TEST_FILE`, so that its score compares with Module 4's (no test file:
+# `TEST_FILE = None`, and the test split is held out of `DATA_FILE`).
 
 # %%
 from course_lib.project.final_project import write_cnn_dailymail_jsonl, write_multi30k_jsonl
@@ -75,24 +83,29 @@ from course_lib.project.final_project import write_cnn_dailymail_jsonl, write_mu
 DATA_FILE = cfg.output_dir / "final_project" / f"{TASK}_pairs.jsonl"  # <- your file
 COLUMNS = ("source", "target")  # <- your two column names, e.g. ("text", "label")
 
+TEST_FILE = None  # <- your test file, if you have one
+
 if TASK == "summarisation":
     write_cnn_dailymail_jsonl(DATA_FILE, sizes["examples"])
 else:
     write_multi30k_jsonl(DATA_FILE)
+    TEST_FILE = write_multi30k_jsonl(DATA_FILE.with_name("test_2016.jsonl"), "test_2016_flickr")
 print(DATA_FILE.read_text(encoding="utf-8").splitlines()[0][:200])
 
 # %% [markdown]
-# `load_project_data(train_file, columns=..., seed=..., max_examples=None)` reads the file,
-# checks it, and holds out a validation and a test split with the seed (`max_examples` keeps
-# only the first examples, for a quick run). It returns a `ProjectData` whose `.train`,
-# `.val` and `.test` are lists of `(source, target)` pairs. Identical sources are kept in one
-# split, so nothing the model trains on reappears in its test. (Have a separate test file?
-# Pass it as `test_file=`: it is checked for overlap with training.)
+# `load_project_data(train_file, test_file=None, columns=..., val_fraction=0.1, seed=...,
+# max_examples=None)` reads the file, checks it, and holds out a validation split (that
+# share of the pairs) and, without a test file, a test split, with the seed (`max_examples`
+# keeps only the first examples, for a quick run). It returns a `ProjectData` whose
+# `.train`, `.val` and `.test` are lists of `(source, target)` pairs. Identical sources are
+# kept in one split, so nothing the model trains on reappears in its test; a test file is
+# checked for overlap with training.
 
 # %%
 from course_lib.project.project_data import load_project_data
 
-data = load_project_data(DATA_FILE, columns=COLUMNS, seed=cfg.seed,
+data = load_project_data(DATA_FILE, test_file=TEST_FILE, columns=COLUMNS,
+                         val_fraction=sizes["val_fraction"], seed=cfg.seed,
                          max_examples=sizes["examples"])
 print(f"{len(data.train):,} training, {len(data.val):,} validation, {len(data.test):,} test pairs")
 
@@ -229,8 +242,11 @@ print(f"{len(data.train):,} training pairs, device {cfg.device.type}, pre-traine
 # The worked example builds its model accordingly. Offline, no pre-trained sequence-to-
 # sequence model is at hand, so the stand-in is a T5 of the same architecture as `t5-small`
 # but smaller, with random weights and a BPE vocabulary learnt on our training pairs
-# (Module 5's `tokenizers`), trained from scratch. Online, `t5-small` gets a LoRA adapter
-# (peft) on its attention's query and value projections.
+# (Module 4's tokenizer), trained from scratch. It keeps T5's Hugging Face interface
+# (`generate`, peft, `save_pretrained`), so every later step is the one a pre-trained model
+# takes, and it is sized and trained with Module 4's recipe for this data (4.8), printed
+# below, so that its score can be set beside Module 4's. Online, `t5-small` gets a LoRA
+# adapter (peft) on its attention's query and value projections.
 #
 # - `stand_in_tokenizer(pairs, vocab_size)` learns that BPE vocabulary on both sides of the
 #   pairs and returns a `transformers` tokenizer (`<pad>` id 0, `<eos>` after every text);
@@ -244,6 +260,7 @@ print(f"{len(data.train):,} training pairs, device {cfg.device.type}, pre-traine
 # %%
 from course_lib.lora import count_trainable
 from course_lib.project.final_project import pretrained_seq2seq, stand_in_t5, stand_in_tokenizer
+from course_lib.report import say
 
 torch.manual_seed(cfg.seed)
 if APPROACH == "from scratch":
@@ -256,6 +273,14 @@ else:  # fine-tune the pre-trained model: every weight, or a LoRA adapter
 model = model.to(cfg.device)
 trainable, total = count_trainable(model)
 print(f"{APPROACH}: {trainable:,} trainable of {total:,} parameters ({trainable / total:.1%})")
+if APPROACH == "from scratch":
+    say(f"Module 4's recipe: one BPE vocabulary of {len(tokenizer):,} subwords shared by German "
+        f"and English, learnt on the training pairs; {sizes['num_layers']} encoder and "
+        f"{sizes['num_layers']} decoder layers of width {sizes['d_model']}, {sizes['num_heads']} "
+        f"heads, feed-forward width {sizes['d_ff']}; batches of about {sizes['batch_tokens']:,} "
+        f"tokens; AdamW rising to {sizes['lr']:g} over {sizes['warmup_steps']} steps, then "
+        f"falling linearly to zero where training ends; label smoothing "
+        f"{sizes['label_smoothing']:g}.")
 
 # %% [markdown]
 # ### How long will an epoch take? Measure, then multiply
@@ -270,6 +295,10 @@ print(f"{APPROACH}: {trainable:,} trainable of {total:,} parameters ({trainable 
 #   `attention_mask` `(batch, src_len)` and `labels` `(batch, tgt_len)` at -100 where there
 #   is padding (ignored by the loss). `prefix` goes before every source (T5's task prefix,
 #   such as `"summarize: "`; empty offline), and each side is cut to its maximum;
+# - `token_budget_loader(pairs, collate, max_tokens, seed)` returns a `DataLoader` of Module
+#   4's batches (4.8): pairs of similar length, as many as fit `max_tokens` (sentences x
+#   longest side), in a new order at every pass. The profile's `batch_tokens` picks it;
+#   without one (`None`), batches of `batch_size` pairs;
 # - `seq2seq_loss(model, batch)` returns the model's own cross-entropy on `batch["labels"]`
 #   (a scalar); `count_tokens(batch)` returns the real (not padding) tokens of a batch;
 # - `mixed_precision_for(model, device, wanted)` returns the precision to train with,
@@ -284,14 +313,22 @@ from torch.utils.data import DataLoader
 
 from course_lib.engine import TrainConfig, train
 from course_lib.pretrained import mixed_precision_for
-from course_lib.project.final_project import Seq2SeqBatches, count_tokens, seq2seq_loss
+from course_lib.project.final_project import (
+    Seq2SeqBatches,
+    count_tokens,
+    seq2seq_loss,
+    token_budget_loader,
+)
 
 # fp16 on a GPU when the profile asks for it, but T5 overflows in fp16: bf16 or float32
 PRECISION = mixed_precision_for(model, cfg.device, training_settings(cfg.profile)["mixed_precision"])
 
 collate = Seq2SeqBatches(tokenizer, PREFIX, sizes["max_source_tokens"], sizes["max_target_tokens"])
-train_loader = DataLoader(data.train, batch_size=sizes["batch_size"], shuffle=True,
-                          collate_fn=collate, generator=torch.Generator().manual_seed(cfg.seed))
+if sizes["batch_tokens"]:  # batches of similar length within a token budget (Module 4)
+    train_loader = token_budget_loader(data.train, collate, sizes["batch_tokens"], cfg.seed)
+else:
+    train_loader = DataLoader(data.train, batch_size=sizes["batch_size"], shuffle=True,
+                              collate_fn=collate, generator=torch.Generator().manual_seed(cfg.seed))
 probe = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=0.0)
 timing = train(model, train_loader, seq2seq_loss, probe, device=cfg.device,
                config=TrainConfig(max_steps=sizes["speed_steps"], progress=False,
@@ -341,8 +378,19 @@ display(Markdown(f"One epoch of {len(data.train):,} pairs: about **{minutes:.1f}
 # in the output folder (on Colab, on your Drive). If the runtime disconnects, run the cell
 # again with `RESUME = True`: training continues exactly where the last checkpoint left it.
 #
+# The learning rate warms up, then falls linearly to zero where training ends, so the run
+# ends on the calm weights of its smallest steps. Where it ends, the estimate of 6.3 says:
+# if the epochs fit in the time budget, at the last step of the last epoch; if not, at the
+# end of the budget, and the step-based schedule would stop near its peak rate, so the
+# rate falls with the time used instead (Module 4's `TimeBudgetSchedule`, 4.8).
+#
 # - `linear_warmup_schedule(optimizer, warmup_steps, total_steps)` (Module 3): the learning
 #   rate rises linearly for `warmup_steps`, then falls linearly to 0 at `total_steps`;
+# - `TimeBudgetSchedule(optimizer, warmup_steps, minutes)` (Module 4): the same warm-up,
+#   then a linear fall to 0 when `minutes` of wall time have passed;
+# - `seq2seq_loss(model, batch, label_smoothing)` with label smoothing (Module 4): the
+#   target keeps 1 - `label_smoothing` on the right token and spreads the rest over the
+#   vocabulary (0 for the pre-trained model: the model's own loss);
 # - `TrainConfig(epochs, max_minutes, clip_grad_norm, seed, mixed_precision, ...)` (Module 4)
 #   holds the limits: training stops at whichever comes first;
 # - `evaluate_loss(model, loader, loss_fn, device)` (Module 1) returns the mean loss over
@@ -355,7 +403,9 @@ display(Markdown(f"One epoch of {len(data.train):,} pairs: about **{minutes:.1f}
 # - `plot_history(curves)` draws every loss in `curves` against its `"step"` entry.
 
 # %%
-from course_lib.schedules import linear_warmup_schedule
+from functools import partial
+
+from course_lib.schedules import TimeBudgetSchedule, linear_warmup_schedule
 from course_lib.training import evaluate_loss
 
 RESUME = False  # <- True to continue an interrupted run (False: a new run replaces the old)
@@ -363,16 +413,24 @@ run_dir = cfg.output_dir / "final_project" / f"{TASK}_run"
 val_loader = DataLoader(data.val[:1000], batch_size=64, collate_fn=collate)
 val_loss_before = evaluate_loss(model, val_loader, seq2seq_loss, cfg.device)
 
-optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad],
-                              lr=sizes["lr"], weight_decay=0.01)
-steps = sizes["epochs"] * len(train_loader)
-scheduler = linear_warmup_schedule(optimizer, sizes["warmup_steps"], steps)
+optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad],  # Module 4's
+                              lr=sizes["lr"], betas=(0.9, 0.98), eps=1e-9, weight_decay=0.0)
+budget_ends_first = minutes * sizes["epochs"] > sizes["max_minutes"]  # the estimate of 6.3
+if budget_ends_first:
+    scheduler = TimeBudgetSchedule(optimizer, sizes["warmup_steps"], sizes["max_minutes"])
+else:
+    scheduler = linear_warmup_schedule(optimizer, sizes["warmup_steps"],
+                                       sizes["epochs"] * len(train_loader))
+print(f"{sizes['epochs']} epochs of about {minutes:.1f} minutes against a budget of "
+      f"{sizes['max_minutes']} minutes: the rate falls to zero at the end of the "
+      + ("budget (TimeBudgetSchedule)" if budget_ends_first else "last epoch (linear_warmup_schedule)"))
+loss_fn = partial(seq2seq_loss, label_smoothing=sizes["label_smoothing"])
 config = TrainConfig(epochs=sizes["epochs"], max_minutes=sizes["max_minutes"], clip_grad_norm=1.0,
                      seed=cfg.seed, **{**training_settings(cfg.profile), "mixed_precision": PRECISION})
 
 # %%
 result = train(
-    model, train_loader, seq2seq_loss, optimizer, scheduler, config,
+    model, train_loader, loss_fn, optimizer, scheduler, config,
     evaluate=lambda m: {"val_loss": evaluate_loss(m, val_loader, seq2seq_loss, cfg.device)},
     output_dir=run_dir, resume=RESUME, overwrite=not RESUME, count_tokens=count_tokens,
     device=cfg.device,
@@ -383,7 +441,8 @@ print(f"{result.steps} steps, {result.epochs:.2f} epochs in {result.seconds / 60
 # %%
 from course_lib.plots import plot_history
 
-curves = {"step": result.history["step"], "training loss": result.history["train_loss"],
+smoothed = " (label-smoothed)" if sizes["label_smoothing"] else ""
+curves = {"step": result.history["step"], f"training loss{smoothed}": result.history["train_loss"],
           "validation loss": result.history["val_loss"]}
 plot_history(curves, title="training the project's model (cross-entropy, nats per token)")
 plt.show()
@@ -430,7 +489,12 @@ assert_metric("validation loss drop (nats)", val_loss_before - val_loss_after,
 #   their checkers pass;
 # - `compare_sentence(subject, value, other, reference, ...)` (Module 4) returns the sentence
 #   comparing the model with the baseline, its words (better, level, worse) chosen from the
-#   two values, and `say(markdown)` displays it.
+#   two values, and `say(markdown)` displays it;
+# - `MODULE_04_CPU_RESULT` (`course_lib.machinery.profiles`): Module 4's recorded `cpu`
+#   result on test 2016 (greedy BLEU, steps, minutes, date). The offline worked example
+#   trains with Module 4's recipe and scores the same pairs, so its score is set beside it:
+#   the same data and recipe should give about the same BLEU, whichever library holds the
+#   model.
 
 # %%
 import re
@@ -480,13 +544,25 @@ for name, values in (("model", scores), (baseline_name, baseline_scores)):
     print(f"{name:16s}" + "  ".join(f"{k} {v:6.2f}" for k, v in values.items()))
 
 # %%
-from course_lib.report import compare_sentence, say
+from course_lib.report import compare_sentence
 
 say(compare_sentence("On the test split the model", scores[metric], f"the baseline "
                      f"({baseline_name})", baseline_scores[metric], digits=1,
                      verb=f"reaches {metric}", expected="better"))
 assert_metric(f"{metric}: model minus {baseline_name}", scores[metric] - baseline_scores[metric],
               at_least=sizes["min_margin"])
+if APPROACH == "from scratch" and TASK == "translation":  # Module 4's model on the same pairs
+    m4 = MODULE_04_CPU_RESULT
+    m4_run = (f"Module 4's Transformer on the same {m4['test_pairs']:,} test pairs (greedy, "
+              f"{m4['minutes']} minutes, {m4['steps']} steps on a {m4['machine']}, {m4['date']})")
+    if sizes == sizes_for(6, "cpu"):  # the cpu sizes (also a GPU without a network)
+        say(compare_sentence(f"Trained with Module 4's recipe for {result.seconds / 60:.0f} "
+                             f"minutes ({result.steps} steps), the stand-in T5", scores["bleu"],
+                             m4_run, m4["bleu"], digits=1, noise=m4["noise"], verb="reaches BLEU"))
+    else:
+        say(f"{m4_run} reached {m4['bleu']:.1f} BLEU. This {cfg.profile} run is not comparable: "
+            f"it trains a smaller model for {result.seconds / 60:.1f} minutes and scores "
+            f"{len(test):,} test pairs (the `cpu` profile compares the two).")
 
 # %% [markdown]
 # ### Error analysis: the worst examples
@@ -616,14 +692,16 @@ card = ModelCard(
     model=("a small T5 trained from scratch (offline stand-in for t5-small)"
            if APPROACH == "from scratch" else f"{choice.source} fine-tuned with {APPROACH}"),
     data=(f"{DATA_FILE.name}: {len(data.train):,} training, {len(data.val):,} validation, "
-          f"{len(data.test):,} test pairs (held out with seed {cfg.seed}); scores on "
-          f"{len(test):,} test pairs."),
+          f"{len(data.test):,} test pairs ("
+          + (f"from {TEST_FILE.name}" if TEST_FILE else f"held out with seed {cfg.seed}")
+          + f"); scores on {len(test):,} test pairs."),
     metrics=scores, baseline=baseline_scores, baseline_name=baseline_name,
     training=(f"{result.steps} steps ({result.epochs:.2f} epochs) in {result.seconds / 60:.1f} "
               f"minutes on {cfg.device.type}, profile {cfg.profile}."),
     limits=["Trained on one domain only: expect worse results on text unlike the training data.",
             f"Inputs longer than {sizes['max_source_tokens']} tokens are cut.",
-            "Scores are on a held-out split of the same file, not on independent data."],
+            f"Scores are on {'a separate test file' if TEST_FILE else 'a held-out split'} of the "
+            "same source, not on independent data."],
 )
 model = model.cpu()  # the saved prediction is made where a user runs it: on a CPU
 ship_dir = save_for_use(cfg.output_dir / "final_project" / "shipped", model, tokenizer, card,

@@ -21,6 +21,7 @@ from course_lib.project.final_project import (
     seq2seq_loss,
     stand_in_t5,
     stand_in_tokenizer,
+    token_budget_loader,
     write_cnn_dailymail_jsonl,
     write_multi30k_jsonl,
 )
@@ -134,3 +135,56 @@ def test_full_fine_tuning_trains_every_weight(tiny_pretrained):
     trainable, total = count_trainable(model)
     assert trainable == total and not hasattr(model, "peft_config")
     assert tokenizer.pad_token_id == 0
+
+
+def test_multi30k_test_file_is_test_2016_and_shares_no_source_with_training(tmp_path):
+    train_file = write_multi30k_jsonl(tmp_path / "train.jsonl")
+    test_file = write_multi30k_jsonl(tmp_path / "test.jsonl", split="test_2016_flickr")
+    data = load_project_data(train_file, test_file=test_file, val_fraction=0.035)
+    assert len(data.test) == 1000 and len(data.val) == 1015  # Module 4's test pairs, all
+    assert len(data.train) + len(data.val) == len(dict.fromkeys(load_pairs(train_file)))
+
+
+def test_token_budget_loader_batches_every_pair_once_within_the_budget(tiny_pretrained):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_pretrained)
+    data = articles(60, seed=3)
+    pairs = list(zip(data["article"], [h.strip() for h in data["highlights"]]))
+    collate = Seq2SeqBatches(tokenizer, max_source_tokens=40, max_target_tokens=40)
+    loader = token_budget_loader(pairs, collate, max_tokens=200, seed=1)
+    source_ids, target_ids = collate.encode(pairs)
+    longest = {pair: max(len(s), len(t)) for pair, s, t in zip(pairs, source_ids, target_ids)}
+    passes = []
+    for _ in range(2):
+        seen = []
+        for indices in loader.batch_sampler:
+            batch = [pairs[i] for i in indices]
+            assert len(batch) * max(longest[p] for p in batch) <= 200 or len(batch) == 1
+            seen += batch
+        assert sorted(seen) == sorted(pairs)
+        passes.append(seen)
+    assert passes[0] != passes[1]  # a new order at every pass
+    batch = next(iter(loader))
+    assert batch["input_ids"].shape[1] <= 40
+    assert set(batch) == {"input_ids", "attention_mask", "labels"}
+    lengths = ([len(s) for s in source_ids], [len(t) for t in target_ids])
+    assert collate.token_lengths(pairs) == lengths
+    with pytest.raises(ValueError, match="no pairs"):
+        token_budget_loader([], collate, 200)
+
+
+def test_seq2seq_loss_with_label_smoothing_is_module_4s_loss(tiny_pretrained):
+    from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+
+    from course_lib.losses import label_smoothed_cross_entropy
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_pretrained)
+    model = AutoModelForSeq2SeqLM.from_pretrained(tiny_pretrained).eval()
+    batch = Seq2SeqBatches(tokenizer)([("The cat won.", "Cat won."), ("Storm.", "A storm.")])
+    plain = seq2seq_loss(model, batch)
+    assert torch.equal(plain, model(**batch).loss)
+    logits = model(**batch).logits
+    smoothed = seq2seq_loss(model, batch, label_smoothing=0.1)
+    expected = label_smoothed_cross_entropy(logits, batch["labels"], smoothing=0.1)
+    assert torch.allclose(smoothed, expected, atol=1e-5) and not torch.allclose(smoothed, plain)

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader
 
 from course_lib.project.project_data import Pair, write_jsonl
 
@@ -76,22 +78,53 @@ class Seq2SeqBatches:
             "labels": labels.masked_fill(labels == self.tokenizer.pad_token_id, -100),
         }
 
-    def token_lengths(self, pairs: Sequence[Pair]) -> tuple[list[int], list[int]]:
-        """``(source_lengths, target_lengths)``: the tokens of each pair the model reads,
-        after the prefix and the truncation to ``max_source_tokens`` / ``max_target_tokens``
-        (what an epoch costs, not the raw lengths)."""
+    def encode(self, pairs: Sequence[Pair]) -> tuple[list[list[int]], list[list[int]]]:
+        """``(source_ids, target_ids)``: the token ids of each pair the model reads, after the
+        prefix and the truncation to ``max_source_tokens`` / ``max_target_tokens``."""
         sources = self.tokenizer(
             [self.prefix + s for s, _ in pairs], truncation=True, max_length=self.max_source_tokens
         )["input_ids"]
         targets = self.tokenizer(
             text_target=[t for _, t in pairs], truncation=True, max_length=self.max_target_tokens
         )["input_ids"]
+        return sources, targets
+
+    def token_lengths(self, pairs: Sequence[Pair]) -> tuple[list[int], list[int]]:
+        """``(source_lengths, target_lengths)``: the tokens of each pair the model reads
+        (:meth:`encode`: what an epoch costs, not the raw lengths)."""
+        sources, targets = self.encode(pairs)
         return [len(ids) for ids in sources], [len(ids) for ids in targets]
 
 
-def seq2seq_loss(model, batch: dict) -> torch.Tensor:
-    """The model's own token-level cross-entropy on ``batch["labels"]`` (a scalar)."""
-    return model(**batch).loss
+def token_budget_loader(
+    pairs: Sequence[Pair], collate: Seq2SeqBatches, max_tokens: int, seed: int = 0
+) -> DataLoader:
+    """A DataLoader of ``pairs`` in batches of similar length within ``max_tokens`` (sentences x
+    longest side, counted in the tokens ``collate`` gives): Module 4's
+    ``course_lib.translation.TokenBudgetSampler``, reshuffled at every pass."""
+    from course_lib.translation import TokenBudgetSampler
+
+    if len(pairs) == 0:
+        raise ValueError("token_budget_loader got no pairs; pass the training pairs.")
+    ids = list(zip(*collate.encode(pairs), strict=True))
+    sampler = TokenBudgetSampler(ids, max_tokens, shuffle=True, seed=seed)
+    return DataLoader(list(pairs), batch_sampler=sampler, collate_fn=collate)
+
+
+def seq2seq_loss(model, batch: dict, label_smoothing: float = 0.0) -> torch.Tensor:
+    """Token-level cross-entropy on ``batch["labels"]`` (a scalar, -100 ignored): the model's
+    own loss, or with ``label_smoothing`` that share of the target spread over the vocabulary
+    (Module 4's recipe)."""
+    output = model(**batch)
+    if not label_smoothing:
+        return output.loss
+    logits = output.logits  # (batch, tgt_len, vocab)
+    return F.cross_entropy(
+        logits.flatten(0, 1).float(),
+        batch["labels"].flatten(),
+        ignore_index=-100,
+        label_smoothing=label_smoothing,
+    )
 
 
 def count_tokens(batch: dict) -> int:
