@@ -54,8 +54,8 @@ if unmeasured_note(6, cfg.profile):  # gpu: thresholds no GPU run has measured y
 from course_lib.pretrained import choose_model
 
 choice = choose_model(
-    sizes["task"], sizes["hub_model"], stand_in="transformer-from-config",
-    stand_in_note="a small Transformer built from a config, trained here on German -> English",
+    sizes["task"], sizes["hub_model"], stand_in="t5-from-config",
+    stand_in_note="a small T5 built from a config and trained here on German -> English pairs",
 )
 if choice.stand_in and sizes["hub_model"]:  # a GPU but no network: the offline example
     sizes = sizes_for(6, "cpu")
@@ -240,23 +240,18 @@ print(f"{len(data.train):,} training pairs, device {cfg.device.type}, pre-traine
 
 # %% [markdown]
 # The worked example builds its model accordingly. Offline, no pre-trained sequence-to-
-# sequence model is at hand, so the stand-in is Module 4's Transformer in Hugging Face form:
-# a `MarianMTModel` (the architecture of Helsinki-NLP's opus-mt translators of Module 5:
-# post-norm, sinusoidal positions, one shared embedding), with random weights and a BPE
-# vocabulary learnt on our training pairs (Module 4's tokenizer), trained from scratch. It
-# has the interface of every Hugging Face sequence-to-sequence model (`generate`, peft,
-# `save_pretrained`), so every later step is the one a pre-trained model takes, and it is
-# sized and trained with Module 4's recipe for this data (4.8), printed below, so that its
-# score can be set beside Module 4's. (A T5 from a config, `t5-small`'s architecture, learnt
-# more slowly with this recipe: at 250 steps its training loss was 5.2 nats where Module 4's
-# model and this one were at 4.5 and 4.6, so the worked example uses the architecture that
-# matches Module 4.) Online, `t5-small` gets a LoRA adapter (peft) on its attention's query
-# and value projections.
+# sequence model is at hand, so the stand-in is a T5 of the same architecture as `t5-small`
+# but smaller, with random weights and a BPE vocabulary learnt on our training pairs
+# (Module 4's tokenizer), trained from scratch. It keeps T5's Hugging Face interface
+# (`generate`, peft, `save_pretrained`), so every later step is the one a pre-trained model
+# takes, and it is sized and trained with Module 4's recipe for this data (4.8), printed
+# below, so that its score can be set beside Module 4's. Online, `t5-small` gets a LoRA
+# adapter (peft) on its attention's query and value projections.
 #
 # - `stand_in_tokenizer(pairs, vocab_size)` learns that BPE vocabulary on both sides of the
 #   pairs and returns a `transformers` tokenizer (`<pad>` id 0, `<eos>` after every text);
-# - `stand_in_transformer(tokenizer, d_model, num_layers, num_heads, d_ff, dropout)` returns
-#   that Transformer with random weights, built from a config for the tokenizer's vocabulary;
+# - `stand_in_t5(tokenizer, d_model, num_layers, num_heads, d_ff, dropout)` returns a T5 with
+#   random weights, built from a config for that tokenizer's vocabulary;
 # - `pretrained_seq2seq(name, lora_r=None)` returns `(model, tokenizer)` of a pre-trained
 #   model; with `lora_r`, a LoRA adapter of that rank and only the adapter trains, without
 #   it every weight trains (full fine-tuning);
@@ -264,18 +259,14 @@ print(f"{len(data.train):,} training pairs, device {cfg.device.type}, pre-traine
 
 # %%
 from course_lib.lora import count_trainable
-from course_lib.project.final_project import (
-    pretrained_seq2seq,
-    stand_in_tokenizer,
-    stand_in_transformer,
-)
+from course_lib.project.final_project import pretrained_seq2seq, stand_in_t5, stand_in_tokenizer
 from course_lib.report import say
 
 torch.manual_seed(cfg.seed)
 if APPROACH == "from scratch":
     tokenizer = stand_in_tokenizer(data.train, sizes["vocab_size"])
-    model = stand_in_transformer(tokenizer, sizes["d_model"], sizes["num_layers"],
-                                 sizes["num_heads"], sizes["d_ff"], sizes["dropout"])
+    model = stand_in_t5(tokenizer, sizes["d_model"], sizes["num_layers"], sizes["num_heads"],
+                        sizes["d_ff"], sizes["dropout"])
 else:  # fine-tune the pre-trained model: every weight, or a LoRA adapter
     model, tokenizer = pretrained_seq2seq(
         choice.source, lora_r=sizes["lora_r"] if APPROACH == "LoRA" else None)
@@ -566,7 +557,7 @@ if APPROACH == "from scratch" and TASK == "translation":  # Module 4's model on 
               f"{m4['minutes']} minutes, {m4['steps']} steps on a {m4['machine']}, {m4['date']})")
     if sizes == sizes_for(6, "cpu"):  # the cpu sizes (also a GPU without a network)
         say(compare_sentence(f"Trained with Module 4's recipe for {result.seconds / 60:.0f} "
-                             f"minutes ({result.steps} steps), the stand-in", scores["bleu"],
+                             f"minutes ({result.steps} steps), the stand-in T5", scores["bleu"],
                              m4_run, m4["bleu"], digits=1, noise=m4["noise"], verb="reaches BLEU"))
     else:
         say(f"{m4_run} reached {m4['bleu']:.1f} BLEU. This {cfg.profile} run is not comparable: "
@@ -698,7 +689,7 @@ from course_lib.project.shipping import ModelCard, save_for_use
 card = ModelCard(
     title=f"Final project: {TASK} ({DATA_FILE.name})",
     task=TASK,
-    model=("a small Transformer (Marian) trained from scratch (offline stand-in)"
+    model=("a small T5 trained from scratch (offline stand-in for t5-small)"
            if APPROACH == "from scratch" else f"{choice.source} fine-tuned with {APPROACH}"),
     data=(f"{DATA_FILE.name}: {len(data.train):,} training, {len(data.val):,} validation, "
           f"{len(data.test):,} test pairs ("

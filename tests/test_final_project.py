@@ -10,7 +10,6 @@ import pytest
 import torch
 from datasets import Dataset
 from torch.utils.data import DataLoader
-from transformers import T5Config, T5ForConditionalGeneration
 
 from course_lib.engine import TrainConfig, train
 from course_lib.lora import count_trainable, merge_lora
@@ -20,6 +19,7 @@ from course_lib.project.final_project import (
     count_tokens,
     pretrained_seq2seq,
     seq2seq_loss,
+    stand_in_t5,
     stand_in_tokenizer,
     token_budget_loader,
     write_cnn_dailymail_jsonl,
@@ -51,12 +51,8 @@ def tiny_pretrained(tmp_path_factory):
     folder = tmp_path_factory.mktemp("tiny-t5")
     data = articles(40)
     tokenizer = stand_in_tokenizer(list(zip(data["article"], data["highlights"])), 120)
-    config = T5Config(vocab_size=len(tokenizer), d_model=32, d_kv=16, d_ff=64, num_layers=1,
-                      num_heads=2, pad_token_id=tokenizer.pad_token_id,
-                      eos_token_id=tokenizer.eos_token_id,
-                      decoder_start_token_id=tokenizer.pad_token_id)
     torch.manual_seed(0)
-    T5ForConditionalGeneration(config).save_pretrained(folder)
+    stand_in_t5(tokenizer, d_model=32, num_layers=1, num_heads=2, d_ff=64).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
 

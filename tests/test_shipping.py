@@ -13,8 +13,8 @@ from torch.utils.data import DataLoader
 from course_lib.project.final_project import (
     Seq2SeqBatches,
     seq2seq_loss,
+    stand_in_t5,
     stand_in_tokenizer,
-    stand_in_transformer,
 )
 from course_lib.project.shipping import (
     ModelCard,
@@ -50,8 +50,7 @@ def trained():
     """A tiny T5 trained for a moment on a toy translation task, and its tokenizer."""
     torch.manual_seed(0)
     tokenizer = stand_in_tokenizer(PAIRS, 80)
-    model = stand_in_transformer(tokenizer, d_model=32, num_layers=1, num_heads=2, d_ff=64,
-                                 dropout=0.0)
+    model = stand_in_t5(tokenizer, d_model=32, num_layers=1, num_heads=2, d_ff=64, dropout=0.0)
     loader = DataLoader(PAIRS, batch_size=12, shuffle=True, collate_fn=Seq2SeqBatches(tokenizer))
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
     fit(model, loader, seq2seq_loss, optimizer, epochs=4, progress=False)
@@ -197,7 +196,7 @@ DAMAGE = {
     "a missing tensor": (lambda f: _drop_tensor(f / "model.safetensors"),
                          "model.safetensors has changed"),
     "an edited layer count": (
-        lambda f: _edit_json(f / "config.json", lambda c: c.update(decoder_layers=2)),
+        lambda f: _edit_json(f / "config.json", lambda c: c.update(num_layers=2)),
         "config.json has changed",
     ),
     "swapped token ids": (lambda f: _edit_json(f / "tokenizer.json", _swap_vocab),

@@ -2,9 +2,8 @@
 
 - ``gpu`` (online): summarise CNN/DailyMail news with ``t5-small`` plus a LoRA adapter (peft).
 - ``cpu`` / ``ci`` (offline): translate German to English from a JSONL file the course writes
-  from its Multi30k copy, with a stand-in for the pre-trained model: a small Marian Transformer
-  (Module 4's architecture) built from a config, with a BPE vocabulary learnt on the training
-  pairs, trained from scratch with Module 4's recipe.
+  from its Multi30k copy, with a stand-in for the pre-trained model: a small T5 built from a
+  config, with a BPE vocabulary learnt on the training pairs, trained from scratch.
 
 Both are one sequence-to-sequence Hugging Face model and one tokenizer, so every later step
 (training, evaluation, optimisation, shipping) is the same code for either.
@@ -180,47 +179,28 @@ def stand_in_tokenizer(pairs: Sequence[Pair], vocab_size: int):
     )
 
 
-def stand_in_transformer(
-    tokenizer,
-    d_model: int,
-    num_layers: int,
-    num_heads: int,
-    d_ff: int,
-    dropout: float = 0.1,
-    max_positions: int = 512,
+def stand_in_t5(
+    tokenizer, d_model: int, num_layers: int, num_heads: int, d_ff: int, dropout: float = 0.1
 ):
-    """A sequence-to-sequence Transformer built from a config (random weights) for
-    ``tokenizer``'s vocabulary: the offline stand-in for a pre-trained model, trained from
-    scratch. It is a ``MarianMTModel`` (the architecture of Helsinki-NLP's opus-mt
-    translators): Module 4's Transformer in Hugging Face form, post-norm, sinusoidal
-    positions, embeddings scaled by sqrt(d_model), ReLU feed-forward, one embedding matrix
-    shared by encoder, decoder and output, and the interface every later step uses
-    (``generate``, peft, ``save_pretrained``). ``max_positions`` bounds the sequence length."""
-    from transformers import MarianConfig, MarianMTModel
+    """A T5 built from a config (random weights) for ``tokenizer``'s vocabulary: the offline
+    stand-in for ``t5-small``, with the same architecture and interface, trained from
+    scratch."""
+    from transformers import T5Config, T5ForConditionalGeneration
 
-    config = MarianConfig(
+    config = T5Config(
         vocab_size=len(tokenizer),
         d_model=d_model,
-        encoder_layers=num_layers,
-        decoder_layers=num_layers,
-        encoder_attention_heads=num_heads,
-        decoder_attention_heads=num_heads,
-        encoder_ffn_dim=d_ff,
-        decoder_ffn_dim=d_ff,
-        activation_function="relu",
-        dropout=dropout,
-        attention_dropout=dropout,
-        activation_dropout=0.0,
-        max_position_embeddings=max_positions,
-        scale_embedding=True,
-        share_encoder_decoder_embeddings=True,
-        tie_word_embeddings=True,
+        d_kv=d_model // num_heads,
+        d_ff=d_ff,
+        num_layers=num_layers,
+        num_heads=num_heads,
+        dropout_rate=dropout,
         pad_token_id=tokenizer.pad_token_id,
         eos_token_id=tokenizer.eos_token_id,
-        forced_eos_token_id=tokenizer.eos_token_id,
         decoder_start_token_id=tokenizer.pad_token_id,
+        tie_word_embeddings=True,
     )
-    return MarianMTModel(config)
+    return T5ForConditionalGeneration(config)
 
 
 def pretrained_seq2seq(
