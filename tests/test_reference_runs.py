@@ -122,6 +122,33 @@ def test_prose_edits_keep_a_run_fresh_and_code_edits_make_it_stale(course, tmp_p
     assert cli.main(["build", "--check"]) == 1, "course build --check fails on a stale run"
 
 
+def test_course_build_copies_prose_edits_into_a_fresh_run_and_keeps_its_outputs(
+    course, tmp_path, monkeypatch, capsys
+):
+    solved = course / "solutions" / f"{STEM}.ipynb"
+    target = reference.write_reference(
+        course, solved, _executed_copy(course, tmp_path), "cpu", 30, 0.1
+    )
+    before = nbformat.read(target, as_version=4)
+    source = course / "solutions" / f"{STEM}.py"
+    text = source.read_text(encoding="utf-8")
+    source.write_text(text.replace("# %% [markdown]\n", "# %% [markdown]\n# A new sentence.\n", 1))
+    monkeypatch.setattr(paths, "repo_root", lambda: course)
+    build(course)
+    assert cli.main(["build", "--check"]) == 1, "the run's text is behind the lesson's"
+    assert f"docs/reference/{STEM}.ipynb" in capsys.readouterr().out
+    assert cli.main(["build"]) == 0 and cli.main(["build", "--check"]) == 0
+    after = nbformat.read(target, as_version=4)
+    assert any("A new sentence." in c.source for c in after.cells if c.cell_type == "markdown")
+    assert after.cells[0].source == before.cells[0].source, "the stamp stays"
+    code = [(c.source, c.outputs) for c in after.cells if c.cell_type == "code"]
+    assert code == [(c.source, c.outputs) for c in before.cells if c.cell_type == "code"]
+    source.write_text(text.replace("import ", "import os  # edited\nimport ", 1))
+    source.write_text(source.read_text().replace("A new sentence.", "Another sentence."))
+    build(course)
+    assert reference.refresh_prose(course) == [], "a stale run keeps its recorded text"
+
+
 def test_a_missing_run_is_listed_without_failing_the_build_check(course, monkeypatch, capsys):
     monkeypatch.setattr(paths, "repo_root", lambda: course)
     assert cli.main(["build", "--check"]) == 0
@@ -142,3 +169,25 @@ def test_the_hash_is_stable_and_ignores_trailing_spaces():
 def test_reference_needs_the_solved_notebook(capsys):
     assert cli.main(["run", "0", "--reference"]) == 2
     assert "--solution" in capsys.readouterr().err
+
+
+def test_the_results_table_lists_each_asserted_result_of_each_run(course, tmp_path):
+    solved = course / "solutions" / f"{STEM}.ipynb"
+    executed = _executed_copy(course, tmp_path)
+    nb = nbformat.read(executed, as_version=4)
+    code = next(c for c in nb.cells if c.cell_type == "code")
+    code.outputs.append(nbformat.v4.new_output("stream", text=(
+        "model           bleu   2.48\n"
+        "validation loss: 2.4652 (required <= 2.611)\n"
+        "bleu: model minus copy | source: 2.2984 (required >= 0.5)\n")))
+    nbformat.write(nb, executed)
+    reference.write_reference(course, solved, executed, "cpu", 30, 0.1)
+    assert reference.asserted_results(nbformat.read(executed, as_version=4)) == [
+        ("validation loss", "2.4652", "<= 2.611"),
+        ("bleu: model minus copy | source", "2.2984", ">= 0.5"),
+    ]
+    table = reference.results_table(course, [STEM, "07_missing"]).splitlines()
+    assert table[2].startswith(f"| `{STEM}` (")
+    assert table[2].endswith("| validation loss | 2.4652 | <= 2.611 |")
+    assert table[3] == "|  | bleu: model minus copy / source | 2.2984 | >= 0.5 |", "| escaped"
+    assert table[4] == "| `07_missing` | no reference run yet | | |"

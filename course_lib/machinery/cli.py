@@ -21,6 +21,7 @@ def _root() -> Path:
 
 def _build(args: argparse.Namespace) -> int:
     from course_lib.machinery.lessons import build, build_bootstrap, build_readme
+    from course_lib.machinery.reference import refresh_prose
 
     root = _root()
     stale = (
@@ -28,6 +29,7 @@ def _build(args: argparse.Namespace) -> int:
         + build_bootstrap(root, check=args.check)
         + build_readme(root, check=args.check)
     )
+    stale += refresh_prose(root, check=args.check)  # after build: the solved notebooks' text
     if args.check:
         from course_lib.machinery.reference import reference_status, status_lines
 

@@ -196,7 +196,8 @@ def build_bootstrap(root: Path, check: bool = False) -> list[Path]:
 
 
 def build_readme(root: Path, check: bool = False) -> list[Path]:
-    """Write (or compare) the README's run-time table from the record; returns README if stale.
+    """Write (or compare) the README's run-time table from the record and its results table
+    from the reference runs; returns README if stale.
 
     A checkout without a README (a test's copy of the lessons) has nothing to write.
     """
@@ -204,6 +205,13 @@ def build_readme(root: Path, check: bool = False) -> list[Path]:
     if not readme.is_file():
         return []
     stems = [lesson.stem for lesson in find_lessons(root)]
+    from course_lib.machinery import reference
+
     table = run_times.readme_table(run_times.load(root), stems)
     text = run_times.readme_with_table(readme.read_text(encoding="utf-8"), table)
+    if reference.RESULTS_BEGIN in text:  # optional: a README may leave the results out
+        results = reference.results_table(root, stems)
+        text = run_times.readme_with_table(
+            text, results, (reference.RESULTS_BEGIN, reference.RESULTS_END)
+        )
     return write_generated({readme: text}, check)

@@ -97,12 +97,16 @@ def readme_table(record: dict, stems: list[str]) -> str:
     return "\n".join(lines + ([f"\n{note}"] if note else []))
 
 
-def readme_with_table(readme: str, table: str) -> str:
-    """``readme`` with the text between the run-time markers replaced by ``table``."""
-    begin, end = readme.find(README_BEGIN), readme.find(README_END)
+def readme_with_table(
+    readme: str, table: str, markers: tuple[str, str] = (README_BEGIN, README_END)
+) -> str:
+    """``readme`` with the text between ``markers`` (the run-time table's by default)
+    replaced by ``table``."""
+    first, last = markers
+    begin, end = readme.find(first), readme.find(last)
     if begin < 0 or end < begin:
         raise ValueError(
-            f"README.md lacks the markers {README_BEGIN!r} and {README_END!r} around the "
-            "run-time table: put them back where the table goes."
+            f"README.md lacks the markers {first!r} and {last!r} around a generated "
+            "table: put them back where the table goes."
         )
-    return readme[: begin + len(README_BEGIN)] + "\n" + table + "\n" + readme[end:]
+    return readme[: begin + len(first)] + "\n" + table + "\n" + readme[end:]
