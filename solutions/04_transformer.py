@@ -1,5 +1,5 @@
 # %% [markdown]
-# # Module 4 · The decoder and the full Transformer
+# # 04 · The decoder and the full Transformer
 #
 # Module 3 built the encoder: it reads a whole sentence at once and gives every token a
 # vector that knows its context. This module builds the other half of "Attention Is All You

@@ -1,5 +1,5 @@
 # %% [markdown]
-# # Module 5 · Pre-trained Transformers with Hugging Face
+# # 05 · Pre-trained Transformers with Hugging Face
 #
 # In Modules 1-4 you built every piece of a Transformer and trained it from nothing. The field
 # works differently: a large model is **pre-trained** once on a huge corpus with a
