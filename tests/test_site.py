@@ -155,6 +155,7 @@ def test_every_page_loads_in_chromium_with_images_math_and_navigation(chromium, 
     shot = paths.output_dir() / "site-screenshot.png"
     _open(chromium, modules[executed[0]])
     chromium.execute_script("document.querySelector('.jp-OutputArea img').scrollIntoView();")
+    time.sleep(0.5)  # the header's title fades to the page's title on scrolling
     chromium.save_screenshot(str(shot))  # the page at its first figure
     assert shot.stat().st_size > 10_000
     print(f"screenshot: {shot}; browser checks took {time.monotonic() - started:.1f} s")
