@@ -116,20 +116,18 @@ def _module_page(root: Path, stem: str, source: Path):
     executed = executed_copy(source, stem)
     nb = nbformat.read(executed or root / "solutions" / f"{stem}.ipynb", as_version=4)
     reference.slim(nb)
-    exercises = colab.colab_url(f"notebooks/{stem}.ipynb")
-    top = (
-        f"[![Open in Colab](../assets/colab-badge.svg)]({exercises}) Open the exercises "
-        f"(`notebooks/{stem}.ipynb`) in Colab."
-    )
     if executed is None:
-        top += (
-            "\n\n> No reference run of this module yet: the solved notebook is shown without "
-            f"outputs. Record one with `{reference.rerecord_command(stem)}`."
+        nb.cells.insert(
+            0,
+            nbformat.v4.new_markdown_cell(
+                "> No reference run of this module yet: the solved notebook is shown without "
+                f"outputs. Record one with `{reference.rerecord_command(stem)}`."
+            ),
         )
     for cell in nb.cells:
         if cell.cell_type == "markdown":
+            # the notebook's own badge cell links the solved and the exercise notebooks
             cell.source = cell.source.replace(colab.COLAB_BADGE, "../assets/colab-badge.svg")
-    nb.cells.insert(0, nbformat.v4.new_markdown_cell(top))
     return nb
 
 
