@@ -149,6 +149,29 @@ def test_course_build_copies_prose_edits_into_a_fresh_run_and_keeps_its_outputs(
     assert reference.refresh_prose(course) == [], "a stale run keeps its recorded text"
 
 
+def test_course_build_lines_up_markdown_cells_added_to_a_fresh_run(course, tmp_path, monkeypatch):
+    solved = course / "solutions" / f"{STEM}.ipynb"
+    target = reference.write_reference(
+        course, solved, _executed_copy(course, tmp_path), "cpu", 30, 0.1
+    )
+    before = nbformat.read(target, as_version=4)
+    source = course / "solutions" / f"{STEM}.py"
+    text = source.read_text(encoding="utf-8")
+    second = text.index("# %%\n", text.index("# %%\n") + 1)  # before the second code cell
+    source.write_text(text[:second] + "# %% [markdown]\n# An inserted cell.\n\n" + text[second:])
+    monkeypatch.setattr(paths, "repo_root", lambda: course)
+    build(course)
+    assert reference.reference_status(course).stale == [], "prose only: the run stays fresh"
+    assert cli.main(["build"]) == 0 and cli.main(["build", "--check"]) == 0
+    after = nbformat.read(target, as_version=4)
+    assert len(after.cells) == len(before.cells) + 1
+    new = nbformat.read(solved, as_version=4)
+    kinds = [(c.cell_type, c.source) for c in after.cells[1:]]
+    assert kinds == [(c.cell_type, c.source) for c in new.cells], "lined up with the lesson"
+    code = [(c.source, c.outputs) for c in after.cells if c.cell_type == "code"]
+    assert code == [(c.source, c.outputs) for c in before.cells if c.cell_type == "code"]
+
+
 def test_a_missing_run_is_listed_without_failing_the_build_check(course, monkeypatch, capsys):
     monkeypatch.setattr(paths, "repo_root", lambda: course)
     assert cli.main(["build", "--check"]) == 0
@@ -176,10 +199,16 @@ def test_the_results_table_lists_each_asserted_result_of_each_run(course, tmp_pa
     executed = _executed_copy(course, tmp_path)
     nb = nbformat.read(executed, as_version=4)
     code = next(c for c in nb.cells if c.cell_type == "code")
-    code.outputs.append(nbformat.v4.new_output("stream", text=(
-        "model           bleu   2.48\n"
-        "validation loss: 2.4652 (required <= 2.611)\n"
-        "bleu: model minus copy | source: 2.2984 (required >= 0.5)\n")))
+    code.outputs.append(
+        nbformat.v4.new_output(
+            "stream",
+            text=(
+                "model           bleu   2.48\n"
+                "validation loss: 2.4652 (required <= 2.611)\n"
+                "bleu: model minus copy | source: 2.2984 (required >= 0.5)\n"
+            ),
+        )
+    )
     nbformat.write(nb, executed)
     reference.write_reference(course, solved, executed, "cpu", 30, 0.1)
     assert reference.asserted_results(nbformat.read(executed, as_version=4)) == [

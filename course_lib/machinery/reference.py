@@ -256,19 +256,23 @@ def refresh_prose(root: Path, check: bool = False) -> list[Path]:
         solved = nbformat.read(lesson.solution_path(), as_version=4)
         if run.metadata.get(STAMP_KEY, {}).get("code_hash") != code_hash(solved):
             continue
+        stamp = [c for c in run.cells if c.get("id") == STAMP_CELL_ID]
         cells = [c for c in run.cells if c.get("id") != STAMP_CELL_ID]
-        if [c.cell_type for c in cells] != [c.cell_type for c in solved.cells]:
-            continue  # cells added or removed: only a new recording can line them up
-        edits = [
-            (mine, theirs.source)
-            for mine, theirs in zip(cells, solved.cells)
-            if mine.cell_type == "markdown" and mine.source != theirs.source
-        ]
-        if edits:
-            changed.append(path)
-        if edits and not check:
-            for cell, source in edits:
-                cell.source = source
+        recorded = iter([c for c in cells if c.cell_type == "code"])
+        # the same code (same hash): keep each recorded code cell with its outputs, and take
+        # every other cell from the lesson, so markdown added or removed lines up too
+        lined_up = []
+        for cell in solved.cells:
+            if cell.cell_type == "code":
+                cell = nbformat.from_dict({**next(recorded), "id": cell.get("id")})
+            lined_up.append(cell)
+        if [(c.cell_type, c.get("id"), c.source) for c in lined_up] == [
+            (c.cell_type, c.get("id"), c.source) for c in cells
+        ]:
+            continue
+        changed.append(path)
+        if not check:
+            run.cells = stamp + lined_up
             nbformat.write(run, path)
     return changed
 
