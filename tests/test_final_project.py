@@ -15,9 +15,11 @@ from course_lib.engine import TrainConfig, train
 from course_lib.lora import count_trainable, merge_lora
 from course_lib.project.evaluation import baseline, score
 from course_lib.project.final_project import (
+    OPTIMIZERS,
     Seq2SeqBatches,
     count_tokens,
     pretrained_seq2seq,
+    project_optimizer,
     seq2seq_loss,
     stand_in_t5,
     stand_in_tokenizer,
@@ -188,3 +190,47 @@ def test_seq2seq_loss_with_label_smoothing_is_module_4s_loss(tiny_pretrained):
     smoothed = seq2seq_loss(model, batch, label_smoothing=0.1)
     expected = label_smoothed_cross_entropy(logits, batch["labels"], smoothing=0.1)
     assert torch.allclose(smoothed, expected, atol=1e-5) and not torch.allclose(smoothed, plain)
+
+
+def _relative_step(model, optimizer_name: str, lr: float = 1e-3) -> dict[str, float]:
+    """One optimizer step on a fixed batch: how far each named weight moved, as a share of
+    its own root-mean-square."""
+    optimizer = project_optimizer(model, optimizer_name, lr)
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    torch.manual_seed(1)
+    batch = {
+        "input_ids": torch.randint(3, 100, (4, 7)),
+        "attention_mask": torch.ones(4, 7, dtype=torch.long),
+        "labels": torch.randint(3, 100, (4, 5)),
+    }
+    seq2seq_loss(model, batch).backward()
+    optimizer.step()
+    after = {n: p.detach() for n, p in model.named_parameters()}
+    names = ("shared.weight", "encoder.block.0.layer.0.SelfAttention.q.weight")
+    return {
+        n: float((after[n] - before[n]).pow(2).mean().sqrt() / before[n].pow(2).mean().sqrt())
+        for n in names
+    }
+
+
+def test_adafactor_moves_t5s_embeddings_and_queries_by_the_same_share_adamw_does_not():
+    tokenizer = stand_in_tokenizer([("ein Hund läuft", "a dog runs")] * 3, 120)
+    steps = {}
+    for name in OPTIMIZERS:
+        torch.manual_seed(0)
+        model = stand_in_t5(tokenizer, d_model=64, num_layers=1, num_heads=4, d_ff=128, dropout=0)
+        steps[name] = _relative_step(model, name)
+    embedding, query = steps["adamw"].values()
+    assert query / embedding > 20  # AdamW: the small query weights move much further
+    embedding, query = steps["adafactor"].values()
+    assert 0.2 < query / embedding < 5  # Adafactor: each by a share of its own size
+
+
+def test_project_optimizer_refuses_an_unknown_name_or_a_frozen_model(tiny_pretrained):
+    model, _ = pretrained_seq2seq(str(tiny_pretrained))
+    with pytest.raises(ValueError, match="adamw, adafactor"):
+        project_optimizer(model, "sgd", 1e-3)
+    for p in model.parameters():
+        p.requires_grad_(False)
+    with pytest.raises(ValueError, match="no trainable weights"):
+        project_optimizer(model, "adamw", 1e-3)

@@ -22,6 +22,7 @@ from torch.utils.data import DataLoader
 from course_lib.project.project_data import Pair, write_jsonl
 
 APPROACHES = ("from scratch", "full fine-tuning", "LoRA")
+OPTIMIZERS = ("adamw", "adafactor")  # project_optimizer
 FULL_FINE_TUNING_FROM = 100_000  # examples: below this, or without a GPU, LoRA
 
 
@@ -125,6 +126,33 @@ def seq2seq_loss(model, batch: dict, label_smoothing: float = 0.0) -> torch.Tens
         ignore_index=-100,
         label_smoothing=label_smoothing,
     )
+
+
+def project_optimizer(model, name: str, lr: float) -> torch.optim.Optimizer:
+    """The optimizer of ``model``'s trainable weights at peak rate ``lr``.
+
+    - ``"adamw"``: Module 4's AdamW (betas 0.9 / 0.98, no weight decay): every weight moves by
+      about ``lr`` per step, whatever its size. Right for weights initialised at one scale,
+      and for fine-tuning (a LoRA adapter, a pre-trained model).
+    - ``"adafactor"``: T5's own optimizer (``transformers``' ``Adafactor``, with momentum
+      0.9 and the rate set from outside, by the schedule): each step is ``lr`` times the
+      root-mean-square of the weight it changes. A T5 built from a config starts its
+      embeddings at std 1 and folds attention's 1/sqrt(d_k) into its query weights (std
+      ``(d_model * d_kv) ** -0.5``), so one AdamW rate moves its embeddings far too little
+      and its queries far too much; Adafactor moves each weight by the same share of itself.
+    """
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise ValueError("project_optimizer: the model has no trainable weights.")
+    if name == "adamw":
+        return torch.optim.AdamW(params, lr=lr, betas=(0.9, 0.98), eps=1e-9, weight_decay=0.0)
+    if name == "adafactor":
+        from transformers.optimization import Adafactor
+
+        return Adafactor(
+            params, lr=lr, beta1=0.9, scale_parameter=True, relative_step=False, warmup_init=False
+        )
+    raise ValueError(f"Unknown optimizer {name!r}; use one of {', '.join(OPTIMIZERS)}.")
 
 
 def count_tokens(batch: dict) -> int:
