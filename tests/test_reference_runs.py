@@ -122,16 +122,20 @@ def test_prose_edits_keep_a_run_fresh_and_code_edits_make_it_stale(course, tmp_p
     assert cli.main(["build", "--check"]) == 1, "course build --check fails on a stale run"
 
 
-def test_course_build_copies_prose_edits_into_a_fresh_run_and_keeps_its_outputs(
-    course, tmp_path, monkeypatch, capsys
-):
+def _recorded_run(course, tmp_path):
+    """``(run path, the run as recorded, lesson source path, lesson source text)``."""
     solved = course / "solutions" / f"{STEM}.ipynb"
     target = reference.write_reference(
         course, solved, _executed_copy(course, tmp_path), "cpu", 30, 0.1
     )
-    before = nbformat.read(target, as_version=4)
     source = course / "solutions" / f"{STEM}.py"
-    text = source.read_text(encoding="utf-8")
+    return target, nbformat.read(target, as_version=4), source, source.read_text(encoding="utf-8")
+
+
+def test_course_build_copies_prose_edits_into_a_fresh_run_and_keeps_its_outputs(
+    course, tmp_path, monkeypatch, capsys
+):
+    target, before, source, text = _recorded_run(course, tmp_path)
     source.write_text(text.replace("# %% [markdown]\n", "# %% [markdown]\n# A new sentence.\n", 1))
     monkeypatch.setattr(paths, "repo_root", lambda: course)
     build(course)
@@ -150,13 +154,7 @@ def test_course_build_copies_prose_edits_into_a_fresh_run_and_keeps_its_outputs(
 
 
 def test_course_build_lines_up_markdown_cells_added_to_a_fresh_run(course, tmp_path, monkeypatch):
-    solved = course / "solutions" / f"{STEM}.ipynb"
-    target = reference.write_reference(
-        course, solved, _executed_copy(course, tmp_path), "cpu", 30, 0.1
-    )
-    before = nbformat.read(target, as_version=4)
-    source = course / "solutions" / f"{STEM}.py"
-    text = source.read_text(encoding="utf-8")
+    target, before, source, text = _recorded_run(course, tmp_path)
     second = text.index("# %%\n", text.index("# %%\n") + 1)  # before the second code cell
     source.write_text(text[:second] + "# %% [markdown]\n# An inserted cell.\n\n" + text[second:])
     monkeypatch.setattr(paths, "repo_root", lambda: course)
@@ -165,7 +163,7 @@ def test_course_build_lines_up_markdown_cells_added_to_a_fresh_run(course, tmp_p
     assert cli.main(["build"]) == 0 and cli.main(["build", "--check"]) == 0
     after = nbformat.read(target, as_version=4)
     assert len(after.cells) == len(before.cells) + 1
-    new = nbformat.read(solved, as_version=4)
+    new = nbformat.read(course / "solutions" / f"{STEM}.ipynb", as_version=4)
     kinds = [(c.cell_type, c.source) for c in after.cells[1:]]
     assert kinds == [(c.cell_type, c.source) for c in new.cells], "lined up with the lesson"
     code = [(c.source, c.outputs) for c in after.cells if c.cell_type == "code"]
