@@ -263,8 +263,6 @@ from course_lib.lora import count_trainable
 from course_lib.project.final_project import pretrained_seq2seq, stand_in_t5, stand_in_tokenizer
 from course_lib.report import say
 
-OPTIMIZER_NAMES = {"adamw": "AdamW", "adafactor": "Adafactor (T5's optimizer, 3.)"}
-
 torch.manual_seed(cfg.seed)
 if APPROACH == "from scratch":
     tokenizer = stand_in_tokenizer(data.train, sizes["vocab_size"])
@@ -279,12 +277,15 @@ print(f"{APPROACH}: {trainable:,} trainable of {total:,} parameters ({trainable 
 if APPROACH == "from scratch":
     batches = (f"batches of about {sizes['batch_tokens']:,} tokens" if sizes["batch_tokens"]
                else f"batches of {sizes['batch_size']} pairs")
+    optimizer_name = ("Adafactor, T5's own optimizer (section 3 says why),"
+                      if sizes["optimizer"] == "adafactor" else "AdamW")
     say(f"The recipe: one BPE vocabulary of {len(tokenizer):,} subwords shared by German and "
         f"English, learnt on the training pairs (Module 4's tokenizer); {sizes['num_layers']} "
         f"encoder and {sizes['num_layers']} decoder layers of width {sizes['d_model']}, "
         f"{sizes['num_heads']} heads, feed-forward width {sizes['d_ff']}; {batches}; "
-        f"{OPTIMIZER_NAMES[sizes['optimizer']]} rising to {sizes['lr']:g} over {sizes['warmup_steps']} steps, then falling linearly to "
-        f"zero where training ends; label smoothing {sizes['label_smoothing']:g}.")
+        f"{optimizer_name} rising to {sizes['lr']:g} over {sizes['warmup_steps']} steps, then "
+        f"falling linearly to zero where training ends; label smoothing "
+        f"{sizes['label_smoothing']:g}.")
 
 # %% [markdown]
 # ### How long will an epoch take? Measure, then multiply
@@ -393,17 +394,17 @@ display(Markdown(f"One epoch of {len(data.train):,} pairs: about **{minutes:.1f}
 #
 # **Which optimizer.** AdamW moves every weight by about the learning rate at each step,
 # whatever the weight's size; that suits Module 4's model, whose weights all start at one
-# scale, and a LoRA adapter. A T5 built from a config does not: its embeddings start at
-# std 1, and its query weights at std $(d_{model} d_{kv})^{-1/2}$ (1/128 at width 256 with 4 heads: T5 folds
-# attention's $1/\sqrt{d_k}$ into them). One AdamW rate then barely moves the embeddings and
-# throws the queries about. T5 was trained with **Adafactor**, whose step is the learning
-# rate times the size (root mean square) of the weight it changes, so every weight moves by
-# the same share of itself (`tests/test_final_project.py` measures both). Measured with
-# Module 4's model size, batches and label smoothing, 250 equal steps each: AdamW at 3e-3
-# reached a training loss of 5.25 and 3.4 BLEU on test 2016, Adafactor at 3e-2 4.15 and 17.1
-# (`benchmarks/results/thresholds.md` has these runs and the choice of the peak rate). The
-# profile's `optimizer` names the choice: Adafactor for the T5 from scratch, AdamW for the
-# LoRA adapter of the pre-trained model.
+# scale, and a LoRA adapter. A T5 built from a config does not: its embeddings start at std
+# 1, and its query weights at std $(d_{model} d_{kv})^{-1/2}$ (1/128 at width 256 with 4
+# heads: T5 folds attention's $1/\sqrt{d_k}$ into them). One AdamW rate then barely moves
+# the embeddings and throws the queries about. T5 was trained with **Adafactor**, whose step
+# is the learning rate times the size (root mean square) of the weight it changes, so every
+# weight moves by the same share of itself (`tests/test_final_project.py` measures both).
+# Measured with Module 4's model size, batches and label smoothing, 250 equal steps each:
+# AdamW at 3e-3 reached a training loss of 5.25 and 3.4 BLEU on test 2016, Adafactor at 3e-2
+# 4.15 and 17.1 (`benchmarks/results/thresholds.md` has these runs and the choice of the
+# peak rate). The profile's `optimizer` names the choice: Adafactor for the T5 from scratch,
+# AdamW for the LoRA adapter of the pre-trained model.
 #
 # - `linear_warmup_schedule(optimizer, warmup_steps, total_steps)` (Module 3): the learning
 #   rate rises linearly for `warmup_steps`, then falls linearly to 0 at `total_steps`;
