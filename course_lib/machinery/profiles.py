@@ -659,7 +659,7 @@ MODULE_06 = {  # final project: your data, train or fine-tune, evaluate, optimis
         "max_source_tokens": 64,
         "max_target_tokens": 64,
         "batch_tokens": 4096,
-        "batch_size": 64,
+        "batch_size": None,  # unused: batch_tokens sets the batches
         "epochs": 20,
         "max_minutes": 15,
         "optimizer": "adafactor",
